@@ -1,0 +1,1 @@
+"""GateDeck's Qt-free core: config, gateway, Ollama operations, hardware, metrics, CLI."""

@@ -1,0 +1,1 @@
+"""GateDeck's PySide6 desktop UI; adapts core objects to widgets and signals."""
