@@ -63,7 +63,9 @@ class OllamaBackend(_Strict):
     @classmethod
     def _url(cls, value: str) -> str:
         if not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError("must start with http:// or https:// followed by a host, e.g. http://127.0.0.1:11434")
+            raise ValueError(
+                "must start with http:// or https:// followed by a host, e.g. http://127.0.0.1:11434"
+            )
         return value.rstrip("/")
 
 
@@ -103,9 +105,7 @@ class Mapping(_Strict):
     @classmethod
     def _name(cls, value: str) -> str:
         if not _NAME.match(value):
-            raise ValueError(
-                "may hold letters, digits and . _ : / - plus the wildcards * ? [ ] (no spaces)"
-            )
+            raise ValueError("may hold letters, digits and . _ : / - plus the wildcards * ? [ ] (no spaces)")
         return value
 
     @property
@@ -191,16 +191,20 @@ class Config(_Strict):
             for j, backend in enumerate(mapping.backends):
                 if backend not in backend_names:
                     problems.append(
-                        (("mappings", i, "backends", j),
-                         f"unknown backend '{backend}' (known: {', '.join(backend_names)})")
+                        (
+                            ("mappings", i, "backends", j),
+                            f"unknown backend '{backend}' (known: {', '.join(backend_names)})",
+                        )
                     )
             for j, fallback in enumerate(mapping.fallbacks):
                 if fallback == mapping.name:
                     problems.append((("mappings", i, "fallbacks", j), "a mapping cannot fall back to itself"))
                 elif fallback not in known_targets:
                     problems.append(
-                        (("mappings", i, "fallbacks", j),
-                         f"'{fallback}' is neither a mapping nor a cloud entry")
+                        (
+                            ("mappings", i, "fallbacks", j),
+                            f"'{fallback}' is neither a mapping nor a cloud entry",
+                        )
                     )
         return problems
 
@@ -235,4 +239,3 @@ def dotted_path(loc: Loc) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
-

@@ -87,6 +87,5 @@ class PortInUse(GateDeckError):
         who = f" by {holder}" if holder else " by another program"
         alt = f" Port {suggestion} is free." if suggestion else ""
         super().__init__(
-            f"Port {port} on {host} is already in use{who}. Stop that program or choose another "
-            f"port.{alt}"
+            f"Port {port} on {host} is already in use{who}. Stop that program or choose another port.{alt}"
         )
