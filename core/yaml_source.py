@@ -79,7 +79,11 @@ def _at(value: ScalarNode, key: ScalarNode) -> ScalarNode:
 
 def parse_yaml(text: str) -> tuple[YamlSource, list[YamlIssue]]:
     """Parse ``text``; never raises. Problems come back as :class:`YamlIssue` with lines."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, …)
+        line = text.count("\n", 0, exc.position) + 1
+        return YamlSource(data=None, root=None), [YamlIssue((), line, f"not valid YAML: {exc.reason}")]
     try:
         root = loader.get_single_node()
         if root is None:
@@ -92,8 +96,12 @@ def parse_yaml(text: str) -> tuple[YamlSource, list[YamlIssue]]:
         line = mark.line + 1 if mark is not None else None
         what = " ".join(part for part in (exc.context, exc.problem) if part) or "not valid YAML"
         return YamlSource(data=None, root=None), [YamlIssue((), line, f"not valid YAML: {what}")]
-    except (yaml.YAMLError, RecursionError, ValueError, TypeError, OverflowError) as exc:
-        return YamlSource(data=None, root=None), [YamlIssue((), None, f"not valid YAML: {exc}")]
+    except RecursionError:
+        line = loader.get_mark().line + 1  # where the reader had got to
+        return YamlSource(data=None, root=None), [YamlIssue((), line, "nested too deeply to read")]
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+        line = loader.get_mark().line + 1
+        return YamlSource(data=None, root=None), [YamlIssue((), line, f"not valid YAML: {exc}")]
     finally:
         loader.dispose()
 

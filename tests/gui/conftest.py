@@ -1,0 +1,37 @@
+"""GUI test setup: offscreen Qt, a qasync loop on the test's QApplication, no leaked windows."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+import qasync
+from PySide6.QtWidgets import QApplication
+
+from core.first_run import Installation, open_installation
+
+
+@pytest.fixture
+def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
+    """An asyncio loop driven by Qt. Never ``loop.stop()`` it (DESIGN.md: it quits the app)."""
+    event_loop = qasync.QEventLoop(qapp, already_running=True)
+    asyncio.set_event_loop(event_loop)
+    yield event_loop
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def install() -> Installation:
+    return open_installation(default_model="qwen2.5-coder:7b")
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_windows(qapp: QApplication) -> Iterator[None]:
+    before = set(QApplication.topLevelWidgets())
+    yield
+    leaked = [w for w in QApplication.topLevelWidgets() if w not in before and w.isVisible()]
+    for widget in leaked:
+        widget.close()
+        widget.deleteLater()
+    assert not leaked, f"test left windows open: {leaked}"
