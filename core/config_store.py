@@ -90,7 +90,9 @@ def parse_config(text: str, source: str = "config", migrations: dict[int, Migrat
         problems += _validation_problems(exc, parsed)
         raise ConfigError(source, problems) from None
     except (RecursionError, ValueError, TypeError) as exc:  # cyclic aliases and the like
-        raise ConfigError(source, [*problems, ConfigProblem("", parsed.line_of(()), f"cannot be read: {exc}")]) from None
+        raise ConfigError(
+            source, [*problems, ConfigProblem("", parsed.line_of(()), f"cannot be read: {exc}")]
+        ) from None
     problems += [
         ConfigProblem(dotted_path(loc), parsed.line_of(loc), message)
         for loc, message in config.reference_problems()

@@ -92,8 +92,8 @@ def parse_yaml(text: str) -> tuple[YamlSource, list[YamlIssue]]:
         data = loader.construct_document(root)
         return YamlSource(data=data, root=root), issues
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
+        mark = exc.problem_mark or exc.context_mark or loader.get_mark()
+        line = mark.line + 1
         what = " ".join(part for part in (exc.context, exc.problem) if part) or "not valid YAML"
         return YamlSource(data=None, root=None), [YamlIssue((), line, f"not valid YAML: {what}")]
     except RecursionError:

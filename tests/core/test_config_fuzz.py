@@ -66,7 +66,11 @@ def mutated_default(draw: st.DrawFn) -> str:
             lines.insert(i, lines[i])
         elif action == "replace_value" and ":" in lines[i]:
             key = lines[i].split(":", 1)[0]
-            value = draw(st.sampled_from(["", "-1", "1e309", "[", "{a: 1}", "yes", "'", "&a x", "*a", "~", "2024-99-99"]))
+            value = draw(
+                st.sampled_from(
+                    ["", "-1", "1e309", "[", "{a: 1}", "yes", "'", "&a x", "*a", "~", "2024-99-99"]
+                )
+            )
             lines[i] = f"{key}: {value}\n"
         elif action == "indent":
             lines[i] = draw(st.sampled_from([" ", "  ", "\t", "    "])) + lines[i]

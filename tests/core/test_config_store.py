@@ -115,7 +115,10 @@ def test_stale_temp_files_from_a_killed_save_are_cleaned(store: ConfigStore) -> 
     stale.write_text("half a fi")
     store.save(default_config())
     assert not stale.exists()
-    assert sorted(p.name for p in store.path.parent.iterdir() if p.is_file()) == ["config.yaml", "config.yaml.bak"]
+    assert sorted(p.name for p in store.path.parent.iterdir() if p.is_file()) == [
+        "config.yaml",
+        "config.yaml.bak",
+    ]
 
 
 def test_unreadable_bytes_are_a_config_error(store: ConfigStore, tmp_path: Path) -> None:

@@ -15,13 +15,23 @@ import pytest
 from core.cli import main
 from core.first_run import open_installation
 from core.logs import REDACTED, register_secret, setup_logging
-from core.secrets import MASTER_KEY, FileSecretStore, ensure_master_key, open_secret_store, regenerate_master_key
+from core.secrets import (
+    MASTER_KEY,
+    FileSecretStore,
+    ensure_master_key,
+    open_secret_store,
+    regenerate_master_key,
+)
 from core.version import __version__
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "core.cli", *args], capture_output=True, text=True, env=os.environ.copy(), timeout=60
+        [sys.executable, "-m", "core.cli", *args],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=60,
     )
 
 
@@ -98,11 +108,15 @@ def test_config_path_lists_every_location(capsys: pytest.CaptureFixture[str], fr
     assert str(fresh_user / "data" / "secrets.json") in out
 
 
-def test_config_validate_reports_lines_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_config_validate_reports_lines_and_exit_codes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     good = tmp_path / "good.yaml"
     good.write_text("gateway:\n  port: 4100\n")
     bad = tmp_path / "bad.yaml"
-    bad.write_text("gateway:\n  port: 4100\nmappings:\n  - name: x\n    model: y\n    options: {num_ctx: 10}\n")
+    bad.write_text(
+        "gateway:\n  port: 4100\nmappings:\n  - name: x\n    model: y\n    options: {num_ctx: 10}\n"
+    )
     assert main(["config", "validate", str(good)]) == 0
     assert "OK" in capsys.readouterr().out
     assert main(["config", "validate", str(bad)]) == 1
@@ -125,7 +139,9 @@ def test_config_show_with_a_broken_file_warns_and_leaves_it(fresh_user: Path) ->
 BLOCK_QT = "import sys; sys.modules['PySide6'] = None; sys.modules['qasync'] = None; sys.modules['pyqtgraph'] = None\n"
 
 
-@pytest.mark.parametrize("args", [["--version"], ["config", "path"], ["config", "show"], ["config", "validate"]])
+@pytest.mark.parametrize(
+    "args", [["--version"], ["config", "path"], ["config", "show"], ["config", "validate"]]
+)
 def test_cli_commands_run_without_qt(args: list[str]) -> None:
     open_installation()
     code = BLOCK_QT + f"from core.cli import main\nraise SystemExit(main({args!r}))\n"
@@ -137,6 +153,8 @@ def test_every_core_module_imports_without_qt() -> None:
     core_dir = Path(__file__).resolve().parents[2] / "core"
     modules = sorted(p.stem for p in core_dir.glob("*.py") if p.stem != "__init__")
     assert "config_store" in modules
-    code = BLOCK_QT + "import importlib\n" + "".join(f"importlib.import_module('core.{m}')\n" for m in modules)
+    code = (
+        BLOCK_QT + "import importlib\n" + "".join(f"importlib.import_module('core.{m}')\n" for m in modules)
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
