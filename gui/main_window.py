@@ -1,8 +1,11 @@
-"""GateDeck's main window: navigation on the left, one panel at a time on the right."""
+"""GateDeck's main window: navigation on the left, one panel at a time, status at the bottom."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from collections.abc import Mapping
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -14,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.first_run import Installation
+from gui.resources import icon
 
 PANELS: tuple[tuple[str, str], ...] = (
     ("gateway", "Gateway"),
@@ -33,7 +36,7 @@ class PlaceholderPanel(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         heading = QLabel(f"<h2>{title}</h2>")
-        note = QLabel("This panel is coming in a later version of GateDeck.")
+        note = QLabel("This panel is not in this version of GateDeck yet.")
         note.setWordWrap(True)
         layout.addWidget(heading)
         layout.addWidget(note)
@@ -41,18 +44,28 @@ class PlaceholderPanel(QWidget):
 
 
 class MainWindow(QMainWindow):
-    """Navigation list + stacked panels + status bar."""
+    """Navigation list + stacked panels + a status bar with gateway and Ollama state.
 
-    def __init__(self, install: Installation, parent: QWidget | None = None) -> None:
+    Signals:
+        close_requested(): the user closed the window (the app decides: hide to tray or quit).
+        panel_changed(str): the panel in front changed; carries its key.
+    """
+
+    close_requested = Signal()
+    panel_changed = Signal(str)
+
+    def __init__(self, panels: Mapping[str, QWidget], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.setWindowTitle("GateDeck")
+        self.setWindowIcon(icon("gatedeck"))
         self.resize(1100, 720)
-        self._install = install
+        self.allow_close = False
 
         self._nav = QListWidget()
         self._nav.setObjectName("navigation")
-        self._nav.setFixedWidth(180)
+        self._nav.setFixedWidth(170)
+        self._nav.setStyleSheet("QListWidget { font-size: 11pt; } QListWidget::item { padding: 7px 10px; }")
         self._stack = QStackedWidget()
         self._stack.setObjectName("panels")
         self._keys: list[str] = []
@@ -60,31 +73,58 @@ class MainWindow(QMainWindow):
             item = QListWidgetItem(title)
             item.setData(Qt.ItemDataRole.UserRole, key)
             self._nav.addItem(item)
-            panel = PlaceholderPanel(title)
+            panel = panels.get(key) or PlaceholderPanel(title)
             panel.setObjectName(f"{key}Panel")
             self._stack.addWidget(panel)
             self._keys.append(key)
-        self._nav.currentRowChanged.connect(self._stack.setCurrentIndex)
+        self._nav.currentRowChanged.connect(self._on_nav_current_row_changed)
 
         central = QWidget()
         row = QHBoxLayout(central)
         row.addWidget(self._nav)
         row.addWidget(self._stack, 1)
         self.setCentralWidget(central)
-        self.show_panel(install.config.ui.last_panel)
 
-        loaded = install.loaded
-        if loaded.problems:
-            self.statusBar().showMessage(
-                f"{install.store.path} has {len(loaded.problems)} problem(s); using the {loaded.source} config"
-            )
-        else:
-            self.statusBar().showMessage(f"Config: {install.store.path}")
+        self.gateway_status = QLabel()
+        self.gateway_status.setObjectName("gatewayStatus")
+        self.ollama_status = QLabel()
+        self.ollama_status.setObjectName("ollamaStatus")
+        self.statusBar().addPermanentWidget(self.ollama_status)
+        self.statusBar().addPermanentWidget(self.gateway_status)
+        self.set_gateway_status("stopped", "Gateway stopped")
+        self.set_ollama_status(None, "Ollama: checking…")
 
     def show_panel(self, key: str) -> None:
         """Bring the panel named ``key`` (gateway, mappings, …) to the front."""
         self._nav.setCurrentRow(self._keys.index(key))
 
+    def panel(self, key: str) -> QWidget:
+        return self._stack.widget(self._keys.index(key))
+
     @property
     def current_panel(self) -> str:
         return self._keys[self._stack.currentIndex()]
+
+    def set_gateway_status(self, state: str, text: str) -> None:
+        colour = {
+            "running": "#2f9e55",
+            "starting": "#d99a1e",
+            "stopping": "#d99a1e",
+            "failed": "#d23f3f",
+        }.get(state, "#8a8f98")
+        self.gateway_status.setText(f"<span style='color:{colour}'>●</span> {text}")
+
+    def set_ollama_status(self, ok: bool | None, text: str) -> None:
+        colour = {True: "#2f9e55", False: "#d23f3f", None: "#8a8f98"}[ok]
+        self.ollama_status.setText(f"<span style='color:{colour}'>●</span> {text}")
+
+    def _on_nav_current_row_changed(self, row: int) -> None:
+        self._stack.setCurrentIndex(row)
+        self.panel_changed.emit(self._keys[row])
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.allow_close:
+            event.accept()
+            return
+        event.ignore()
+        self.close_requested.emit()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
 
 import pytest
 import qasync
 from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
 
 from core.first_run import Installation, open_installation
 
@@ -19,6 +21,21 @@ def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     asyncio.set_event_loop(event_loop)
     yield event_loop
     asyncio.set_event_loop(None)
+
+
+Run = Callable[..., Any]
+
+
+@pytest.fixture
+def arun(loop: qasync.QEventLoop, qtbot: QtBot) -> Run:
+    """``arun(panel.apply())``: run a coroutine on the Qt-driven loop until it is done."""
+
+    def run(coro: Coroutine[Any, Any, Any], timeout_ms: int = 20_000) -> Any:
+        task = loop.create_task(coro)
+        qtbot.waitUntil(task.done, timeout=timeout_ms)
+        return task.result()
+
+    return run
 
 
 @pytest.fixture

@@ -2,32 +2,49 @@
 
 from __future__ import annotations
 
+from PySide6.QtWidgets import QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
-from core.first_run import Installation
-from gui.main_window import PANELS, MainWindow
+from gui.main_window import PANELS, MainWindow, PlaceholderPanel
 
 
-def test_window_opens_on_the_remembered_panel_and_navigates(qtbot: QtBot, install: Installation) -> None:
-    window = MainWindow(install)
+def test_window_navigates_between_every_panel(qtbot: QtBot) -> None:
+    given = QLabel("mappings here")
+    window = MainWindow({"mappings": given})
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
     assert window.windowTitle() == "GateDeck"
-    assert window.current_panel == install.config.ui.last_panel
+    assert not window.windowIcon().isNull()
 
+    seen: list[str] = []
+    window.panel_changed.connect(seen.append)
     for key, _title in PANELS:
         window.show_panel(key)
         assert window.current_panel == key
-        assert window.findChild(type(window.centralWidget()), f"{key}Panel") is not None
+        assert window.findChild(QWidget, f"{key}Panel") is window.panel(key)
+    assert window.panel("mappings") is given
+    assert isinstance(window.panel("chat"), PlaceholderPanel)
+    assert seen[-1] == "chat"
 
 
-def test_status_bar_says_when_the_config_file_is_broken(qtbot: QtBot, install: Installation) -> None:
-    install.store.path.write_text("gateway:\n  port: nope\n")
-    from core.first_run import open_installation
-
-    broken = open_installation()
-    window = MainWindow(broken)
+def test_closing_the_window_asks_the_app_instead_of_quitting(qtbot: QtBot) -> None:
+    window = MainWindow({})
     qtbot.addWidget(window)
-    assert "1 problem(s)" in window.statusBar().currentMessage()
-    assert "defaults" in window.statusBar().currentMessage()
+    window.show()
+    with qtbot.waitSignal(window.close_requested, timeout=2000):
+        window.close()
+    assert window.isVisible(), "the app decides whether to hide to tray or quit"
+    window.allow_close = True
+    window.close()
+    assert not window.isVisible()
+
+
+def test_status_bar_shows_gateway_and_ollama_state(qtbot: QtBot) -> None:
+    window = MainWindow({})
+    qtbot.addWidget(window)
+    window.set_gateway_status("running", "Gateway on http://127.0.0.1:4000")
+    window.set_ollama_status(False, "Ollama not answering")
+    assert "http://127.0.0.1:4000" in window.gateway_status.text()
+    assert "#2f9e55" in window.gateway_status.text()
+    assert "#d23f3f" in window.ollama_status.text()

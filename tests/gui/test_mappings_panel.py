@@ -1,0 +1,116 @@
+"""The mappings panel, tried as a user editing mappings would."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from core.config import Config
+from core.config_holder import ConfigHolder
+from core.first_run import Installation
+from gui.mappings_panel import MappingsPanel
+from gui.mappings_table import COLUMNS
+from tests.gui.conftest import Run
+
+COL = {key: i for i, (key, _title) in enumerate(COLUMNS)}
+
+
+def make_panel(qtbot: QtBot, install: Installation) -> tuple[MappingsPanel, ConfigHolder, list[Config]]:
+    holder = ConfigHolder(install.store, install.config)
+    applied: list[Config] = []
+
+    async def apply(config: Config) -> str:
+        holder.replace(config)
+        applied.append(config)
+        return "Saved and applied"
+
+    panel = MappingsPanel(holder, apply)
+    qtbot.addWidget(panel)
+    return panel, holder, applied
+
+
+def edit(panel: MappingsPanel, row: int, key: str, value: object) -> None:
+    assert panel.model.setData(panel.model.index(row, COL[key]), value)
+
+
+def test_shows_the_configured_mappings(qtbot: QtBot, install: Installation) -> None:
+    panel, _holder, _ = make_panel(qtbot, install)
+    model = panel.model
+    assert model.rowCount() == len(install.config.mappings)
+    assert model.index(0, COL["name"]).data() == "claude-*opus*"
+    assert model.index(0, COL["model"]).data() == "qwen2.5-coder:7b"
+    assert model.index(0, COL["num_ctx"]).data() == "32,768"
+    assert not panel.apply_button.isEnabled(), "nothing changed yet"
+
+
+def test_an_edit_applied_is_saved_and_survives_a_restart(
+    qtbot: QtBot, install: Installation, arun: Run
+) -> None:
+    panel, holder, applied = make_panel(qtbot, install)
+    edit(panel, 2, "model", "llama3.2:3b")
+    edit(panel, 2, "num_ctx", 65536)
+    assert panel.apply_button.isEnabled()
+
+    assert arun(panel.apply())
+
+    assert applied and applied[-1].mappings[2].model == "llama3.2:3b"
+    reloaded = install.store.load().config
+    assert reloaded.mappings[2].model == "llama3.2:3b"
+    assert reloaded.mappings[2].options.num_ctx == 65536
+    assert not panel.dirty
+    assert panel.status.text() == "Saved and applied"
+
+
+def test_a_bad_mapping_cannot_be_applied_and_says_why(qtbot: QtBot, install: Installation, arun: Run) -> None:
+    panel, _holder, applied = make_panel(qtbot, install)
+    edit(panel, 1, "name", "claude-*opus*")  # same as row 1
+    edit(panel, 3, "name", "has space")
+    errors = [(i.row, i.field) for i in panel.issues if i.severity == "error"]
+    assert (1, "name") in errors and (3, "name") in errors
+    assert not panel.apply_button.isEnabled()
+    red = panel.model.index(3, COL["name"]).data(Qt.ItemDataRole.BackgroundRole)
+    assert red is not None and red.red() > red.green()
+
+    assert arun(panel.apply()) is False
+    assert "fix the 2 problem(s)" in panel.status.text()
+    assert applied == []
+    assert install.store.load().config.mappings[1].name == "claude-*sonnet*", "nothing saved"
+
+
+def test_warnings_for_missing_models_and_small_claude_context(qtbot: QtBot, install: Installation) -> None:
+    panel, _holder, _ = make_panel(qtbot, install)
+    panel.set_installed_models(["llama3.2:3b"])
+    edit(panel, 0, "num_ctx", 8192)
+    warnings = {(i.row, i.field) for i in panel.issues if i.severity == "warning"}
+    assert (0, "num_ctx") in warnings
+    assert {(r, "model") for r in range(4)} <= warnings
+    pulls: list[str] = []
+    panel.pull_requested.connect(pulls.append)
+    button = panel.issue_list.itemWidget(panel.issue_list.item(0)).findChild(
+        type(panel.apply_button), "pullMissingModel"
+    )
+    assert button is not None
+    button.click()
+    assert pulls == ["qwen2.5-coder:7b"]
+    assert panel.apply_button.isEnabled(), "warnings do not block Apply"
+
+
+def test_add_duplicate_reorder_remove_and_revert(qtbot: QtBot, install: Installation) -> None:
+    panel, _holder, _ = make_panel(qtbot, install)
+    names = lambda: [r["name"] for r in panel.model.rows()]  # noqa: E731
+    before = names()
+    panel.table.selectRow(3)
+    panel.add_mapping()
+    assert names()[4] == "new-model-1"
+    panel.duplicate_selected()
+    assert names()[5] == "new-model-1-copy"
+    panel.move_selected(-1)
+    assert names()[4] == "new-model-1-copy"
+    panel.table.selectRow(0)
+    assert not panel.up_button.isEnabled()
+    panel.remove_selected()
+    assert "claude-*opus*" not in names()
+    assert panel.dirty
+    panel.revert()
+    assert names() == before
+    assert not panel.dirty
