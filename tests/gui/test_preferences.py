@@ -1,0 +1,37 @@
+"""Preferences, as a user would set them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from core.config_holder import ConfigHolder
+from core.first_run import Installation
+from gui.preferences_dialog import PreferencesDialog
+
+
+def test_start_on_login_writes_the_autostart_entry_and_saves(qtbot: QtBot, install: Installation) -> None:
+    holder = ConfigHolder(install.store, install.config)
+    dialog = PreferencesDialog(holder)
+    qtbot.addWidget(dialog)
+    dialog.start_on_login.setChecked(True)
+    dialog.start_gateway.setChecked(False)
+    dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
+    dialog.save()
+
+    entry = Path.home() / ".config" / "autostart" / "gatedeck.desktop"
+    assert "Exec=" in entry.read_text()
+    saved = install.store.load().config
+    assert saved.ui.start_on_login and saved.ui.theme == "dark"
+    assert saved.gateway.start_on_launch is False
+    assert QApplication.palette().window().color().lightness() < 100, "dark theme applied now"
+
+    again = PreferencesDialog(holder)
+    qtbot.addWidget(again)
+    again.start_on_login.setChecked(False)
+    again.theme.setCurrentIndex(again.theme.findData("system"))
+    again.save()
+    assert not entry.exists()
+    assert QApplication.palette().window().color().lightness() > 150, "back to the system's light palette"
