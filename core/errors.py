@@ -76,6 +76,156 @@ class ModelNotFound(OllamaError):
         )
 
 
+def _bytes(n: int) -> str:
+    """``4683087332`` → ``4.7 GB`` (decimal units, as Ollama prints sizes)."""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(size) < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"  # pragma: no cover - the loop always returns
+
+
+class OllamaTimeout(OllamaError):
+    """Ollama accepted the connection but did not answer in time."""
+
+    def __init__(self, url: str, what: str, seconds: float | None) -> None:
+        self.url = url
+        self.seconds = seconds
+        within = f" within {seconds:g} s" if seconds is not None else " in time"
+        super().__init__(
+            f"Ollama at {url} did not answer {what}{within}. It may be busy loading a "
+            "large model or stuck: try again, or restart Ollama and look at its log."
+        )
+
+
+class OllamaConnectionLost(OllamaError):
+    """The connection to Ollama closed in the middle of an answer."""
+
+    def __init__(self, url: str, detail: str = "") -> None:
+        self.url = url
+        extra = f" ({detail})" if detail else ""
+        super().__init__(
+            f"The connection to Ollama at {url} closed in the middle of an answer{extra}. Ollama may "
+            "have crashed or restarted: check that it is running, then try again."
+        )
+
+
+class OllamaServerError(OllamaError):
+    """Ollama answered, but with an error (HTTP 4xx/5xx) that is not a missing model."""
+
+    def __init__(self, url: str, status: int, detail: str) -> None:
+        self.url = url
+        self.status = status
+        self.detail = detail
+        code = f" (HTTP {status})" if status > 0 else ""
+        super().__init__(
+            f"Ollama at {url} reported an error{code}: {detail}. Check the Ollama log (the Models "
+            "panel shows it when GateDeck runs Ollama) and update Ollama if it is old."
+        )
+
+
+class OllamaProtocolError(OllamaError):
+    """Something answered at the Ollama address, but not in a way GateDeck can read."""
+
+    def __init__(self, url: str, detail: str = "") -> None:
+        self.url = url
+        extra = f" ({detail})" if detail else ""
+        super().__init__(
+            f"The reply from {url} could not be read{extra}. Make sure this address is an Ollama "
+            "server (not another program) and that Ollama is up to date."
+        )
+
+
+class PullError(OllamaError):
+    """A model could not be downloaded."""
+
+    def __init__(self, model: str, message: str) -> None:
+        self.model = model
+        super().__init__(message)
+
+
+class ModelNotInLibrary(PullError):
+    """Ollama's registry has no model by that name or tag."""
+
+    def __init__(self, model: str, detail: str = "") -> None:
+        extra = f" (Ollama said: {detail})" if detail else ""
+        super().__init__(
+            model,
+            f"There is no model called '{model}' to download{extra}. Check the name and tag on "
+            "https://ollama.com/library, e.g. `llama3.2:3b` or `qwen2.5-coder:7b`.",
+        )
+
+
+class PullStalled(PullError):
+    """A download made no progress, even after reconnecting several times."""
+
+    def __init__(self, model: str, seconds: float, attempts: int) -> None:
+        self.seconds = seconds
+        self.attempts = attempts
+        super().__init__(
+            model,
+            f"The download of '{model}' made no progress for {seconds:g} s, {attempts} time(s) in a "
+            "row. Check your internet connection (or proxy) and the Ollama log, then pull again: "
+            "it resumes where it stopped.",
+        )
+
+
+class PullInterrupted(PullError):
+    """The connection kept dropping during a download."""
+
+    def __init__(self, model: str, attempts: int, detail: str = "") -> None:
+        self.attempts = attempts
+        extra = f" (last: {detail})" if detail else ""
+        super().__init__(
+            model,
+            f"The connection to Ollama dropped {attempts} time(s) in a row while pulling '{model}'"
+            f"{extra}. Check that Ollama is still running, then pull again: it resumes where it "
+            "stopped.",
+        )
+
+
+class InsufficientDisk(PullError):
+    """There is not enough free disk space where Ollama keeps its models."""
+
+    def __init__(self, model: str, needed: int, free: int, path: str) -> None:
+        self.needed = needed
+        self.free = free
+        self.path = path
+        super().__init__(
+            model,
+            f"Not enough disk space to pull '{model}': it needs about {_bytes(needed)} more but "
+            f"only {_bytes(free)} is free at {path}. Free some space (e.g. delete models you no "
+            "longer use: `gatedeck models rm NAME`) or point OLLAMA_MODELS at a bigger disk.",
+        )
+
+
+class ManagedServerError(OllamaError):
+    """GateDeck could not start, stop or restart the `ollama serve` it manages."""
+
+
+class OllamaNotInstalled(ManagedServerError):
+    """No `ollama` program was found to start."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "GateDeck cannot start Ollama: no `ollama` program was found on PATH. Install it from "
+            "https://ollama.com/download (or add its folder to PATH), or start Ollama yourself."
+        )
+
+
+class NotOurServer(ManagedServerError):
+    """The Ollama server at the address was not started by GateDeck, so GateDeck leaves it alone."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        super().__init__(
+            f"The Ollama server at {url} was not started by GateDeck, so GateDeck will not stop or "
+            "restart it. Restart it yourself to apply server settings (or quit it and let GateDeck "
+            "start its own)."
+        )
+
+
 class PortInUse(GateDeckError):
     """The gateway's port is taken by another program."""
 

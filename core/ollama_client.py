@@ -1,0 +1,365 @@
+"""Talking to one Ollama server: reachability, models, loaded models, delete/copy/load/unload.
+
+Built on the official ``ollama`` AsyncClient. Every answer is parsed into a small frozen
+dataclass, and every failure (refused, timeout, dropped connection, HTTP error, unreadable reply)
+comes out as one of GateDeck's own :class:`~core.errors.OllamaError` subclasses, whose message
+says how to fix it. Pulls live in :mod:`core.pull`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+import ollama
+import pydantic
+
+from core.config import DEFAULT_OLLAMA_URL
+from core.errors import (
+    ModelNotFound,
+    OllamaConnectionLost,
+    OllamaError,
+    OllamaProtocolError,
+    OllamaServerError,
+    OllamaTimeout,
+    OllamaUnreachable,
+)
+
+T = TypeVar("T")
+
+#: Ollama reports "keep loaded forever" as an expiry centuries away.
+_FOREVER_AFTER = dt.timedelta(days=365 * 100)
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    """A model in ``/api/tags``."""
+
+    name: str
+    size: int
+    digest: str
+    modified_at: dt.datetime | None
+    family: str
+    families: tuple[str, ...]
+    parameter_size: str
+    quantization: str
+    format: str
+
+
+@dataclass(frozen=True)
+class ModelDetails:
+    """What ``/api/show`` says about a model, with the numbers GateDeck uses pulled out."""
+
+    name: str
+    architecture: str
+    family: str
+    parameter_size: str
+    quantization: str
+    context_length: int | None
+    block_count: int | None
+    embedding_length: int | None
+    head_count: int | None
+    head_count_kv: int | None
+    key_length: int | None
+    value_length: int | None
+    parameter_count: int | None
+    capabilities: tuple[str, ...]
+    parameters: tuple[tuple[str, str], ...]
+    template: str
+    model_info: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def supports_tools(self) -> bool:
+        return "tools" in self.capabilities
+
+    @property
+    def supports_vision(self) -> bool:
+        return "vision" in self.capabilities
+
+    def parameter(self, key: str) -> list[str]:
+        """Every value of a default parameter (``stop`` can appear many times)."""
+        return [value for name, value in self.parameters if name == key]
+
+    @property
+    def default_num_ctx(self) -> int | None:
+        """``num_ctx`` set by the model's Modelfile, if any."""
+        values = self.parameter("num_ctx")
+        return int(values[-1]) if values and values[-1].isdigit() else None
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model in memory, from ``/api/ps``."""
+
+    name: str
+    size: int
+    size_vram: int
+    context_length: int | None
+    expires_at: dt.datetime | None
+    digest: str
+    family: str
+    parameter_size: str
+    quantization: str
+
+    @property
+    def gpu_percent(self) -> int:
+        """Share of the model's memory in VRAM, 0–100."""
+        return round(100 * self.size_vram / self.size) if self.size > 0 else 0
+
+    @property
+    def cpu_percent(self) -> int:
+        return 100 - self.gpu_percent
+
+    @property
+    def processor(self) -> str:
+        """The split as ``ollama ps`` prints it: ``100% GPU``, ``100% CPU`` or ``41%/59% CPU/GPU``."""
+        if self.gpu_percent >= 100:
+            return "100% GPU"
+        if self.gpu_percent <= 0:
+            return "100% CPU"
+        return f"{self.cpu_percent}%/{self.gpu_percent}% CPU/GPU"
+
+    @property
+    def kept_forever(self) -> bool:
+        if self.expires_at is None:
+            return False
+        return self.expires_at - dt.datetime.now(dt.UTC) > _FOREVER_AFTER
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def parse_parameters(text: str | None) -> tuple[tuple[str, str], ...]:
+    """Ollama's ``parameters`` text (``name   value`` per line) as ordered pairs."""
+    pairs: list[tuple[str, str]] = []
+    for line in (text or "").splitlines():
+        name, _, value = line.strip().partition(" ")
+        if name:
+            pairs.append((name, value.strip()))
+    return tuple(pairs)
+
+
+def parse_show(name: str, shown: ollama.ShowResponse) -> ModelDetails:
+    info: Mapping[str, Any] = shown.modelinfo or {}
+    details = shown.details
+    arch = str(info.get("general.architecture") or (details.family if details else "") or "")
+
+    def meta(key: str) -> int | None:
+        return _int(info.get(f"{arch}.{key}"))
+
+    capabilities = tuple(shown.capabilities or ())
+    if shown.capabilities is None and ".Tools" in (shown.template or ""):
+        capabilities = ("completion", "tools")  # Ollama before capabilities: tools show in the template
+    return ModelDetails(
+        name=name,
+        architecture=arch,
+        family=(details.family if details else None) or arch,
+        parameter_size=(details.parameter_size if details else None) or "",
+        quantization=(details.quantization_level if details else None) or "",
+        context_length=meta("context_length"),
+        block_count=meta("block_count"),
+        embedding_length=meta("embedding_length"),
+        head_count=meta("attention.head_count"),
+        head_count_kv=meta("attention.head_count_kv") or meta("attention.head_count"),
+        key_length=meta("attention.key_length"),
+        value_length=meta("attention.value_length"),
+        parameter_count=_int(info.get("general.parameter_count")),
+        capabilities=capabilities,
+        parameters=parse_parameters(shown.parameters),
+        template=shown.template or "",
+        model_info=dict(info),
+    )
+
+
+def parse_tags(listed: ollama.ListResponse) -> list[InstalledModel]:
+    out = []
+    for m in listed.models:
+        d = m.details
+        out.append(
+            InstalledModel(
+                name=m.model or "",
+                size=int(m.size or 0),
+                digest=m.digest or "",
+                modified_at=m.modified_at,
+                family=(d.family if d else None) or "",
+                families=tuple((d.families if d else None) or ()),
+                parameter_size=(d.parameter_size if d else None) or "",
+                quantization=(d.quantization_level if d else None) or "",
+                format=(d.format if d else None) or "",
+            )
+        )
+    return out
+
+
+def parse_ps(running: ollama.ProcessResponse) -> list[LoadedModel]:
+    out = []
+    for m in running.models:
+        d = m.details
+        out.append(
+            LoadedModel(
+                name=m.model or m.name or "",
+                size=int(m.size or 0),
+                size_vram=int(m.size_vram or 0),
+                context_length=m.context_length,
+                expires_at=m.expires_at,
+                digest=m.digest or "",
+                family=(d.family if d else None) or "",
+                parameter_size=(d.parameter_size if d else None) or "",
+                quantization=(d.quantization_level if d else None) or "",
+            )
+        )
+    return out
+
+
+def map_ollama_error(
+    exc: BaseException, url: str, *, model: str | None = None, what: str = ""
+) -> OllamaError:
+    """Turn whatever the ``ollama``/``httpx`` stack raised into one of GateDeck's errors."""
+    if isinstance(exc, OllamaError):
+        return exc
+    if isinstance(exc, ollama.ResponseError):
+        detail = str(exc.error).strip() or "no details"
+        if exc.status_code == 404 and model is not None:
+            return ModelNotFound(model, url)
+        if exc.status_code == 404:
+            return OllamaProtocolError(url, f"HTTP 404 for {what or 'the request'}: {detail}")
+        return OllamaServerError(url, exc.status_code, detail)
+    if isinstance(exc, httpx.ConnectTimeout):
+        return OllamaUnreachable(url, "the connection timed out")
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        return OllamaTimeout(url, what or "the request", None)
+    if isinstance(exc, httpx.ConnectError | ConnectionRefusedError):
+        return OllamaUnreachable(url, "connection refused")
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError | ConnectionResetError):
+        return OllamaConnectionLost(url, str(exc) or type(exc).__name__)
+    if isinstance(exc, ConnectionError):  # the ollama client's own wrapper of httpx.ConnectError
+        return OllamaUnreachable(url)
+    if isinstance(exc, json.JSONDecodeError | pydantic.ValidationError | httpx.DecodingError):
+        return OllamaProtocolError(url, f"not valid Ollama JSON: {str(exc).splitlines()[0]}")
+    if isinstance(exc, httpx.HTTPError):
+        return OllamaUnreachable(url, str(exc) or type(exc).__name__)
+    return OllamaError(f"Unexpected problem talking to Ollama at {url}: {exc!r}")
+
+
+class OllamaClient:
+    """One Ollama server, through the official ``ollama.AsyncClient``.
+
+    Args:
+        url: the server, e.g. ``http://127.0.0.1:11434``.
+        timeout: seconds each request may take (load/unload get ``load_timeout``).
+        connect_timeout: seconds to open a connection.
+        load_timeout: seconds a model may take to load into memory.
+        client: an ``ollama.AsyncClient`` to use instead of building one.
+    """
+
+    def __init__(
+        self,
+        url: str = DEFAULT_OLLAMA_URL,
+        *,
+        timeout: float = 30.0,
+        connect_timeout: float = 5.0,
+        load_timeout: float = 600.0,
+        client: ollama.AsyncClient | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.load_timeout = load_timeout
+        # Reads have no httpx deadline: pulls stream for hours and the stall watchdog in
+        # core.pull decides when one is stuck; every other call gets an asyncio deadline below.
+        self._http_timeout = httpx.Timeout(None, connect=connect_timeout)
+        self._owns_official = client is None
+        self._official = client or ollama.AsyncClient(host=self.url, timeout=self._http_timeout)
+        self._http: httpx.AsyncClient | None = None
+
+    @property
+    def official(self) -> ollama.AsyncClient:
+        """The underlying ``ollama.AsyncClient`` (errors from it are not mapped)."""
+        return self._official
+
+    async def aclose(self) -> None:
+        if self._owns_official:
+            await self._official.close()  # type: ignore[no-untyped-call]  # untyped in ollama 0.6
+        if self._http is not None:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> OllamaClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def _call(
+        self, what: str, awaitable: Awaitable[T], *, model: str | None = None, seconds: float | None = None
+    ) -> T:
+        seconds = self.timeout if seconds is None else seconds
+        try:
+            async with asyncio.timeout(seconds):
+                return await awaitable
+        except TimeoutError:
+            raise OllamaTimeout(self.url, what, seconds) from None
+        except (ollama.ResponseError, httpx.HTTPError, OSError, ValueError) as exc:
+            raise map_ollama_error(exc, self.url, model=model, what=what) from exc
+
+    # ------------------------------------------------------------------ server
+    async def version(self) -> str:
+        """Ollama's version; raises :class:`OllamaUnreachable` when nothing answers."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(base_url=self.url, timeout=self._http_timeout)
+        response = await self._call("/api/version", self._http.get("/api/version"))
+        try:
+            response.raise_for_status()
+            version = response.json()["version"]
+        except httpx.HTTPStatusError:
+            raise OllamaProtocolError(
+                self.url, f"HTTP {response.status_code} for /api/version: is this Ollama?"
+            ) from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise OllamaProtocolError(self.url, f"no version in the reply ({exc})") from None
+        return str(version)
+
+    async def is_reachable(self) -> bool:
+        """True when an Ollama server answers at :attr:`url`."""
+        try:
+            await self.version()
+        except OllamaError:
+            return False
+        return True
+
+    # ------------------------------------------------------------------ models
+    async def list_models(self) -> list[InstalledModel]:
+        return parse_tags(await self._call("the model list", self._official.list()))
+
+    async def show(self, model: str) -> ModelDetails:
+        return parse_show(
+            model, await self._call(f"details of {model}", self._official.show(model), model=model)
+        )
+
+    async def ps(self) -> list[LoadedModel]:
+        return parse_ps(await self._call("the loaded models", self._official.ps()))
+
+    async def delete(self, model: str) -> None:
+        await self._call(f"deleting {model}", self._official.delete(model), model=model)
+
+    async def copy(self, source: str, destination: str) -> None:
+        await self._call(f"copying {source}", self._official.copy(source, destination), model=source)
+
+    async def load(
+        self, model: str, *, keep_alive: str | float = "5m", options: Mapping[str, Any] | None = None
+    ) -> None:
+        """Load ``model`` into memory and keep it there for ``keep_alive`` (``-1``: until unloaded)."""
+        request = self._official.generate(model=model, keep_alive=keep_alive, options=options)
+        await self._call(f"loading {model}", request, model=model, seconds=self.load_timeout)
+
+    async def unload(self, model: str) -> None:
+        """Free the memory ``model`` holds (``keep_alive: 0``)."""
+        request = self._official.generate(model=model, keep_alive=0)
+        await self._call(f"unloading {model}", request, model=model, seconds=self.load_timeout)
