@@ -25,7 +25,8 @@ Test controls (all thread-safe, all usable while a request is in flight):
 - ``set_pull_plan(model, layer_sizes, steps_per_layer)``: layers a pull downloads.
 - ``stall_pull(model, after_bytes, times=1)``: stop sending once the model's downloaded bytes
   reach ``after_bytes`` and hold the connection open until ``release()`` or the client leaves.
-- ``drop_after(path, chunks, times=1)``: cut the connection after ``chunks`` streamed lines.
+- ``drop_after(path, chunks, times=1)``: cut the connection after ``chunks`` streamed lines
+  (``chunks=0``: close it without answering, on any path).
 - ``fail(path, status=500, error=..., times=None)``: answer an HTTP error.
 - ``malformed(path, times=None)``: answer a body that is not valid JSON / NDJSON.
 - ``hang(path, times=None)``: answer nothing until ``release()`` or the client leaves.
@@ -319,6 +320,13 @@ class FakeOllama:
             sessions = list(self._pull_sessions)
         return sessions if model is None else [s for s in sessions if s.model == canonical_name(model)]
 
+    def wait_for_pull_sessions(self, model: str, count: int, timeout: float = 10.0) -> list[PullSession]:
+        """Block until ``count`` pulls of ``model`` have ended (a session is recorded when the
+        handler finishes, which can be a moment after the client saw the last line)."""
+        if not self.wait_until(lambda: len(self.pull_sessions(model)) >= count, timeout):
+            raise TimeoutError(f"fewer than {count} pull(s) of {model} ended within {timeout} s")
+        return self.pull_sessions(model)
+
     def pull_completed_bytes(self, model: str) -> int:
         """Bytes of ``model`` downloaded so far by unfinished pulls (what a new pull resumes from)."""
         with self._lock:
@@ -413,6 +421,13 @@ class FakeOllama:
                         if fault.times <= 0:
                             self._faults.remove(fault)
                     return fault
+        return None
+
+    def _peek_drop(self, path: str) -> int | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.kind == "drop" and fault.path == path:
+                    return fault.chunks
         return None
 
     def _stall_point(self, model: str) -> int | None:
@@ -638,6 +653,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._pause(0, until_released=True)
         if fake._take_fault("malformed", path) is not None:
             self._send_malformed(path)
+            return
+        if fake._peek_drop(path) == 0:  # drop_after(path, 0): close without any answer
+            fake._take_fault("drop", path)
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
             return
         if body is not None and not isinstance(body, dict):
             self._send_json(400, {"error": "invalid character in request body"})
@@ -900,6 +921,7 @@ class _Handler(BaseHTTPRequestHandler):
             started_at = sum(done_map.values())
         out = _Stream(self, "/api/pull", silent=not stream)
         outcome = "error"
+        reached = started_at  # bytes done as of this pull's last step (others may go on after it)
         try:
             out.start()
             out.send({"status": "pulling manifest"})
@@ -931,6 +953,7 @@ class _Handler(BaseHTTPRequestHandler):
                     completed = min(size, completed + step)
                     with fake._cond:
                         done_map[digest] = completed
+                        reached = sum(done_map.values())
                         fake._cond.notify_all()
                     out.send({"status": status, "digest": digest, "total": size, "completed": completed})
             for status in ("verifying sha256 digest", "writing manifest", "success"):
@@ -954,11 +977,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise
         finally:
             with fake._cond:
-                ended_at = (
-                    sum(fake._pull_done.get(name, {}).values())
-                    if outcome != "success"
-                    else (model.size if model else 0)
-                )
+                ended_at = model.size if outcome == "success" and model else reached
                 fake._pull_sessions.append(PullSession(name, started_at, ended_at, outcome))
                 fake._cond.notify_all()
 
