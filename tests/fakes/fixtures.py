@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.fakes.fake_ollama import FakeOllama
+from tests.fakes.fake_ollama_exe import FakeOllamaExe, install_fake_ollama_exe
 from tests.fakes.ollama_catalog import default_models
 
 
@@ -16,3 +19,11 @@ def fake_ollama() -> Iterator[FakeOllama]:
     installed (``tinyllama:1.1b`` can be pulled); stopped after the test."""
     with FakeOllama(models=default_models()) as fake:
         yield fake
+
+
+@pytest.fixture
+def fake_ollama_exe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeOllamaExe:
+    """A fake ``ollama`` program first on PATH (see :mod:`tests.fakes.fake_ollama_exe`)."""
+    exe = install_fake_ollama_exe(tmp_path / "fake-bin")
+    monkeypatch.setenv("PATH", f"{exe.path.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    return exe
