@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.banner import Banner
 from gui.resources import icon
 
 PANELS: tuple[tuple[str, str], ...] = (
@@ -79,10 +80,15 @@ class MainWindow(QMainWindow):
             self._keys.append(key)
         self._nav.currentRowChanged.connect(self._on_nav_current_row_changed)
 
+        self.banner = Banner()
+        self.banner.setObjectName("windowBanner")
+        right = QVBoxLayout()
+        right.addWidget(self.banner)
+        right.addWidget(self._stack, 1)
         central = QWidget()
         row = QHBoxLayout(central)
         row.addWidget(self._nav)
-        row.addWidget(self._stack, 1)
+        row.addLayout(right, 1)
         self.setCentralWidget(central)
 
         self.gateway_status = QLabel()

@@ -1,0 +1,173 @@
+"""Wires GateDeck's window, tray, gateway and Ollama watcher together, once.
+
+Every widget receives the services it uses through its constructor; this module is the only
+place that knows them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QApplication
+
+from core.config_holder import ConfigHolder
+from core.first_run import Installation
+from gui.gateway_bridge import GatewayBridge
+from gui.gateway_panel import GatewayPanel
+from gui.main_window import MainWindow
+from gui.mappings_panel import MappingsPanel
+from gui.ollama_watch import OllamaWatcher
+from gui.preferences_dialog import PreferencesDialog, apply_theme
+from gui.tray import GatewayTray
+
+
+class AppController(QObject):
+    """Owns the top-level objects and the app's lifecycle (start, hide to tray, quit)."""
+
+    def __init__(
+        self,
+        install: Installation,
+        gateway: GatewayBridge | None = None,
+        watcher: OllamaWatcher | None = None,
+        use_tray: bool | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.install = install
+        self.holder = ConfigHolder(install.store, install.config)
+        self.gateway = gateway or GatewayBridge(self.holder, install.secrets, install.master_key)
+        self.watcher = watcher or OllamaWatcher(self.holder)
+        self.gateway_panel = GatewayPanel(self.holder, self.gateway)
+        self.mappings_panel = MappingsPanel(self.holder, self.gateway.apply)
+        self.window = MainWindow({"gateway": self.gateway_panel, "mappings": self.mappings_panel})
+        self.tray = GatewayTray(self)
+        self.tray_enabled = GatewayTray.available() if use_tray is None else use_tray
+        self._quitting = False
+        self.quit_finished = asyncio.Event()
+
+        self._add_menu()
+        self.window.close_requested.connect(self._on_window_close_requested)
+        self.window.panel_changed.connect(self._on_window_panel_changed)
+        self.gateway.state_changed.connect(self._on_gateway_state_changed)
+        self.watcher.changed.connect(self._on_watcher_changed)
+        self.watcher.went_away.connect(self._on_watcher_went_away)
+        self.gateway_panel.ollama_url_changed.connect(lambda _url: asyncio.ensure_future(self.watcher.refresh()))
+        self.mappings_panel.pull_requested.connect(lambda _model: self.window.show_panel("models"))
+        self.tray.start_requested.connect(lambda: asyncio.ensure_future(self.gateway.start()))
+        self.tray.stop_requested.connect(lambda: asyncio.ensure_future(self.gateway.stop()))
+        self.tray.open_requested.connect(self.show_window)
+        self.tray.copy_env_requested.connect(self.copy_claude_env)
+        self.tray.quit_requested.connect(lambda: asyncio.ensure_future(self.quit()))
+        self._on_gateway_state_changed(self.gateway.state, self.gateway.reason)
+        apply_theme(self.holder.config.ui.theme)
+        self.window.show_panel(self.holder.config.ui.last_panel)
+
+    def _add_menu(self) -> None:
+        menu = self.window.menuBar().addMenu("&GateDeck")
+        prefs = QAction("Preferences…", self.window)
+        prefs.setObjectName("preferencesAction")
+        prefs.triggered.connect(self.open_preferences)
+        quit_action = QAction("Quit", self.window)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(lambda: asyncio.ensure_future(self.quit()))
+        menu.addAction(prefs)
+        menu.addSeparator()
+        menu.addAction(quit_action)
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        """Show the window (and tray), then start background work."""
+        self.window.show()
+        if self.tray_enabled:
+            self.tray.show()
+        self.watcher.start()
+
+    def show_window(self, panel: str = "") -> None:
+        if panel:
+            self.window.show_panel(panel)
+        self.window.showNormal()
+        self.window.raise_()
+        self.window.activateWindow()
+
+    async def quit(self) -> None:
+        """Stop the gateway cleanly, then leave."""
+        if self._quitting:
+            return
+        self._quitting = True
+        self.window.hide()
+        self.tray.hide()
+        await self.watcher.stop()
+        if self.gateway.state in ("running", "starting", "failed"):
+            await self.gateway.stop()
+        self.window.allow_close = True
+        self.window.close()
+        self.quit_finished.set()
+        app = QApplication.instance()
+        if app is not None:
+            app.quit()
+
+    def open_preferences(self) -> None:
+        dialog = PreferencesDialog(self.holder, self.window)
+        dialog.open()
+
+    def copy_claude_env(self) -> None:
+        QGuiApplication.clipboard().setText(self.claude_env_text())
+        if self.tray_enabled:
+            self.tray.notify("GateDeck", "Claude Code environment copied to the clipboard.")
+
+    def claude_env_text(self) -> str:
+        return f"export ANTHROPIC_BASE_URL={self.gateway.url}\nexport ANTHROPIC_AUTH_TOKEN={self.gateway.master_key}\n"
+
+    # ---------------------------------------------------------------- slots
+    def _on_window_close_requested(self) -> None:
+        if not self.tray_enabled:
+            asyncio.ensure_future(self.quit())
+            return
+        self.window.hide()
+        ui = self.holder.config.ui
+        if not ui.hide_to_tray_hint_shown:
+            self.tray.notify(
+                "GateDeck is still running",
+                "The gateway keeps serving from the tray. Right-click the tray icon to quit.",
+            )
+            self.holder.replace(
+                self.holder.config.model_copy(
+                    update={"ui": ui.model_copy(update={"hide_to_tray_hint_shown": True})}
+                )
+            )
+
+    def _on_window_panel_changed(self, key: str) -> None:
+        ui = self.holder.config.ui
+        if ui.last_panel != key:
+            self.holder.replace(
+                self.holder.config.model_copy(update={"ui": ui.model_copy(update={"last_panel": key})})
+            )
+
+    def _on_gateway_state_changed(self, state: str, reason: str) -> None:
+        words = {
+            "loading": "Gateway: loading engine…",
+            "stopped": "Gateway stopped",
+            "starting": "Gateway starting…",
+            "running": f"Gateway on {self.gateway.url}",
+            "stopping": "Gateway stopping…",
+            "failed": "Gateway failed",
+        }
+        self.window.set_gateway_status(state, words.get(state, state))
+        self.tray.set_state(state if state != "loading" else "starting", self.gateway.url, reason)
+        if state == "failed" and self.tray_enabled:
+            self.tray.notify("GateDeck gateway failed", reason or "See the Gateway panel.", critical=True)
+
+    def _on_watcher_changed(self, ok: bool, message: str, installed: object) -> None:
+        if ok:
+            self.window.set_ollama_status(True, f"Ollama {message}")
+            self.window.banner.clear()
+        else:
+            self.window.set_ollama_status(False, "Ollama not answering")
+            self.window.banner.show_message(message, "error")
+        self.mappings_panel.set_installed_models(installed if isinstance(installed, list) else None)
+
+    def _on_watcher_went_away(self, message: str) -> None:
+        if self.tray_enabled:
+            self.tray.notify("Ollama went away", message, critical=True)
