@@ -171,7 +171,8 @@ def parse_size(text: str) -> int:
 
 
 # ---------------------------------------------------------------------- commands
-async def cmd_list(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+async def cmd_list(args: argparse.Namespace) -> int:
+    out = sys.stdout
     async with OllamaClient(backend_url(args)) as client:
         models = await client.list_models()
     if not models:
@@ -186,7 +187,8 @@ async def cmd_list(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-async def cmd_show(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+async def cmd_show(args: argparse.Namespace) -> int:
+    out = sys.stdout
     async with OllamaClient(backend_url(args)) as client:
         d = await client.show(args.model)
     kv = f"{d.head_count_kv} KV heads" if d.head_count_kv else "?"
@@ -208,7 +210,8 @@ async def cmd_show(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-async def cmd_ps(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+async def cmd_ps(args: argparse.Namespace) -> int:
+    out = sys.stdout
     async with OllamaClient(backend_url(args)) as client:
         loaded = await client.ps()
     if not loaded:
@@ -229,7 +232,8 @@ async def cmd_ps(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-async def cmd_rm(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+async def cmd_rm(args: argparse.Namespace) -> int:
+    out = sys.stdout
     async with OllamaClient(backend_url(args)) as client:
         for model in args.model:
             await client.delete(model)
@@ -237,7 +241,8 @@ async def cmd_rm(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-async def cmd_load(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+async def cmd_load(args: argparse.Namespace) -> int:
+    out = sys.stdout
     options = {"num_ctx": args.num_ctx} if args.num_ctx else None
     async with OllamaClient(backend_url(args)) as client:
         await client.load(args.model, keep_alive=args.keep_alive, options=options)
@@ -245,7 +250,8 @@ async def cmd_load(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-async def cmd_unload(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+async def cmd_unload(args: argparse.Namespace) -> int:
+    out = sys.stdout
     async with OllamaClient(backend_url(args)) as client:
         await client.unload(args.model)
     out.write(f"unloaded '{args.model}'\n")
@@ -347,7 +353,8 @@ def describe_hardware(hw: HardwareInfo) -> list[str]:
     return lines
 
 
-async def cmd_hw(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+async def cmd_hw(args: argparse.Namespace) -> int:
+    out = sys.stdout
     hw = await probe_hardware()
     for line in describe_hardware(hw):
         out.write(line + "\n")
