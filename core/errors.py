@@ -239,3 +239,25 @@ class PortInUse(GateDeckError):
         super().__init__(
             f"Port {port} on {host} is already in use{who}. Stop that program or choose another port.{alt}"
         )
+
+
+class GatewayError(GateDeckError):
+    """The embedded gateway could not do what was asked."""
+
+
+class GatewayStartError(GatewayError):
+    """The gateway did not come up; ``reason`` says why in plain words."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"The gateway could not start: {reason}")
+
+
+class GatewayBusy(GatewayError):
+    """Another gateway already runs in this process (LiteLLM's proxy is one per process)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Another GateDeck gateway is already running in this program. Stop it first, or use "
+            "`gatedeck serve` in a separate terminal for a second one."
+        )

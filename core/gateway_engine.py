@@ -1,0 +1,243 @@
+"""Everything that touches LiteLLM's proxy internals, in one place (litellm is pinned: 1.106.2).
+
+The LiteLLM proxy is a module full of process-wide state (``proxy_server.app``,
+``llm_router``, ``master_key``...), so one process can run one proxy at a time; :func:`load`
+returns the one :class:`Engine` of this process. What it works around (DESIGN.md):
+
+- import reaches the network unless ``LITELLM_LOCAL_MODEL_COST_MAP=True`` is set first;
+- ``GracefulShutdownManager`` keeps a class-level "shutting down" flag: without ``reset()``
+  before the next start, ``/health/liveliness`` answers 503 forever;
+- sockets leak per restart unless the async clients are closed on the gateway loop and the
+  client cache is flushed before the server exits;
+- ``Router.set_model_list`` keeps the old wildcard patterns (it never resets
+  ``pattern_router``), so a hot-apply would keep serving removed patterns;
+- the config is read from a YAML file; GateDeck hands it over in memory instead, so the
+  master key and cloud keys never land on disk.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.gateway_auth import ASGIApp, KeyCheck, Message, Receive, Scope, Send
+from core.gateway_render import RenderedGateway, RouteTable
+
+
+@dataclass(frozen=True)
+class FallbackEvent:
+    """A request whose model group failed and went to its fallback (for the monitor).
+
+    Attributes:
+        from_group: the mapping (or model) that failed.
+        to_group: the fallback that was tried.
+        succeeded: whether the fallback answered.
+        error: why the first group failed, in one line.
+        at: ``time.time()`` when it happened.
+    """
+
+    from_group: str
+    to_group: str
+    succeeded: bool
+    error: str
+    at: float
+
+
+EventSink = Callable[[FallbackEvent], None]
+
+
+def offline_environment() -> None:
+    """Settings LiteLLM must see before it is imported: no network at import, quiet logs."""
+    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    os.environ.setdefault("LITELLM_LOG", "ERROR")
+    os.environ.setdefault("LITELLM_DONT_SHOW_FEEDBACK_BOX", "true")
+
+
+class LifespanWatch:
+    """Passes everything to ``app`` and keeps the reason when its startup fails."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.startup_error: str | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def watching_send(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed":
+                self.startup_error = str(message.get("message", "")) or "the proxy failed to start"
+            await send(message)
+
+        await self.app(scope, receive, watching_send)
+
+
+class Engine:
+    """The LiteLLM proxy of this process, driven by GateDeck. Build it with :func:`load`."""
+
+    def __init__(self, litellm: Any, proxy_server: Any, shutdown_manager: Any, pattern_router: Any) -> None:
+        self._litellm = litellm
+        self._proxy = proxy_server
+        self._shutdown_manager = shutdown_manager
+        self._pattern_router_class = pattern_router
+        self._config: dict[str, Any] = {}
+        self.routes = RouteTable()
+        self.event_sink: EventSink | None = None
+        self._stub = _stub_config_file()
+        os.environ["CONFIG_FILE_PATH"] = str(self._stub)
+
+        engine = self
+
+        async def config_from_memory(config_file_path: str | None = None) -> dict[str, Any]:
+            return copy.deepcopy(engine._config)
+
+        # The proxy's lifespan reads CONFIG_FILE_PATH through this method; answer from memory.
+        proxy_server.proxy_config._get_config_from_file = config_from_memory
+        litellm.logging_callback_manager.add_litellm_callback(_make_hook(litellm, self))
+
+    def use(self, rendered: RenderedGateway) -> None:
+        """The config the next start loads."""
+        self._config = rendered.litellm_config()
+        self.routes = rendered.routes
+
+    def app(self, master_key: str) -> tuple[KeyCheck, LifespanWatch]:
+        """The proxy app behind GateDeck's key check, and the lifespan watch inside it."""
+        watch = LifespanWatch(self._proxy.app)
+        return KeyCheck(watch, master_key), watch
+
+    def prepare_start(self) -> None:
+        self._shutdown_manager.reset()
+
+    async def release_clients(self) -> None:
+        """Close LiteLLM's pooled HTTP clients; run on the gateway loop before the server exits."""
+        await self._litellm.close_litellm_async_clients()
+        self._litellm.in_memory_llm_clients_cache.flush_cache()
+
+    def skip_second_drain(self) -> None:
+        # uvicorn already drained in-flight requests within GateDeck's grace period; without
+        # this the proxy's lifespan would wait up to 30 s more for requests it cannot see end.
+        self._shutdown_manager._drain_performed = True
+
+    def hot_apply(self, rendered: RenderedGateway) -> None:
+        """Swap the running router's model list and fallbacks. Call on the gateway loop."""
+        router = self._proxy.llm_router
+        if router is None:
+            raise RuntimeError("the gateway has no router yet")
+        model_list = copy.deepcopy(rendered.model_list)
+        router.pattern_router = self._pattern_router_class()
+        router.provider_default_deployment_ids = []
+        router.set_model_list(model_list)
+        router.fallbacks = copy.deepcopy(rendered.router_settings.get("fallbacks", []))
+        router.num_retries = rendered.router_settings.get("num_retries", router.num_retries)
+        self._proxy.llm_model_list = router.model_list
+        self._config = rendered.litellm_config()
+        self.routes = rendered.routes
+
+    def model_names(self) -> list[str]:
+        router = self._proxy.llm_router
+        return [] if router is None else sorted(router.model_names)
+
+    def deployments(self) -> list[dict[str, Any]]:
+        router = self._proxy.llm_router
+        return [] if router is None else list(router.model_list)
+
+
+def _stub_config_file() -> Path:
+    handle, name = tempfile.mkstemp(prefix="gatedeck-litellm-", suffix=".yaml")
+    with os.fdopen(handle, "w") as stub:
+        stub.write("# GateDeck passes the gateway config to LiteLLM in memory; this file is a placeholder.\n")
+    return Path(name)
+
+
+def _make_hook(litellm: Any, engine: Engine) -> Any:
+    from litellm.integrations.custom_logger import CustomLogger
+
+    class GateDeckHook(CustomLogger):
+        """Routes requested names the way GateDeck's config says, and reports fallbacks."""
+
+        async def async_pre_call_hook(
+            self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: Any
+        ) -> dict[str, Any]:
+            requested = data.get("model")
+            if isinstance(requested, str):
+                target = engine.routes.resolve(requested)
+                if target is not None:
+                    data["model"] = target
+            return data
+
+        async def log_success_fallback_event(
+            self, original_model_group: str, kwargs: dict[str, Any], original_exception: Exception
+        ) -> None:
+            _report(original_model_group, kwargs, original_exception, succeeded=True)
+
+        async def log_failure_fallback_event(
+            self, original_model_group: str, kwargs: dict[str, Any], original_exception: Exception
+        ) -> None:
+            _report(original_model_group, kwargs, original_exception, succeeded=False)
+
+    def _report(group: str, kwargs: dict[str, Any], error: Exception, *, succeeded: bool) -> None:
+        sink = engine.event_sink
+        if sink is None:
+            return
+        message = str(getattr(error, "message", error)).strip().splitlines()
+        sink(
+            FallbackEvent(
+                from_group=group,
+                to_group=str(kwargs.get("model", "")),
+                succeeded=succeeded,
+                error=message[0][:300] if message else type(error).__name__,
+                at=time.time(),
+            )
+        )
+
+    return GateDeckHook()
+
+
+_load_lock = threading.Lock()
+_engine: list[Engine] = []  # the process's one proxy (LiteLLM's module state is process-wide)
+
+
+def load() -> Engine:
+    """Import LiteLLM's proxy (≈10 s on 2 cores; call it off the UI thread) and wrap it."""
+    with _load_lock:
+        if not _engine:
+            offline_environment()
+            import litellm
+            from litellm.proxy import proxy_server
+            from litellm.proxy.shutdown.graceful_shutdown_manager import GracefulShutdownManager
+            from litellm.router_utils.pattern_match_deployments import PatternMatchRouter
+
+            litellm.telemetry = False
+            _engine.append(Engine(litellm, proxy_server, GracefulShutdownManager, PatternMatchRouter))
+        return _engine[0]
+
+
+def is_loaded() -> bool:
+    return bool(_engine)
+
+
+_owner_lock = threading.Lock()
+_owner: list[object] = []
+
+
+def claim(owner: object) -> bool:
+    """Reserve the process's proxy for ``owner``; False when another owner runs it."""
+    with _owner_lock:
+        if _owner and _owner[0] is not owner:
+            return False
+        _owner[:] = [owner]
+        return True
+
+
+def release(owner: object) -> None:
+    with _owner_lock:
+        if _owner and _owner[0] is owner:
+            _owner.clear()
