@@ -39,7 +39,8 @@ from typing import Literal
 
 from core.errors import ModelNotFound
 from core.hardware import HardwareInfo
-from core.ollama_client import ModelDetails, OllamaClient
+from core.ollama_client import OllamaClient
+from core.ollama_models import ModelDetails
 
 KvCacheType = Literal["f16", "q8_0", "q4_0"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.cli_models import parse_size, render_progress
+from core.cli_format import parse_size, render_progress
 from core.config import Config, OllamaBackend
 from core.config_store import ConfigStore
 from core.pull import PullPhase, PullProgress
