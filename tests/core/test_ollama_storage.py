@@ -30,7 +30,5 @@ def test_local_urls() -> None:
 
 def test_free_bytes_walks_up_to_an_existing_folder(tmp_path: Path) -> None:
     missing = tmp_path / "not" / "yet" / "there"
-    assert (
-        free_bytes(missing) == shutil.disk_usage(tmp_path).free
-        or abs(free_bytes(missing) - shutil.disk_usage(tmp_path).free) < 64 * 2**20
-    )  # other processes write meanwhile
+    # (a margin: other processes write to this disk meanwhile)
+    assert abs(free_bytes(missing) - shutil.disk_usage(tmp_path).free) < 64 * 2**20
