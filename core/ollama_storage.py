@@ -21,7 +21,7 @@ def is_local_url(url: str) -> bool:
     host = (urlsplit(url if "://" in url else f"http://{url}").hostname or "").lower()
     if host in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "::") or host.startswith("127."):
         return True
-    return host in (socket.gethostname().lower(), socket.getfqdn().lower())
+    return host == socket.gethostname().lower()  # no DNS lookups: this runs on the event loop
 
 
 def ollama_models_dir(

@@ -145,6 +145,8 @@ class Pull:
         client: the Ollama server to pull on.
         model: e.g. ``llama3.2:3b``.
         stall_timeout: seconds without a new byte (or a later phase) before reconnecting.
+        finish_timeout: the same limit once every byte is in: Ollama then checks the digests of
+            all layers (minutes for a large model on a slow disk) without a word.
         max_resumes: reconnects in a row that make no progress before giving up.
         resume_delay: seconds to wait before reconnecting.
         models_dir: where Ollama writes models, to check free space; ``"auto"`` finds it when the
@@ -162,6 +164,7 @@ class Pull:
         model: str,
         *,
         stall_timeout: float = 60.0,
+        finish_timeout: float = 1800.0,
         max_resumes: int = 3,
         resume_delay: float = 1.0,
         models_dir: Path | Literal["auto"] | None = "auto",
@@ -173,6 +176,7 @@ class Pull:
         self.client = client
         self.model = model
         self.stall_timeout = stall_timeout
+        self.finish_timeout = finish_timeout
         self.max_resumes = max_resumes
         self.resume_delay = resume_delay
         if models_dir == "auto":
@@ -226,7 +230,7 @@ class Pull:
             last_progress = self._clock()
             try:
                 while True:
-                    item = await self._next(queue, self.stall_timeout - (self._clock() - last_progress))
+                    item = await self._next(queue, self._stall_limit() - (self._clock() - last_progress))
                     if item is None:
                         yield self._snapshot(PullPhase.CANCELLED)
                         return
@@ -286,7 +290,7 @@ class Pull:
         if not queue.empty():
             return queue.get_nowait()
         if remaining <= 0:
-            raise _Failure("stall", f"no progress for {self.stall_timeout:g} s")
+            raise _Failure("stall", f"no progress for {self._stall_limit():g} s")
         getter = asyncio.ensure_future(queue.get())
         cancelled = asyncio.ensure_future(self._cancel.wait())
         try:
@@ -301,7 +305,11 @@ class Pull:
             return None
         if getter in done:
             return getter.result()
-        raise _Failure("stall", f"no progress for {self.stall_timeout:g} s")
+        raise _Failure("stall", f"no progress for {self._stall_limit():g} s")
+
+    def _stall_limit(self) -> float:
+        finishing = self._phase in (PullPhase.VERIFYING, PullPhase.WRITING)
+        return self.finish_timeout if finishing else self.stall_timeout
 
     # ------------------------------------------------------------------ bookkeeping
     def _absorb(self, part: ollama.ProgressResponse) -> tuple[bool, bool]:
@@ -370,7 +378,7 @@ class Pull:
 
     def _give_up(self, failure: _Failure, attempts: int) -> OllamaError:
         if failure.kind == "stall":
-            return PullStalled(self.model, self.stall_timeout, attempts)
+            return PullStalled(self.model, self._stall_limit(), attempts)
         if failure.kind == "refused":
             return OllamaUnreachable(self.client.url, f"it went away while pulling {self.model}")
         return PullInterrupted(self.model, attempts, failure.detail)

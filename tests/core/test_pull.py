@@ -90,6 +90,23 @@ async def test_stalled_stream_is_resumed_by_the_watchdog(
     assert sessions["success"].started_at == 600  # and the new pull resumed
 
 
+async def test_silent_verification_is_not_a_stall(
+    fake_ollama: FakeOllama, client: OllamaClient, tmp_path: Path
+) -> None:
+    fake_ollama.set_pull_plan(MODEL, [1000], steps_per_layer=2)
+    fake_ollama.stall_pull(MODEL, after_bytes=1000)  # silent after "verifying sha256 digest"
+    pull = quick_pull(client, tmp_path, stall_timeout=0.1, finish_timeout=30)
+    task = asyncio.create_task(pull.run())
+    assert await asyncio.to_thread(fake_ollama.wait_until, lambda: fake_ollama.held == 1)
+    # several stall timeouts pass in silence: the watchdog must not hang up on a verifying Ollama
+    done, _ = await asyncio.wait([task], timeout=0.5)
+    assert not done and pull.last is not None and pull.last.phase is PullPhase.VERIFYING
+    assert fake_ollama.held == 1 and len(fake_ollama.bodies("/api/pull")) == 1
+    fake_ollama.release()
+    final = await task
+    assert (final.phase, final.resumes) == (PullPhase.DONE, 0)
+
+
 async def test_stall_that_never_clears_gives_a_clear_error(
     fake_ollama: FakeOllama, client: OllamaClient, tmp_path: Path
 ) -> None:

@@ -24,7 +24,9 @@ Test controls (all thread-safe, all usable while a request is in flight):
 - ``set_chunk_delay(seconds, path=None)``: a pause before each streamed chunk.
 - ``set_pull_plan(model, layer_sizes, steps_per_layer)``: layers a pull downloads.
 - ``stall_pull(model, after_bytes, times=1)``: stop sending once the model's downloaded bytes
-  reach ``after_bytes`` and hold the connection open until ``release()`` or the client leaves.
+  reach ``after_bytes`` and hold the connection open until ``release()`` or the client leaves
+  (``after_bytes`` ≥ the model's size: silent after "verifying sha256 digest", as Ollama is
+  while it hashes the layers).
 - ``drop_after(path, chunks, times=1)``: cut the connection after ``chunks`` streamed lines
   (``chunks=0``: close it without answering, on any path).
 - ``fail(path, status=500, error=..., times=None)``: answer an HTTP error.
@@ -958,6 +960,11 @@ class _Handler(BaseHTTPRequestHandler):
                     out.send({"status": status, "digest": digest, "total": size, "completed": completed})
             for status in ("verifying sha256 digest", "writing manifest", "success"):
                 out.send({"status": status})
+                stall_at = fake._stall_point(name)
+                if status.startswith("verifying") and stall_at is not None and stall_at >= sum(model.layers):
+                    # a stall at the full size: Ollama hashing every layer, saying nothing meanwhile
+                    fake._take_fault("stall", "/api/pull", name)
+                    self._pause(0, until_released=True)
             with fake._cond:
                 installed = model.copy_as(name)
                 installed.modified_at = dt.datetime.now().astimezone().isoformat()
