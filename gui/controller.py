@@ -45,6 +45,8 @@ class AppController(QObject):
         self.tray = GatewayTray(self)
         self.tray_enabled = GatewayTray.available() if use_tray is None else use_tray
         self._quitting = False
+        self._engine_task: asyncio.Future[None] | None = None
+        self._installed: list[str] | None = None
         self.quit_finished = asyncio.Event()
 
         self._add_menu()
@@ -53,7 +55,9 @@ class AppController(QObject):
         self.gateway.state_changed.connect(self._on_gateway_state_changed)
         self.watcher.changed.connect(self._on_watcher_changed)
         self.watcher.went_away.connect(self._on_watcher_went_away)
-        self.gateway_panel.ollama_url_changed.connect(lambda _url: asyncio.ensure_future(self.watcher.refresh()))
+        self.gateway_panel.ollama_url_changed.connect(
+            lambda _url: asyncio.ensure_future(self.watcher.refresh())
+        )
         self.mappings_panel.pull_requested.connect(lambda _model: self.window.show_panel("models"))
         self.tray.start_requested.connect(lambda: asyncio.ensure_future(self.gateway.start()))
         self.tray.stop_requested.connect(lambda: asyncio.ensure_future(self.gateway.stop()))
@@ -83,6 +87,7 @@ class AppController(QObject):
         if self.tray_enabled:
             self.tray.show()
         self.watcher.start()
+        self._engine_task = asyncio.ensure_future(self.gateway.load_engine())
 
     def show_window(self, panel: str = "") -> None:
         if panel:
@@ -99,8 +104,7 @@ class AppController(QObject):
         self.window.hide()
         self.tray.hide()
         await self.watcher.stop()
-        if self.gateway.state in ("running", "starting", "failed"):
-            await self.gateway.stop()
+        await self.gateway.close()
         self.window.allow_close = True
         self.window.close()
         self.quit_finished.set()
@@ -166,7 +170,12 @@ class AppController(QObject):
         else:
             self.window.set_ollama_status(False, "Ollama not answering")
             self.window.banner.show_message(message, "error")
-        self.mappings_panel.set_installed_models(installed if isinstance(installed, list) else None)
+        models = installed if isinstance(installed, list) else None
+        self.mappings_panel.set_installed_models(models)
+        if models is not None and models != self._installed and self.gateway.state == "running":
+            # Installed models are served under their own names too: keep that list current.
+            asyncio.ensure_future(self.gateway.core.refresh_installed())
+        self._installed = models
 
     def _on_watcher_went_away(self, message: str) -> None:
         if self.tray_enabled:

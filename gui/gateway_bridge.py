@@ -1,19 +1,26 @@
 """The embedded gateway as the window sees it: Qt signals over the Qt-free core gateway.
 
-The core gateway runs in its own thread and reports state changes from there; this bridge
-hops them onto the Qt thread (``loop.call_soon_threadsafe``) before any widget hears of them.
+The core gateway reports state changes from its own threads; the bridge asks for them on the
+Qt thread's asyncio loop (``add_listener(..., loop)``), so widgets only ever hear them there.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import logging
+import os
 
 from PySide6.QtCore import QObject, Signal
 
-from core.config import Config
+from core.config import CloudModel, Config
 from core.config_holder import ConfigHolder
-from core.secrets import SecretStore, regenerate_master_key
+from core.errors import GateDeckError, PortInUse
+from core.gateway import ApplyMode, Gateway, GatewayStatus
+from core.gateway_render import cloud_key_env
+from core.logs import register_secret
+from core.secrets import SecretStore, cloud_key_name, regenerate_master_key
+
+log = logging.getLogger(__name__)
 
 
 class GatewayBridge(QObject):
@@ -21,7 +28,7 @@ class GatewayBridge(QObject):
 
     Signals:
         state_changed(str, str): new state (loading, stopped, starting, running, stopping,
-            failed) and a human reason (empty unless failed).
+            failed) and a human reason (why it failed, or a progress note while starting).
     """
 
     state_changed = Signal(str, str)
@@ -31,42 +38,109 @@ class GatewayBridge(QObject):
         holder: ConfigHolder,
         secrets: SecretStore,
         master_key: str,
-        gateway: Any = None,
+        gateway: Gateway | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._holder = holder
         self._secrets = secrets
-        self.master_key = master_key
-        self._gateway = gateway
-        self.state = "loading" if gateway is None else "stopped"
+        self.core = gateway or Gateway(holder.config, master_key=master_key, cloud_key=self._cloud_key)
+        self.state = "loading"
         self.reason = ""
         self.suggested_port: int | None = None
+        self._engine_loaded = False
+        self._unsubscribe = self.core.add_listener(self._on_core_status, asyncio.get_event_loop())
 
+    # ---------------------------------------------------------------- observation
     @property
     def url(self) -> str:
-        settings = self._holder.config.gateway
-        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-        return f"http://{host}:{settings.port}"
+        return self.core.url
 
-    def _set_state(self, state: str, reason: str = "") -> None:
-        self.state, self.reason = state, reason
-        self.state_changed.emit(state, reason)
+    @property
+    def master_key(self) -> str:
+        return self.core.master_key
 
-    async def start(self) -> None:
-        raise NotImplementedError
+    # ---------------------------------------------------------------- actions
+    async def load_engine(self, autostart: bool | None = None) -> None:
+        """Import the gateway engine off the UI thread; then start it if the user wants that."""
+        self._set("loading", "")
+        try:
+            await self.core.preload()
+        except Exception as exc:  # a broken install: say so in place instead of dying
+            log.exception("gateway engine failed to load")
+            self._set("failed", f"The gateway engine could not be loaded: {exc}")
+            return
+        self._engine_loaded = True
+        self._set(self.core.state.value, self.core.status.reason)
+        if self._holder.config.gateway.start_on_launch if autostart is None else autostart:
+            await self.start()
+
+    async def start(self) -> bool:
+        """Start serving. Failures land in the failed state with their reason; returns success."""
+        self.suggested_port = None
+        try:
+            await self.core.start()
+        except PortInUse as exc:
+            self.suggested_port = exc.suggestion
+            self._set("failed", str(exc))
+            return False
+        except GateDeckError as exc:
+            self._set("failed", str(exc))
+            return False
+        return True
 
     async def stop(self) -> None:
-        raise NotImplementedError
+        try:
+            await self.core.stop()
+        except GateDeckError as exc:
+            self._set("failed", str(exc))
 
-    async def restart(self) -> None:
-        raise NotImplementedError
+    async def restart(self) -> bool:
+        await self.stop()
+        return await self.start()
 
     async def apply(self, config: Config) -> str:
-        """Save ``config`` and hot-apply it if the gateway runs. Returns a status for the user."""
+        """Save ``config`` and serve it at once. Returns a status line for the user."""
         self._holder.replace(config)
-        return "Saved."
+        try:
+            result = await self.core.apply(self._holder.config)
+        except PortInUse as exc:
+            self.suggested_port = exc.suggestion
+            self._set("failed", str(exc))
+            return f"Saved, but the gateway could not restart: {exc}"
+        except GateDeckError as exc:
+            return f"Saved, but the gateway could not apply it: {exc}"
+        if result.mode is ApplyMode.HOT:
+            message = (
+                f"Saved and applied to the running gateway in {result.seconds * 1000:.0f} ms (no restart)."
+            )
+        elif result.mode is ApplyMode.RESTART:
+            message = "Saved; the gateway restarted to listen on the new address."
+        else:
+            message = "Saved; the gateway will use it when it starts."
+        notes = " ".join(result.notes)
+        return f"{message} {notes}".strip()
 
     async def regenerate_master_key(self) -> str:
-        self.master_key = await asyncio.to_thread(regenerate_master_key, self._secrets)
-        return self.master_key
+        key = await asyncio.to_thread(regenerate_master_key, self._secrets)
+        register_secret(key)
+        await self.core.set_master_key(key)
+        return key
+
+    async def close(self) -> None:
+        """Stop the gateway (if it runs) and stop listening to it."""
+        await self.stop()
+        self._unsubscribe()
+
+    # ---------------------------------------------------------------- internals
+    def _cloud_key(self, entry: CloudModel) -> str | None:
+        return self._secrets.get(cloud_key_name(entry.name)) or os.environ.get(cloud_key_env(entry))
+
+    def _on_core_status(self, status: GatewayStatus) -> None:
+        if not self._engine_loaded and status.state.value == "stopped":
+            return  # still importing the engine: keep showing "loading"
+        self._set(status.state.value, status.reason)
+
+    def _set(self, state: str, reason: str) -> None:
+        self.state, self.reason = state, reason
+        self.state_changed.emit(state, reason)

@@ -123,8 +123,11 @@ class GatewayPanel(QWidget):
         settings_form.addRow("Listen on", self.bind)
         settings_form.addRow(self.bind_warning)
         settings_form.addRow(self.start_on_launch)
+        self.settings_status = QLabel()
+        self.settings_status.setObjectName("gatewaySettingsStatus")
+        self.settings_status.setWordWrap(True)
         save_row = QHBoxLayout()
-        save_row.addStretch(1)
+        save_row.addWidget(self.settings_status, 1)
         save_row.addWidget(self.save_button)
         settings_form.addRow(save_row)
 
@@ -204,7 +207,7 @@ class GatewayPanel(QWidget):
         self._update_save_button()
 
     async def save_settings(self) -> bool:
-        """Save port/bind/start-on-launch; restart the gateway if it runs so they take effect."""
+        """Save port/bind/start-on-launch; a running gateway restarts on the new address."""
         config = self._holder.config
         gateway = config.gateway.model_copy(
             update={
@@ -213,10 +216,10 @@ class GatewayPanel(QWidget):
                 "start_on_launch": self.start_on_launch.isChecked(),
             }
         )
-        self._holder.replace(config.model_copy(update={"gateway": gateway}))
+        message = await self._gateway.apply(config.model_copy(update={"gateway": gateway}))
         self._update_save_button()
-        if self._gateway.state in ("running", "failed"):
-            await self._gateway.restart()
+        self.url_field.setText(self._gateway.url)
+        self.settings_status.setText(message)
         return True
 
     async def save_ollama_url(self) -> bool:
