@@ -24,6 +24,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: Paths answered without a key: a liveness probe says nothing about the models.
 OPEN_PATHS = frozenset({"/health/liveliness", "/health/liveness"})
+NOT_BEARER = "\x00not-bearer:"
 _ANTHROPIC_PREFIXES = ("/v1/messages", "/messages", "/anthropic/", "/v1/complete")
 
 
@@ -37,8 +38,10 @@ def presented_keys(headers: list[tuple[bytes, bytes]]) -> list[str]:
             scheme, _, token = value.partition(" ")
             if scheme.lower() == "bearer":
                 keys.append(token.strip())
-            else:
-                keys.append(value)  # a bare key in Authorization is never right, but is a key
+            elif value:
+                # Another scheme, or a bare key: presented, but never accepted (the OpenAI and
+                # Anthropic APIs only know Bearer), so it is marked to never match.
+                keys.append(NOT_BEARER + value)
         elif name == b"x-api-key":
             keys.append(raw_value.decode("latin-1").strip())
     return keys
