@@ -155,6 +155,7 @@ class Pull:
             first byte; layers Ollama announces are checked as they come in any case.
         disk_margin: bytes to leave free beyond the download.
         disk_check_interval: seconds between free-space checks while bytes flow.
+        speed_meter: how speed is smoothed (default: :class:`SpeedMeter` with its defaults).
         clock: monotonic clock (seconds).
     """
 
@@ -171,6 +172,7 @@ class Pull:
         expected_size: int | None = None,
         disk_margin: int = DISK_MARGIN,
         disk_check_interval: float = 5.0,
+        speed_meter: SpeedMeter | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
@@ -189,7 +191,7 @@ class Pull:
         self._cancel = asyncio.Event()
         self._layers: dict[str, list[int]] = {}  # digest → [completed, total]
         self._seen: set[str] = set()  # layers seen in the current attempt
-        self._meter = SpeedMeter()
+        self._meter = speed_meter or SpeedMeter()
         self._phase = PullPhase.STARTING
         self._rank = 0
         self._status = ""

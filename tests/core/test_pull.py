@@ -255,9 +255,8 @@ async def test_speed_and_eta_come_from_real_time(
 ) -> None:
     fake_ollama.set_pull_plan(MODEL, [10_000], steps_per_layer=10)
     fake_ollama.set_chunk_delay(0.05, "/api/pull")
-    pull = quick_pull(client, tmp_path)
-    pull._meter.window = 0.1  # measure over short windows so a half-second pull gets a speed
-    records = await collect(pull)
+    # short windows, so a half-second pull gets measured
+    records = await collect(quick_pull(client, tmp_path, speed_meter=SpeedMeter(window=0.1)))
     measured = [r for r in records if r.speed > 0 and r.phase is PullPhase.DOWNLOADING and r.done < r.total]
     assert measured, "no speed was measured"
     # 1000 bytes every ~0.05 s: about 20 kB/s, well under 200 kB/s even allowing for bursts
