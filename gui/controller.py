@@ -98,7 +98,8 @@ class AppController(QObject):
 
     async def quit(self) -> None:
         """Stop the gateway cleanly, then leave."""
-        if self._quitting:
+        if self._quitting:  # a second request waits for the first to finish
+            await self.quit_finished.wait()
             return
         self._quitting = True
         self.window.hide()

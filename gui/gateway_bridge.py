@@ -49,6 +49,7 @@ class GatewayBridge(QObject):
         self.reason = ""
         self.suggested_port: int | None = None
         self._engine_loaded = False
+        self._closed = False
         self._unsubscribe = self.core.add_listener(self._on_core_status, asyncio.get_event_loop())
 
     # ---------------------------------------------------------------- observation
@@ -131,12 +132,15 @@ class GatewayBridge(QObject):
         """Stop the gateway (if it runs) and stop listening to it."""
         await self.stop()
         self._unsubscribe()
+        self._closed = True
 
     # ---------------------------------------------------------------- internals
     def _cloud_key(self, entry: CloudModel) -> str | None:
         return self._secrets.get(cloud_key_name(entry.name)) or os.environ.get(cloud_key_env(entry))
 
     def _on_core_status(self, status: GatewayStatus) -> None:
+        if self._closed:  # delivered after close(): the window may be gone
+            return
         if not self._engine_loaded and status.state.value == "stopped":
             return  # still importing the engine: keep showing "loading"
         self._set(status.state.value, status.reason)

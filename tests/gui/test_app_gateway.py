@@ -1,0 +1,141 @@
+"""The whole window driving the real embedded gateway, as a user would with the tray and panels."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from core.config import GatewaySettings, OllamaBackend
+from core.first_run import Installation
+from gui.controller import AppController
+from gui.mappings_table import COLUMNS
+from tests.core.gateway_support import free_port
+from tests.fakes.fake_ollama import FakeOllama
+from tests.gui.conftest import Run
+
+ENGINE_MS = 120_000  # the first import of the gateway engine takes seconds on a busy 2-core box
+
+
+@pytest.fixture
+def controller(install: Installation, fake_ollama: FakeOllama, arun: Run) -> Iterator[AppController]:
+    config = install.config.model_copy(
+        update={
+            "backends": [OllamaBackend(name="local", url=fake_ollama.url)],
+            "gateway": GatewaySettings(port=free_port(), start_on_launch=False),
+        }
+    )
+    install.store.save(config)
+    install.loaded.config = config
+    app = AppController(install, use_tray=False)
+    app.start()
+    yield app
+    arun(app.quit(), timeout_ms=60_000)  # stops the gateway and closes the window
+    assert not app.window.isVisible()
+
+
+def chat(app: AppController, model: str) -> str:
+    client = openai.OpenAI(base_url=app.gateway.url + "/v1", api_key=app.gateway.master_key, timeout=30)
+    reply = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+    return reply.choices[0].message.content or ""
+
+
+@pytest.mark.timeout(240)
+def test_tray_starts_and_stops_the_real_gateway(qtbot: QtBot, controller: AppController) -> None:
+    qtbot.waitUntil(lambda: controller.gateway.state == "stopped", timeout=ENGINE_MS)
+    assert controller.tray.toggle_action.text() == "Start gateway"
+
+    controller.tray.toggle_action.trigger()
+    qtbot.waitUntil(lambda: controller.gateway.state == "running", timeout=60_000)
+    assert controller.tray.toggle_action.text() == "Stop gateway"
+    assert "running" in controller.tray.icon.toolTip()
+    assert chat(controller, "claude-sonnet-4-5")
+    assert controller.gateway.url in controller.window.gateway_status.text()
+
+    controller.tray.toggle_action.trigger()
+    qtbot.waitUntil(lambda: controller.gateway.state == "stopped", timeout=30_000)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(controller.gateway.url + "/health/liveliness", timeout=5)
+
+
+@pytest.mark.timeout(240)
+def test_apply_in_the_mappings_panel_changes_what_the_running_gateway_serves(
+    qtbot: QtBot, controller: AppController, fake_ollama: FakeOllama, arun: Run
+) -> None:
+    qtbot.waitUntil(lambda: controller.gateway.state == "stopped", timeout=ENGINE_MS)
+    assert arun(controller.gateway.start(), timeout_ms=60_000)
+    states: list[str] = []
+    controller.gateway.state_changed.connect(lambda state, _reason: states.append(state))
+
+    chat(controller, "gpt-4o")
+    assert fake_ollama.bodies("/api/chat")[-1]["model"] == "qwen2.5-coder:7b"
+
+    panel = controller.mappings_panel
+    controller.window.show_panel("mappings")
+    catch_all = next(i for i, r in enumerate(panel.model.rows()) if r["name"] == "*")
+    column = [key for key, _ in COLUMNS].index("model")
+    panel.model.setData(panel.model.index(catch_all, column), "llama3.2:3b", Qt.ItemDataRole.EditRole)
+    with qtbot.waitSignal(panel.applied, timeout=30_000) as applied:
+        panel.apply_button.click()
+    assert "no restart" in applied.args[0]
+
+    chat(controller, "gpt-4o")
+    body = fake_ollama.bodies("/api/chat")[-1]
+    assert body["model"] == "llama3.2:3b"
+    assert body["options"]["num_ctx"] == 32768
+    assert "stopping" not in states, "hot-apply must not restart the gateway"
+    assert controller.install.store.load().config.mappings[catch_all].model == "llama3.2:3b"
+
+
+@pytest.mark.timeout(240)
+def test_port_in_use_is_explained_with_a_free_port_offered(
+    qtbot: QtBot, controller: AppController, arun: Run
+) -> None:
+    import socket
+
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", controller.holder.config.gateway.port))
+    blocker.listen()
+    try:
+        qtbot.waitUntil(lambda: controller.gateway.state == "stopped", timeout=ENGINE_MS)
+        assert arun(controller.gateway.start(), timeout_ms=60_000) is False
+        panel = controller.gateway_panel
+        assert controller.gateway.state == "failed"
+        assert str(controller.holder.config.gateway.port) in panel.banner.text.text()
+        assert panel.banner.action.isVisible() or panel.banner.action.text().startswith("Use port")
+        offered = controller.gateway.suggested_port
+        assert offered and offered != controller.holder.config.gateway.port
+    finally:
+        blocker.close()
+
+
+@pytest.mark.timeout(240)
+def test_closing_the_window_without_a_tray_quits_cleanly(controller: AppController, qtbot: QtBot) -> None:
+    qtbot.waitUntil(lambda: controller.gateway.state == "stopped", timeout=ENGINE_MS)
+    controller.window.close()
+    qtbot.waitUntil(controller.quit_finished.is_set, timeout=30_000)
+    assert not controller.window.isVisible()
+
+
+@pytest.mark.timeout(240)
+def test_closing_the_window_with_a_tray_hides_it_and_says_so_once(
+    install: Installation, fake_ollama: FakeOllama, qtbot: QtBot, arun: Run
+) -> None:
+    install.loaded.config = install.config.model_copy(
+        update={"gateway": GatewaySettings(port=free_port(), start_on_launch=False)}
+    )
+    app = AppController(install, use_tray=True)
+    app.start()
+    try:
+        app.window.close()
+        assert not app.window.isVisible()
+        assert not app.quit_finished.is_set(), "the gateway keeps serving from the tray"
+        assert install.store.load().config.ui.hide_to_tray_hint_shown
+        app.tray.open_action.trigger()
+        assert app.window.isVisible()
+    finally:
+        arun(app.quit(), timeout_ms=60_000)
