@@ -14,8 +14,9 @@ import httpx
 import ollama
 import pytest
 
-from tests.fakes.fake_ollama import FakeOllama, parse_keep_alive
+from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.ollama_catalog import tiny_model
+from tests.fakes.ollama_records import parse_keep_alive
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(30)

@@ -1,0 +1,129 @@
+"""Records and small helpers shared by the fake Ollama server's state and its HTTP handler."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.fakes.ollama_catalog import FakeModel
+
+DEFAULT_VERSION = "0.12.6"
+DEFAULT_CONTEXT_LENGTH = 4096
+FOREVER = dt.timedelta(days=365 * 290)  # Ollama reports "keep loaded" as an expiry centuries away
+UNKNOWN_MANIFEST = "pull model manifest: file does not exist"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the fake received it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any  # parsed JSON, the raw text when it was not JSON, or None when empty
+
+
+@dataclass
+class Reply:
+    """What a model answers on /api/chat and /api/generate."""
+
+    text: str = ""
+    chunks: int | None = None  # streamed pieces; None → one piece per word
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    prompt_eval_count: int | None = None
+    eval_count: int | None = None
+
+
+@dataclass(frozen=True)
+class PullSession:
+    """One /api/pull as the fake served it: bytes done when it began and ended, and how it ended.
+
+    ``outcome`` is one of ``success``, ``error`` (unknown model), ``client-gone`` (the client
+    closed the connection), ``dropped`` (the fake cut it on purpose), ``stopped`` (server stop).
+    """
+
+    model: str
+    started_at: int
+    ended_at: int
+    outcome: str
+
+
+@dataclass
+class Fault:
+    kind: str  # fail | malformed | hang | drop | stall
+    path: str
+    model: str | None = None
+    status: int = 500
+    error: str = ""
+    chunks: int = 0
+    after_bytes: int = 0
+    times: int | None = None
+
+
+@dataclass
+class Loaded:
+    model: FakeModel
+    expires_at: dt.datetime
+    context_length: int
+
+
+class ClientGone(Exception):
+    """The client closed its end (or the fake dropped it); stop serving this request."""
+
+    def __init__(self, outcome: str = "client-gone") -> None:
+        super().__init__(outcome)
+        self.outcome = outcome
+
+
+def parse_keep_alive(value: Any, default: Any = "5m") -> float | None:
+    """Seconds to stay loaded; ``None`` means forever (negative), ``0`` means unload now.
+
+    Accepts what Ollama accepts: a number of seconds or a Go-style duration string ("5m",
+    "1h30m", "300ms", "0", "-1").
+    """
+    if value is None:
+        value = default
+    if isinstance(value, bool):
+        raise ValueError("keep_alive must be a number or a duration")
+    if isinstance(value, int | float):
+        return None if value < 0 else float(value)
+    text = str(value).strip()
+    if re.fullmatch(r"-?\d+(\.\d+)?", text):
+        number = float(text)
+        return None if number < 0 else number
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+    sign = -1.0 if text.startswith("-") else 1.0
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text.lstrip("+-"))
+    if not parts or "".join(n + u for n, u in parts) != text.lstrip("+-"):
+        raise ValueError(f"time: invalid duration {text!r}")
+    seconds = sign * sum(float(n) * units[u] for n, u in parts)
+    return None if seconds < 0 else seconds
+
+
+def now_utc() -> str:
+    return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def kv_bytes(model: FakeModel, ctx: int) -> int:
+    info, arch = model.model_info, model.architecture
+    layers = int(info.get(f"{arch}.block_count", 0))
+    heads = int(info.get(f"{arch}.attention.head_count", 1)) or 1
+    kv_heads = int(info.get(f"{arch}.attention.head_count_kv", heads))
+    head_dim = int(
+        info.get(f"{arch}.attention.key_length", int(info.get(f"{arch}.embedding_length", 0)) // heads)
+    )
+    return layers * ctx * kv_heads * head_dim * 2 * 2
+
+
+def split_reply(text: str, chunks: int | None) -> list[str]:
+    if not text:
+        return []
+    if chunks is None:
+        words = re.findall(r"\S+\s*|\s+", text)
+        return words or [text]
+    chunks = max(1, min(chunks, len(text)))
+    size = math.ceil(len(text) / chunks)
+    return [text[i : i + size] for i in range(0, len(text), size)]
