@@ -100,7 +100,6 @@ class MappingsPanel(QWidget):
 
         self.issue_list = QListWidget()
         self.issue_list.setObjectName("mappingIssues")
-        self.issue_list.setMaximumHeight(130)
         self.status = QLabel()
         self.status.setObjectName("mappingsStatus")
         self.status.setWordWrap(True)
@@ -268,6 +267,11 @@ class MappingsPanel(QWidget):
             self.issue_list.addItem(item)
             self.issue_list.setItemWidget(item, row_widget)
         self.issue_list.setVisible(bool(self._issues))
+        if self._issues:  # as tall as its rows, up to four; scroll beyond
+            rows = min(len(self._issues), 4)
+            self.issue_list.setFixedHeight(
+                rows * self.issue_list.sizeHintForRow(0) + 2 * self.issue_list.frameWidth() + 2
+            )
 
     def _update_buttons(self, *_args: object) -> None:
         selected = self._selected_row()

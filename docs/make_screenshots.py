@@ -1,0 +1,89 @@
+"""Regenerate the README's screenshots from the real window.
+
+Runs GateDeck's own window (offscreen, no display needed) against a fake Ollama with two models,
+waits for the gateway to run, and saves one PNG per panel into docs/screenshots/.
+
+    bash scripts/screenshots            # all panels
+    bash scripts/screenshots gateway    # just one
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("LITELLM_LOG", "ERROR")
+
+OUT = Path(__file__).resolve().parent / "screenshots"
+SIZE = (1180, 760)
+
+
+async def tour(controller: object, panels: list[str]) -> None:
+    from gui.controller import AppController
+
+    assert isinstance(controller, AppController)
+    for _ in range(1200):  # the engine loads in the background: up to 2 minutes
+        if controller.gateway.state in ("running", "failed"):
+            break
+        await asyncio.sleep(0.1)
+    await controller.watcher.refresh()
+    window = controller.window
+    for key in panels:
+        window.show_panel(key)
+        await asyncio.sleep(0.5)  # let the panel lay out and paint
+        path = OUT / f"{key}.png"
+        window.grab().save(str(path))
+        print(f"wrote {path}")
+    await controller.quit()
+
+
+def main(argv: list[str]) -> int:
+    os.environ["GATEDECK_CONFIG_DIR"] = tempfile.mkdtemp(prefix="gatedeck-shots-")
+    os.environ["GATEDECK_SECRET_STORE"] = "file"
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from core.config import GatewaySettings, Mapping, ModelOptions, OllamaBackend
+    from core.first_run import open_installation
+    from gui.controller import AppController
+    from gui.main_window import PANELS
+    from tests.core.gateway_support import free_port
+    from tests.fakes.fake_ollama import FakeOllama
+    from tests.fakes.ollama_catalog import default_models
+
+    panels = argv or [key for key, _ in PANELS]
+    OUT.mkdir(parents=True, exist_ok=True)
+    app = QApplication(sys.argv[:1])
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with FakeOllama(models=default_models()) as fake:
+        install = open_installation()
+        config = install.config
+        install.loaded.config = config.model_copy(
+            update={
+                "backends": [OllamaBackend(name="local", url=fake.url)],
+                "gateway": GatewaySettings(port=free_port()),
+                # One mapping whose model is not pulled yet, to show the warning and its Pull button.
+                "mappings": [
+                    *config.mappings[:-1],
+                    Mapping(name="gpt-4o", model="qwen3:8b", options=ModelOptions(num_ctx=16384)),
+                    config.mappings[-1],
+                ],
+            }
+        )
+        install.store.save(install.loaded.config)
+        controller = AppController(install, use_tray=False)
+        controller.window.resize(*SIZE)
+        controller.start()
+        with loop:
+            loop.run_until_complete(tour(controller, panels))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
