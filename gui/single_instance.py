@@ -60,11 +60,11 @@ class SingleInstance(QObject):
     def _on_server_new_connection(self) -> None:
         while self._server.hasPendingConnections():
             socket = self._server.nextPendingConnection()
-            socket.readyRead.connect(lambda s=socket: self._read(s))
-
-    def _read(self, socket: QLocalSocket) -> None:
-        line = bytes(socket.readAll().data()).decode(errors="replace").strip()
-        if line.startswith("show"):
-            self.activated.emit(line[4:].strip())
-        socket.disconnectFromServer()
-        socket.deleteLater()
+            # The other launch writes one short line right after connecting; reading it here
+            # (bounded wait) avoids keeping Python callbacks on a socket Qt may delete.
+            if socket.bytesAvailable() or socket.waitForReadyRead(500):
+                line = bytes(socket.readAll().data()).decode(errors="replace").strip()
+                if line.startswith("show"):
+                    self.activated.emit(line[4:].strip())
+            socket.disconnectFromServer()
+            socket.deleteLater()
