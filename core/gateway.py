@@ -451,8 +451,8 @@ class Gateway:
             if self._failures_in_row > tries:
                 self._set(
                     GatewayState.FAILED,
-                    f"The gateway stopped unexpectedly {self._failures_in_row} times in a row, so "
-                    f"GateDeck stopped restarting it. Last error: {error}. Fix that and press Start.",
+                    f"The gateway stopped unexpectedly and {tries} restarts in a row failed, so "
+                    f"GateDeck gave up restarting it. Last error: {error}. Fix that and press Start.",
                 )
                 return
             delay = self._backoff[self._failures_in_row - 1]

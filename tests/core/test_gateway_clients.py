@@ -28,7 +28,7 @@ pytestmark = [
     # the anthropic SDK warns about retired Claude names; Claude Code still sends them
     pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
     # litellm's own TypedDicts trip a pydantic notice when its Anthropic route first loads
-    pytest.mark.filterwarnings("ignore:Items .* ReadOnly:UserWarning"),
+    pytest.mark.filterwarnings("ignore:Items? .* `ReadOnly` qualifier:UserWarning"),
 ]
 
 WEATHER_TOOL_OPENAI = {
