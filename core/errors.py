@@ -261,3 +261,7 @@ class GatewayBusy(GatewayError):
             "Another GateDeck gateway is already running in this program. Stop it first, or use "
             "`gatedeck serve` in a separate terminal for a second one."
         )
+
+
+class ClaudeSettingsError(GateDeckError):
+    """Claude Code's settings file could not be updated (it is left as it was)."""

@@ -1,0 +1,98 @@
+"""Claude Code's environment and settings file."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from core.claude_code import claude_code_env, env_line, render_env, unserved_tiers, write_settings
+from core.config import Config, Mapping
+from core.defaults import default_config
+from core.errors import ClaudeSettingsError
+
+URL = "http://127.0.0.1:4000"
+TRICKY = 'sk-it\'s a "key" with $HOME and `ticks` \\ end'
+
+
+def test_pattern_tiers_leave_the_tier_variables_to_claude_codes_own_names() -> None:
+    env = claude_code_env(default_config(), URL, "sk-k")
+    assert env == {"ANTHROPIC_BASE_URL": URL, "ANTHROPIC_AUTH_TOKEN": "sk-k"}
+    assert unserved_tiers(default_config()) == []
+
+
+def test_exact_tier_mappings_are_named_in_the_environment() -> None:
+    config = Config(
+        mappings=[
+            Mapping(name="claude-sonnet-local", model="qwen2.5-coder:7b"),
+            Mapping(name="claude-haiku-local", model="llama3.2:3b"),
+        ]
+    )
+    env = claude_code_env(config, URL, "sk-k")
+    assert env["ANTHROPIC_DEFAULT_SONNET_MODEL"] == "claude-sonnet-local"
+    assert env["ANTHROPIC_DEFAULT_HAIKU_MODEL"] == "claude-haiku-local"
+    assert env["CLAUDE_CODE_SUBAGENT_MODEL"] == "claude-sonnet-local"
+    assert "ANTHROPIC_DEFAULT_OPUS_MODEL" not in env
+    assert unserved_tiers(config) == ["opus"]
+
+
+def test_bash_output_survives_eval_with_a_tricky_value() -> None:
+    env = {"ANTHROPIC_BASE_URL": URL, "ANTHROPIC_AUTH_TOKEN": TRICKY}
+    script = render_env(env, "bash") + '\nprintf "%s" "$ANTHROPIC_AUTH_TOKEN"'
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out == TRICKY
+    line = env_line(env).removesuffix(" claude") + ' bash -c \'printf "%s" "$ANTHROPIC_AUTH_TOKEN"\''
+    assert subprocess.run(["bash", "-c", line], capture_output=True, text=True, check=True).stdout == TRICKY
+
+
+def test_fish_powershell_and_json_forms() -> None:
+    env = {"ANTHROPIC_AUTH_TOKEN": "sk-a'b"}
+    assert render_env(env, "fish") == "set -gx ANTHROPIC_AUTH_TOKEN 'sk-a\\'b'"
+    assert render_env(env, "powershell") == "$env:ANTHROPIC_AUTH_TOKEN = 'sk-a''b'"
+    assert json.loads(render_env(env, "json")) == env
+
+
+def test_settings_merge_keeps_every_other_key_and_backs_up(tmp_path: Path) -> None:
+    path = tmp_path / ".claude" / "settings.json"
+    path.parent.mkdir()
+    original = {
+        "model": "opus",
+        "permissions": {"allow": ["Bash(ls:*)"]},
+        "env": {"DISABLE_TELEMETRY": "1", "ANTHROPIC_BASE_URL": "https://old.example"},
+    }
+    path.write_text(json.dumps(original))
+
+    written = write_settings({"ANTHROPIC_BASE_URL": URL, "ANTHROPIC_AUTH_TOKEN": "sk-k"}, path)
+
+    data = json.loads(path.read_text())
+    assert data["model"] == "opus" and data["permissions"] == original["permissions"]
+    assert data["env"] == {
+        "DISABLE_TELEMETRY": "1",
+        "ANTHROPIC_BASE_URL": URL,
+        "ANTHROPIC_AUTH_TOKEN": "sk-k",
+    }
+    assert written.backup is not None and json.loads(written.backup.read_text()) == original
+    assert set(written.changed) == {"ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN"}
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # it holds the gateway key
+
+    again = write_settings({"ANTHROPIC_BASE_URL": URL, "ANTHROPIC_AUTH_TOKEN": "sk-k"}, path)
+    assert again.changed == ()
+
+
+def test_settings_created_when_absent_in_the_home_folder() -> None:
+    written = write_settings({"ANTHROPIC_BASE_URL": URL})
+    assert written.path == Path.home() / ".claude" / "settings.json"  # HOME is a temp dir in tests
+    assert written.backup is None
+    assert json.loads(written.path.read_text()) == {"env": {"ANTHROPIC_BASE_URL": URL}}
+
+
+@pytest.mark.parametrize("text", ['{"env": ', "[1, 2]", '{"env": "not an object"}'])
+def test_unreadable_settings_are_left_untouched(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(text)
+    with pytest.raises(ClaudeSettingsError, match="left"):
+        write_settings({"ANTHROPIC_BASE_URL": URL}, path)
+    assert path.read_text() == text
