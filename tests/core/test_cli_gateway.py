@@ -1,0 +1,210 @@
+"""``gatedeck serve | claude-env | doctor | export-litellm-config``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from core.cli import main
+from core.config import Config, GatewaySettings, Mapping, ModelOptions, OllamaBackend
+from core.config_store import ConfigStore
+from core.gateway_net import bind_listener
+from core.paths import AppPaths
+from core.secrets import MASTER_KEY, open_secret_store
+from tests.core.gateway_support import REPO, free_port
+from tests.fakes.fake_ollama import FakeOllama
+
+
+def master_key() -> str:
+    key = open_secret_store(AppPaths.from_env()).get(MASTER_KEY)
+    assert key
+    return key
+
+
+def save(config: Config) -> None:
+    ConfigStore.from_env().save(config)
+
+
+def test_claude_env_prints_the_url_and_the_stored_key(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["claude-env", "--shell", "json"]) == 0
+    env = json.loads(capsys.readouterr().out)
+    assert env == {"ANTHROPIC_BASE_URL": "http://127.0.0.1:4000", "ANTHROPIC_AUTH_TOKEN": master_key()}
+
+
+def test_claude_env_write_settings_merges_into_the_users_file(capsys: pytest.CaptureFixture[str]) -> None:
+    settings = Path.home() / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text(json.dumps({"theme": "dark", "env": {"FOO": "bar"}}))
+    assert main(["claude-env", "--write-settings"]) == 0
+    data = json.loads(settings.read_text())
+    assert data["theme"] == "dark"
+    assert data["env"] == {
+        "FOO": "bar",
+        "ANTHROPIC_BASE_URL": "http://127.0.0.1:4000",
+        "ANTHROPIC_AUTH_TOKEN": master_key(),
+    }
+    assert "settings.json.bak" in capsys.readouterr().out
+
+
+def test_doctor_all_good(fake_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]) -> None:
+    save(Config(gateway=GatewaySettings(port=free_port())))  # default mappings, a free port
+    config = ConfigStore.from_env().read()
+    config.backends[0].url = fake_ollama.url
+    config.mappings = [
+        Mapping(name="claude-*", model="qwen2.5-coder:7b", options=ModelOptions(num_ctx=32768)),
+    ]
+    save(config)
+    assert main(["doctor"]) == 0, capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "[FAIL]" not in out and "All good." in out
+
+
+def test_doctor_lists_each_problem_with_its_fix(
+    fake_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()
+    save(
+        Config(
+            gateway=GatewaySettings(port=port),
+            backends=[
+                OllamaBackend(name="local", url=fake_ollama.url),
+                OllamaBackend(name="away", url=f"http://127.0.0.1:{free_port()}"),
+            ],
+            mappings=[
+                Mapping(name="claude-*sonnet*", model="qwen2.5-coder:7b", options=ModelOptions(num_ctx=8192)),
+                Mapping(name="gpt-4o", model="mistral:7b"),
+                Mapping(name="other", model="llama3.2:3b", backends=["away"]),
+            ],
+        )
+    )
+    with contextlib.closing(bind_listener("127.0.0.1", port)):
+        assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert re.search(rf"\[FAIL\] Gateway port {port}: in use by this GateDeck", out)
+    assert "[FAIL] Ollama 'away'" in out and "ollama serve" in out
+    assert "[FAIL] Model for 'gpt-4o': mistral:7b is not installed" in out
+    assert "fix: gatedeck models pull mistral:7b" in out
+    assert "[FAIL] Context of 'claude-*sonnet*': num_ctx is 8192" in out and "32768" in out
+    assert "[warn] Claude Code tiers" in out and "opus, haiku" in out
+
+
+def test_export_writes_a_config_without_secrets(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out = tmp_path / "litellm.yaml"
+    assert main(["export-litellm-config", str(out)]) == 0
+    text = out.read_text()
+    assert master_key() not in text
+    exported = yaml.safe_load(text)
+    assert exported["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
+    assert {d["model_name"] for d in exported["model_list"]} >= {"claude-*sonnet*", "*", "ollama/*"}
+    assert main(["export-litellm-config", str(out)]) == 1  # no silent overwrite
+    assert "--force" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- serve (a real process)
+class Lines:
+    """A process's stdout lines, read on a thread so a test can wait for one with a timeout."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        assert proc.stdout is not None
+        stream = proc.stdout
+        threading.Thread(target=lambda: [self.lines.put(line) for line in stream], daemon=True).start()
+
+    def wait_for(self, prefix: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            self.seen.append(line)
+            if line.startswith(prefix):
+                return line
+
+
+@pytest.mark.timeout(120)
+def test_serve_runs_headless_without_qt_and_stops_quickly_on_sigterm(
+    fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    no_qt = tmp_path / "no-qt"
+    (no_qt / "PySide6").mkdir(parents=True)
+    (no_qt / "PySide6" / "__init__.py").write_text("raise ImportError('gatedeck serve must not import Qt')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(no_qt), str(REPO)])}
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "--ollama-url", fake_ollama.url, "serve", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = Lines(proc)
+        running = lines.wait_for("GateDeck gateway running at", 90)
+        assert running.strip().endswith(f"http://127.0.0.1:{port}")
+        claude = lines.wait_for("Claude Code:", 10)
+        token = re.search(r"ANTHROPIC_AUTH_TOKEN='([^']+)'", claude)
+        assert token and token.group(1) == master_key()
+        assert f"ANTHROPIC_BASE_URL='http://127.0.0.1:{port}'" in claude
+
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/v1/messages",
+            json={
+                "model": "claude-sonnet-4-5",
+                "max_tokens": 32,
+                "messages": [{"role": "user", "content": "hi"}],
+            },
+            headers={"x-api-key": token.group(1)},
+            timeout=60,
+        )
+        assert answer.status_code == 200, answer.text
+
+        # Stop while an answer is still streaming: in-flight work gets 1 s, then it goes.
+        fake_ollama.set_reply("qwen2.5-coder:7b", " ".join(["word"] * 200), chunks=200)
+        fake_ollama.set_chunk_delay(0.1, "/api/chat")
+        streamed = threading.Event()
+
+        def stream() -> None:
+            with (
+                contextlib.suppress(httpx.HTTPError),
+                httpx.stream(
+                    "POST",
+                    f"http://127.0.0.1:{port}/v1/chat/completions",
+                    json={"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "go"}]},
+                    headers={"Authorization": f"Bearer {token.group(1)}"},
+                    timeout=60,
+                ) as response,
+            ):
+                for _ in response.iter_lines():
+                    streamed.set()
+
+        client = threading.Thread(target=stream, daemon=True)
+        client.start()
+        assert streamed.wait(30)
+        began = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+        elapsed = time.monotonic() - began
+        client.join(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    stderr = proc.stderr.read() if proc.stderr else ""
+    assert code == 0, stderr
+    assert "must not import Qt" not in stderr
+    assert not client.is_alive()  # the client's stream ended too
+    print(f"serve stopped {elapsed:.2f} s after SIGTERM with a stream in flight")
+    assert elapsed < 3.0, stderr  # the goal is 2 s; a loaded CI machine gets a second of slack
