@@ -12,8 +12,10 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QApplication
 
+from core.claude_code import claude_code_env, render_env
 from core.config_holder import ConfigHolder
 from core.first_run import Installation
+from gui.claude_dialog import ClaudeCodeDialog
 from gui.gateway_bridge import GatewayBridge
 from gui.gateway_panel import GatewayPanel
 from gui.main_window import MainWindow
@@ -63,6 +65,7 @@ class AppController(QObject):
         self.tray.stop_requested.connect(lambda: asyncio.ensure_future(self.gateway.stop()))
         self.tray.open_requested.connect(self.show_window)
         self.tray.copy_env_requested.connect(self.copy_claude_env)
+        self.gateway_panel.claude_code_requested.connect(self.open_claude_setup)
         self.tray.quit_requested.connect(lambda: asyncio.ensure_future(self.quit()))
         self._on_gateway_state_changed(self.gateway.state, self.gateway.reason)
         apply_theme(self.holder.config.ui.theme)
@@ -117,13 +120,21 @@ class AppController(QObject):
         dialog = PreferencesDialog(self.holder, self.window)
         dialog.open()
 
+    def open_claude_setup(self) -> ClaudeCodeDialog:
+        dialog = ClaudeCodeDialog(
+            self.holder.config, self.gateway.url, self.gateway.master_key, parent=self.window
+        )
+        dialog.open()
+        return dialog
+
     def copy_claude_env(self) -> None:
         QGuiApplication.clipboard().setText(self.claude_env_text())
         if self.tray_enabled:
             self.tray.notify("GateDeck", "Claude Code environment copied to the clipboard.")
 
     def claude_env_text(self) -> str:
-        return f"export ANTHROPIC_BASE_URL={self.gateway.url}\nexport ANTHROPIC_AUTH_TOKEN={self.gateway.master_key}\n"
+        env = claude_code_env(self.holder.config, self.gateway.url, self.gateway.master_key)
+        return render_env(env, "bash")
 
     # ---------------------------------------------------------------- slots
     def _on_window_close_requested(self) -> None:

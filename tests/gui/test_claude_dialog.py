@@ -1,0 +1,64 @@
+"""Setting up Claude Code from the window, as a user would."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtGui import QGuiApplication
+from pytestqt.qtbot import QtBot
+
+from core.first_run import Installation
+from gui.claude_dialog import ClaudeCodeDialog
+
+URL = "http://127.0.0.1:4000"
+
+
+def test_every_shell_gets_the_gateway_address_and_key(qtbot: QtBot, install: Installation) -> None:
+    dialog = ClaudeCodeDialog(install.config, URL, install.master_key, settings_path=Path("/unused"))
+    qtbot.addWidget(dialog)
+    assert f"export ANTHROPIC_BASE_URL='{URL}'" in dialog.texts["bash"].toPlainText()
+    assert "set -gx ANTHROPIC_AUTH_TOKEN" in dialog.texts["fish"].toPlainText()
+    assert "$env:ANTHROPIC_BASE_URL" in dialog.texts["powershell"].toPlainText()
+    env = json.loads(dialog.texts["json"].toPlainText())
+    assert env["ANTHROPIC_AUTH_TOKEN"] == install.master_key
+    assert dialog.status.text() == "", "the default mappings serve every Claude tier"
+
+    dialog.copy("powershell")
+    assert QGuiApplication.clipboard().text().startswith("$env:ANTHROPIC_BASE_URL")
+
+
+def test_write_merges_into_settings_and_keeps_other_keys(
+    qtbot: QtBot, install: Installation, tmp_path: Path
+) -> None:
+    settings = tmp_path / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text(json.dumps({"theme": "dark", "env": {"EDITOR": "vim"}}))
+    dialog = ClaudeCodeDialog(install.config, URL, install.master_key, settings_path=settings)
+    qtbot.addWidget(dialog)
+    assert dialog.write()
+    data = json.loads(settings.read_text())
+    assert data["theme"] == "dark"
+    assert data["env"]["EDITOR"] == "vim"
+    assert data["env"]["ANTHROPIC_BASE_URL"] == URL
+    assert (settings.parent / "settings.json.bak").exists()
+    assert "settings.json.bak" in dialog.status.text()
+
+
+def test_a_broken_settings_file_is_left_alone_and_explained(
+    qtbot: QtBot, install: Installation, tmp_path: Path
+) -> None:
+    settings = tmp_path / "settings.json"
+    settings.write_text("{ not json")
+    dialog = ClaudeCodeDialog(install.config, URL, install.master_key, settings_path=settings)
+    qtbot.addWidget(dialog)
+    assert dialog.write() is False
+    assert "not valid JSON" in dialog.status.text()
+    assert settings.read_text() == "{ not json"
+
+
+def test_missing_tiers_are_pointed_out(qtbot: QtBot, install: Installation) -> None:
+    only_sonnet = install.config.model_copy(update={"mappings": install.config.mappings[1:2]})
+    dialog = ClaudeCodeDialog(only_sonnet, URL, "sk-x", settings_path=Path("/unused"))
+    qtbot.addWidget(dialog)
+    assert "opus" in dialog.status.text() and "haiku" in dialog.status.text()
