@@ -34,6 +34,13 @@ async def tour(controller: object, panels: list[str]) -> None:
     await controller.watcher.refresh()
     window = controller.window
     for key in panels:
+        if key == "claude":  # the Claude Code setup dialog (the key shown is a throwaway one)
+            dialog = controller.open_claude_setup()
+            await asyncio.sleep(0.5)
+            dialog.grab().save(str(OUT / "claude.png"))
+            print(f"wrote {OUT / 'claude.png'}")
+            dialog.close()
+            continue
         window.show_panel(key)
         await asyncio.sleep(0.5)  # let the panel lay out and paint
         path = OUT / f"{key}.png"
@@ -56,7 +63,7 @@ def main(argv: list[str]) -> int:
     from tests.fakes.fake_ollama import FakeOllama
     from tests.fakes.ollama_catalog import default_models
 
-    panels = argv or [key for key, _ in PANELS]
+    panels = argv or [*(key for key, _ in PANELS), "claude"]
     OUT.mkdir(parents=True, exist_ok=True)
     app = QApplication(sys.argv[:1])
     loop = qasync.QEventLoop(app)
