@@ -118,15 +118,21 @@ def trap() -> Iterator[ProxyTrap]:
     assert proxy.seen == [], f"the bundle tried to reach the network: {proxy.seen}"
 
 
+def _inherited(name: str) -> bool:
+    """What the user's environment keeps: not ours, LiteLLM's, Python's, Qt's or a proxy."""
+    if name == "XDG_RUNTIME_DIR":  # a desktop session has one; the other XDG folders are the developer's
+        return True
+    proxies = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+    return (
+        not name.startswith(("LITELLM_", "GATEDECK_", "XDG_", "QT_", "PYTHON"))
+        and name.upper() not in proxies
+    )
+
+
 @pytest.fixture
 def env(tmp_path: Path, trap: ProxyTrap) -> dict[str, str]:
     """A user's environment: its own home and config, no LiteLLM settings, no network."""
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("LITELLM_", "GATEDECK_", "XDG_", "QT_", "PYTHON"))
-        and k.upper() not in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
-    }
+    base = {k: v for k, v in os.environ.items() if _inherited(k)}
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     proxy = f"http://127.0.0.1:{trap.port}"
