@@ -177,7 +177,9 @@ def test_uninstall_leaves_a_gatedeck_command_it_did_not_make(home: Home, tmp_pat
     assert not home.lib.exists()
 
 
-def test_uninstall_purge_removes_config_and_data_where_gatedeck_says_they_are(home: Home, tmp_path: Path) -> None:
+def test_uninstall_purge_removes_config_and_data_where_gatedeck_says_they_are(
+    home: Home, tmp_path: Path
+) -> None:
     assert home.run("install", "--bundle", str(make_fake_bundle(tmp_path / "b" / "gatedeck"))).returncode == 0
     config_dir = home.root / "gatedeck-config"
     (config_dir / "data" / "logs").mkdir(parents=True)
