@@ -163,6 +163,44 @@ def _stub_config_file() -> Path:
     return Path(name)
 
 
+_UNREACHABLE = ("Cannot connect to host", "Connect call failed", "Connection refused", "ConnectError")
+_CUT_OFF = (
+    "Response payload is not completed",
+    "Server disconnected",
+    "Connection reset",
+    "RemoteProtocolError",
+)
+
+
+def explain_failure(error: Exception, request_data: dict[str, Any]) -> tuple[int, str] | None:
+    """GateDeck's wording (status, message) for an Ollama failure LiteLLM reports in its own.
+
+    LiteLLM answers "Ollama_chatException - Cannot connect to host ... ssl:<SSLContext ...>";
+    the client (and whoever reads Claude Code's error line) should learn that Ollama is not
+    running and how to start it. Only for answers that are not streamed: LiteLLM's stream
+    generator re-raises a replaced error after the headers went out, which cuts the connection
+    instead of sending an error event. LiteLLM's /v1/messages handler ignores replaced errors,
+    so this reaches OpenAI clients; Anthropic clients keep LiteLLM's text.
+    """
+    if request_data.get("stream") or getattr(error, "llm_provider", None) not in ("ollama_chat", "ollama"):
+        return None
+    from core.errors import ModelNotFound, OllamaConnectionLost, OllamaUnreachable
+
+    metadata = request_data.get("metadata") or request_data.get("litellm_metadata") or {}
+    api_base = str(metadata.get("api_base") or "Ollama")
+    model = str(metadata.get("deployment") or "").split("/", 1)[-1]
+    group = metadata.get("model_group")
+    where = f" (serving '{group}')" if group else ""
+    text = str(error)
+    if getattr(error, "status_code", None) == 404 and "not found" in text and model:
+        return 404, f"{ModelNotFound(model, api_base)}{where}"
+    if any(marker in text for marker in _UNREACHABLE):
+        return 503, f"{OllamaUnreachable(api_base)}{where}"
+    if any(marker in text for marker in _CUT_OFF):
+        return 502, f"{OllamaConnectionLost(api_base)}{where}"
+    return None
+
+
 def _make_hook(litellm: Any, engine: Engine) -> Any:
     from litellm.integrations.custom_logger import CustomLogger
 
@@ -178,6 +216,21 @@ def _make_hook(litellm: Any, engine: Engine) -> Any:
                 if target is not None:
                     data["model"] = target
             return data
+
+        async def async_post_call_failure_hook(
+            self,
+            request_data: dict[str, Any],
+            original_exception: Exception,
+            user_api_key_dict: Any,
+            traceback_str: str | None = None,
+        ) -> Any:
+            explained = explain_failure(original_exception, request_data)
+            if explained is None:
+                return None
+            from fastapi import HTTPException
+
+            status, message = explained
+            return HTTPException(status_code=status, detail=message)
 
         async def log_success_fallback_event(
             self, original_model_group: str, kwargs: dict[str, Any], original_exception: Exception

@@ -63,6 +63,8 @@ def gateway(fake: FakeOllama) -> Iterator[Gateway]:
             "mappings": [
                 Mapping(name="flaky", model="qwen2.5-coder:7b", backends=["down"], fallbacks=["gpt-4o"]),
                 Mapping(name="not-pulled", model="mistral:7b", fallbacks=["claude-*haiku*"]),
+                Mapping(name="nowhere", model="qwen2.5-coder:7b", backends=["down"]),
+                Mapping(name="never-pulled", model="phi3:mini"),
                 *config.mappings,
             ],
         }
@@ -364,6 +366,20 @@ def test_fallback_answers_normally_and_is_reported(
     assert events[0].error
 
 
+def test_ollama_failures_without_fallback_are_explained_to_openai_clients(gateway: Gateway) -> None:
+    client = openai_client(gateway)
+    with pytest.raises(openai.APIStatusError) as down:
+        client.chat.completions.create(model="nowhere", messages=[{"role": "user", "content": "hi"}])
+    assert down.value.status_code == 503
+    assert "Ollama is not answering at http://127.0.0.1:" in down.value.message
+    assert "ollama serve" in down.value.message and "'nowhere'" in down.value.message
+
+    with pytest.raises(openai.NotFoundError) as missing:
+        client.chat.completions.create(model="never-pulled", messages=[{"role": "user", "content": "hi"}])
+    assert "Model 'phi3:mini' is not installed" in missing.value.message
+    assert "gatedeck models pull phi3:mini" in missing.value.message
+
+
 async def test_health_sees_the_gateway_the_backends_and_missing_models(gateway: Gateway) -> None:
     health = await gateway.health()
     assert gateway.state is GatewayState.RUNNING
@@ -371,7 +387,10 @@ async def test_health_sees_the_gateway_the_backends_and_missing_models(gateway: 
     by_name = {b.name: b for b in health.backends}
     assert by_name["local"].reachable and "qwen2.5-coder:7b" in by_name["local"].installed
     assert not by_name["down"].reachable and "Ollama is not answering" in by_name["down"].error
-    assert [(m.mapping, m.model) for m in health.missing] == [("not-pulled", "mistral:7b")]
+    assert [(m.mapping, m.model) for m in health.missing] == [
+        ("not-pulled", "mistral:7b"),
+        ("never-pulled", "phi3:mini"),
+    ]
     assert not health.ok
 
     stopped = await check_health(gateway.config, None)
