@@ -15,7 +15,12 @@ from collections.abc import Sequence
 from core.version import __version__
 
 #: Modules that add subcommands (each has ``register(subparsers)``).
-COMMAND_MODULES: tuple[str, ...] = ("core.cli_config", "core.cli_models", "core.cli_gateway")
+COMMAND_MODULES: tuple[str, ...] = (
+    "core.cli_config",
+    "core.cli_models",
+    "core.cli_gateway",
+    "core.cli_stats",
+)
 
 PANELS = ("gateway", "mappings", "models", "hardware", "monitor", "chat")
 
