@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import signal
 import socket
 import subprocess
@@ -31,7 +30,7 @@ import yaml
 
 from core.version import __version__
 from tests.fakes.fake_ollama import FakeOllama
-from tests.packaging.helpers import PACKAGING, ROOT
+from tests.packaging.helpers import PACKAGING, ROOT, desktop_exec, entry_keys
 
 pytestmark = [pytest.mark.bundle, pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -314,9 +313,7 @@ def test_installed_app_starts_from_its_menu_entry_serves_and_quits_on_sigterm(
     assert installed.returncode == 0, installed.stderr
     home = Path(env["HOME"])
     entry = (home / ".local/share/applications/gatedeck.desktop").read_text(encoding="utf-8")
-    exec_line = re.search(r"^Exec=(.+)$", entry, re.M)
-    assert exec_line, entry
-    command = shlex.split(exec_line.group(1))
+    command = desktop_exec(entry_keys(entry, "Exec")[0])
     assert command == [str(home / ".local/lib/gatedeck/gatedeck")]
     linked = run([str(home / ".local/bin/gatedeck"), "--version"], env)
     assert linked.stdout.strip() == f"GateDeck {__version__}", linked.stderr

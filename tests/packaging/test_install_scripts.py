@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.packaging.helpers import PACKAGING
+from tests.packaging.helpers import PACKAGING, desktop_exec, desktop_string, entry_keys
 
 ICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16"/></svg>\n'
 
@@ -101,12 +101,33 @@ def test_install_puts_bundle_command_menu_entry_and_icon_in_place(home: Home, tm
     assert home.icon.read_text(encoding="utf-8") == ICON
 
     entry = home.desktop.read_text(encoding="utf-8")
-    exec_lines = [line for line in entry.splitlines() if line.startswith(("Exec=", "TryExec="))]
-    assert len(exec_lines) == 4  # the entry, TryExec and the two panel actions
-    for line in exec_lines:
-        command = line.split("=", 1)[1].split()[0]
-        assert command == str(home.lib / "gatedeck"), line
+    commands = [desktop_exec(value) for value in entry_keys(entry, "Exec")]
+    assert commands == [
+        [str(home.lib / "gatedeck")],
+        [str(home.lib / "gatedeck"), "--panel", "gateway"],
+        [str(home.lib / "gatedeck"), "--panel", "models"],
+    ]
+    assert [desktop_string(v) for v in entry_keys(entry, "TryExec")] == [str(home.lib / "gatedeck")]
     assert "Icon=gatedeck\n" in entry
+    if shutil.which("desktop-file-validate"):
+        check = subprocess.run(["desktop-file-validate", str(home.desktop)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_install_quotes_an_awkward_home_folder_in_the_menu_entry(tmp_path: Path) -> None:
+    root = tmp_path / 'my "home" $USER `x` 100% \\ dir'
+    root.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "GATEDECK_"))}
+    home = Home(root, {**env, "HOME": str(root)})
+
+    result = home.run("install", "--bundle", str(make_fake_bundle(tmp_path / "b" / "gatedeck")))
+
+    assert result.returncode == 0, result.stderr
+    entry = home.desktop.read_text(encoding="utf-8")
+    command = desktop_exec(entry_keys(entry, "Exec")[0])
+    assert command == [str(home.lib / "gatedeck")]
+    launched = subprocess.run([*command, "--version"], capture_output=True, text=True, timeout=30)
+    assert launched.stdout.strip() == "GateDeck 9.9.9"
     if shutil.which("desktop-file-validate"):
         check = subprocess.run(["desktop-file-validate", str(home.desktop)], capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
