@@ -198,6 +198,7 @@ class Pull:
         self._resumes = 0
         self._last: PullProgress | None = None
         self._last_disk_check = -math.inf
+        self._last_failure: Literal["stall", "drop", "refused"] | None = None
 
     # ------------------------------------------------------------------ public
     def cancel(self) -> None:
@@ -207,6 +208,12 @@ class Pull:
     @property
     def last(self) -> PullProgress | None:
         return self._last
+
+    @property
+    def last_failure(self) -> Literal["stall", "drop", "refused"] | None:
+        """Why the latest reconnect happened: no bytes for too long (``stall``), the stream was
+        cut (``drop``) or Ollama stopped answering (``refused``); ``None`` before any."""
+        return self._last_failure
 
     def __aiter__(self) -> AsyncIterator[PullProgress]:
         return self._run()
@@ -253,6 +260,7 @@ class Pull:
                     if progress.phase is PullPhase.DONE:
                         return
             except _Failure as failure:
+                self._last_failure = failure.kind
                 failures = 1 if progressed else failures + 1
                 if failures > self.max_resumes:
                     raise self._give_up(failure, failures) from None
