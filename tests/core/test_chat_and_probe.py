@@ -1,0 +1,139 @@
+"""The test chat's client and the tool-call probe through the real gateway to the fake Ollama."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from core.chat_client import ChatClient, ChatTurn, ReplyDone, TextDelta
+from core.gateway import Gateway
+from core.tool_probe import probe_tool_calls
+from tests.core.gateway_support import KEY, free_port, running, tier_config
+from tests.fakes.fake_ollama import FakeOllama
+from tests.fakes.ollama_catalog import default_models
+
+pytestmark = [
+    pytest.mark.timeout(180),
+    pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:Items? .* `ReadOnly` qualifier:UserWarning"),
+]
+QWEN = "qwen2.5-coder:7b"
+LLAMA = "llama3.2:3b"
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeOllama]:
+    with FakeOllama(models=default_models()) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def gateway(fake: FakeOllama) -> Iterator[Gateway]:
+    with running(Gateway(tier_config(fake.url, free_port()), master_key=KEY)) as gw:
+        yield gw
+
+
+@pytest.fixture(autouse=True)
+def clean(fake: FakeOllama) -> Iterator[None]:
+    fake.clear_requests()
+    fake.clear_faults()
+    fake.set_chunk_delay(0.0)
+    yield
+    fake.set_chunk_delay(0.0)
+    fake.set_reply(QWEN, f"Hello from {QWEN}.")
+    fake.set_reply(LLAMA, f"Hello from {LLAMA}.")
+
+
+async def collect(
+    client: ChatClient, model: str, turns: list[ChatTurn], **kw: object
+) -> tuple[str, ReplyDone]:
+    pieces: list[str] = []
+    done: ReplyDone | None = None
+    async for event in client.stream(model, turns, **kw):  # type: ignore[arg-type]
+        if isinstance(event, TextDelta):
+            pieces.append(event.text)
+        else:
+            done = event
+    assert done is not None
+    return "".join(pieces), done
+
+
+@pytest.mark.parametrize("dialect", ["openai", "anthropic"])
+async def test_a_reply_streams_in_pieces_with_its_stats(
+    gateway: Gateway, fake: FakeOllama, dialect: str
+) -> None:
+    fake.set_reply(QWEN, "red green blue", chunks=3, prompt_eval_count=77, eval_count=3)
+    fake.set_chunk_delay(0.05)
+    turns = [ChatTurn("user", "colours?"), ChatTurn("assistant", "Which ones?"), ChatTurn("user", "three")]
+    async with ChatClient(gateway.url, KEY) as client:
+        text, done = await collect(client, "gpt-4o", turns, system="Be brief.", dialect=dialect)
+    assert text == done.text == "red green blue"
+    assert (done.stats.prompt_tokens, done.stats.completion_tokens) == (77, 3)
+    assert done.stats.ttft_s is not None and 0.05 <= done.stats.ttft_s < done.stats.seconds
+    assert "TTFT" in done.stats.summary() and "77 → 3 tokens" in done.stats.summary()
+    sent = [(m["role"], m["content"]) for m in fake.bodies("/api/chat")[-1]["messages"]]
+    assert sent[0] == ("system", "Be brief.")
+    assert sent[1:] == [("user", "colours?"), ("assistant", "Which ones?"), ("user", "three")], (
+        "the conversation"
+    )
+
+
+async def test_cancelling_the_reader_stops_the_stream(gateway: Gateway, fake: FakeOllama) -> None:
+    fake.set_reply(QWEN, " ".join(f"w{i}" for i in range(100)))
+    fake.set_chunk_delay(0.1)  # 10 s if nobody stopped it
+    got_text = asyncio.Event()
+    pieces: list[str] = []
+
+    async def read() -> None:
+        async with ChatClient(gateway.url, KEY) as client:
+            async for event in client.stream("gpt-4o", [ChatTurn("user", "count")]):
+                if isinstance(event, TextDelta):
+                    pieces.append(event.text)
+                    got_text.set()
+
+    task = asyncio.create_task(read())
+    await asyncio.wait_for(got_text.wait(), 30)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 10)
+    assert 1 <= len(pieces) < 100
+    # the gateway lets go of Ollama's stream too, well before the 10 s the reply would take
+    assert await asyncio.to_thread(fake.wait_until, lambda: fake.in_flight == 0, 5.0)
+
+
+async def test_the_probe_passes_on_a_well_formed_tool_call(gateway: Gateway, fake: FakeOllama) -> None:
+    fake.set_reply(QWEN, tool_calls=[{"function": {"name": "Bash", "arguments": {"command": "ls -la"}}}])
+    result = await probe_tool_calls(gateway.url, KEY, "claude-sonnet-4-5")
+    assert result.passed, result.verdict
+    assert (result.tool, result.arguments) == ("Bash", {"command": "ls -la"})
+    assert 'command="ls -la"' in result.verdict
+    body = fake.bodies("/api/chat")[-1]
+    assert body["model"] == QWEN
+    assert [t["function"]["name"] for t in body["tools"]] == ["Bash", "Read"], "sent like Claude Code"
+
+
+@pytest.mark.parametrize(
+    ("reply", "calls", "expected"),
+    [
+        ('{"name": "Bash", "arguments": {"command": "ls"}}', None, "printed the call as text"),
+        ("Sure! Here are your files: a.txt, b.txt", None, "plain text"),
+        ("", [{"function": {"name": "Bash", "arguments": {"cmd": "ls"}}}], "lacks command"),
+        ("", [{"function": {"name": "Delete", "arguments": {"path": "/"}}}], "not one of the tools"),
+    ],
+)
+async def test_the_probe_fails_when_no_well_formed_call_comes_back(
+    gateway: Gateway, fake: FakeOllama, reply: str, calls: list[dict[str, object]] | None, expected: str
+) -> None:
+    fake.set_reply(QWEN, reply, tool_calls=calls)
+    result = await probe_tool_calls(gateway.url, KEY, "gpt-4o")
+    assert not result.passed
+    assert expected in result.verdict
+
+
+async def test_the_probe_reports_a_failed_request(gateway: Gateway, fake: FakeOllama) -> None:
+    fake.fail("/api/chat", status=500, error="out of memory", times=1)
+    result = await probe_tool_calls(gateway.url, KEY, "gpt-4o")
+    assert not result.passed
+    assert result.verdict.startswith("The request failed: HTTP 500") and "out of memory" in result.verdict
