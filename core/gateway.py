@@ -22,13 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import TypeVar
 
 from core import gateway_engine
@@ -38,50 +35,13 @@ from core.gateway_engine import FallbackEvent
 from core.gateway_health import GatewayHealth, check_backends, check_health, installed_by_backend
 from core.gateway_net import bind_listener, connect_host
 from core.gateway_render import RenderedGateway, render
+from core.gateway_status import ApplyMode, ApplyResult, GatewayState, GatewayStatus, Listeners
 from core.gateway_thread import GatewayThread, ThreadExit
+
+__all__ = ["ApplyMode", "ApplyResult", "FallbackEvent", "Gateway", "GatewayState", "GatewayStatus"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class GatewayState(StrEnum):
-    STOPPED = "stopped"
-    STARTING = "starting"
-    RUNNING = "running"
-    STOPPING = "stopping"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class GatewayStatus:
-    """A snapshot of the gateway, as listeners receive it.
-
-    Attributes:
-        state: where the state machine is.
-        url: where clients reach the gateway (``http://127.0.0.1:4000``).
-        reason: for ``failed``, why and what happens next; for ``starting``, a progress note.
-        restarts: automatic restarts after crashes since the last start by hand.
-        retrying: ``failed`` with a restart already scheduled.
-    """
-
-    state: GatewayState
-    url: str
-    reason: str = ""
-    restarts: int = 0
-    retrying: bool = False
-
-
-class ApplyMode(StrEnum):
-    HOT = "hot"  # swapped into the running router, no restart
-    RESTART = "restart"  # listening address or routing strategy changed
-    STORED = "stored"  # not running: used at the next start
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    mode: ApplyMode
-    seconds: float
-    notes: tuple[str, ...] = ()
 
 
 StatusListener = Callable[[GatewayStatus], None]
@@ -129,8 +89,8 @@ class Gateway:
         self._op_lock = threading.RLock()  # one start/stop/apply at a time
         self._deliver_lock = threading.Lock()  # listeners hear changes in order
         self._status = GatewayStatus(GatewayState.STOPPED, self.url)
-        self._listeners: list[tuple[StatusListener, asyncio.AbstractEventLoop | None]] = []
-        self._event_listeners: list[tuple[EventListener, asyncio.AbstractEventLoop | None]] = []
+        self._listeners: Listeners[GatewayStatus] = Listeners()
+        self._event_listeners: Listeners[FallbackEvent] = Listeners()
         self._thread: GatewayThread | None = None
         self._exits: dict[GatewayThread, ThreadExit] = {}
         self._timer: threading.Timer | None = None
@@ -191,29 +151,13 @@ class Gateway:
         With ``loop``, the call is made on that loop (``call_soon_threadsafe``); without, on
         whichever thread made the change (the gateway thread, a timer, the caller's).
         """
-        entry = (callback, loop)
-        with self._lock:
-            self._listeners.append(entry)
-
-        def remove() -> None:
-            with self._lock, contextlib.suppress(ValueError):
-                self._listeners.remove(entry)
-
-        return remove
+        return self._listeners.add(callback, loop)
 
     def add_event_listener(
         self, callback: EventListener, loop: asyncio.AbstractEventLoop | None = None
     ) -> Callable[[], None]:
         """Call ``callback(event)`` for each fallback the gateway takes (for the monitor)."""
-        entry = (callback, loop)
-        with self._lock:
-            self._event_listeners.append(entry)
-
-        def remove() -> None:
-            with self._lock, contextlib.suppress(ValueError):
-                self._event_listeners.remove(entry)
-
-        return remove
+        return self._event_listeners.add(callback, loop)
 
     async def watch(self) -> AsyncIterator[GatewayStatus]:
         """The current status, then every change, on the caller's loop (a status may repeat)."""
@@ -493,25 +437,10 @@ class Gateway:
             with self._lock:
                 status = GatewayStatus(state, self.url, reason, self._restarts, retrying)
                 self._status = status
-                listeners = list(self._listeners)
-            for callback, loop in listeners:
-                _deliver(callback, loop, status)
+            self._listeners.deliver(status)
 
     def _on_engine_event(self, event: FallbackEvent) -> None:
-        with self._lock:
-            listeners = list(self._event_listeners)
-        for callback, loop in listeners:
-            _deliver(callback, loop, event)
-
-
-def _deliver(callback: Callable[[T], None], loop: asyncio.AbstractEventLoop | None, item: T) -> None:
-    try:
-        if loop is None:
-            callback(item)
-        elif not loop.is_closed():
-            loop.call_soon_threadsafe(callback, item)
-    except Exception:  # a broken listener must not break the gateway
-        log.exception("gateway listener failed")
+        self._event_listeners.deliver(event)
 
 
 def _reason_of(exc: BaseException) -> str:

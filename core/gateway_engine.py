@@ -11,8 +11,10 @@ returns the one :class:`Engine` of this process. What it works around (DESIGN.md
   client cache is flushed before the server exits;
 - ``Router.set_model_list`` keeps the old wildcard patterns (it never resets
   ``pattern_router``), so a hot-apply would keep serving removed patterns;
-- the config is read from a YAML file; GateDeck hands it over in memory instead, so the
-  master key and cloud keys never land on disk;
+- the config is read from the YAML file named by ``CONFIG_FILE_PATH``; GateDeck answers that
+  lookup itself (no environment variable for child processes to inherit) with a placeholder
+  file and hands the real config over in memory, so the master key and cloud keys never land
+  on disk;
 - ``OllamaModelInfo._is_static_ollama_model`` lowercases every key of the cost map on each
   call (a third of the proxy's CPU per request, ~5 ms per deployment on a hot-apply); GateDeck
   caches that key set until the cost map changes.
@@ -20,6 +22,7 @@ returns the one :class:`Engine` of this process. What it works around (DESIGN.md
 
 from __future__ import annotations
 
+import atexit
 import copy
 import os
 import tempfile
@@ -97,8 +100,18 @@ class Engine:
         self._config: dict[str, Any] = {}
         self.routes = RouteTable()
         self.event_sink: EventSink | None = None
-        self._stub = _stub_config_file()
-        os.environ["CONFIG_FILE_PATH"] = str(self._stub)
+        stub = str(_stub_config_file())
+        read_secret = proxy_server.get_secret_str
+
+        def get_secret_str(secret_name: str, *args: Any, **kwargs: Any) -> Any:
+            # The proxy's lifespan asks for CONFIG_FILE_PATH; answering here instead of setting
+            # the variable keeps it out of the environment of every program GateDeck starts
+            # (a stock `litellm` started from here would otherwise load the placeholder).
+            if secret_name == "CONFIG_FILE_PATH":
+                return stub
+            return read_secret(secret_name, *args, **kwargs)
+
+        proxy_server.get_secret_str = get_secret_str
 
         engine = self
 
@@ -160,7 +173,9 @@ def _stub_config_file() -> Path:
     handle, name = tempfile.mkstemp(prefix="gatedeck-litellm-", suffix=".yaml")
     with os.fdopen(handle, "w") as stub:
         stub.write("# GateDeck passes the gateway config to LiteLLM in memory; this file is a placeholder.\n")
-    return Path(name)
+    path = Path(name)
+    atexit.register(lambda: path.unlink(missing_ok=True))
+    return path
 
 
 _UNREACHABLE = ("Cannot connect to host", "Connect call failed", "Connection refused", "ConnectError")

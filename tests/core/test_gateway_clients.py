@@ -7,6 +7,7 @@ fake Ollama recorded (its model and ``options``), so each test proves what reach
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -333,6 +334,11 @@ def test_right_key_in_x_api_key_wins_over_a_stale_authorization(gateway: Gateway
         timeout=30,
     )
     assert response.status_code == 200, response.text
+
+
+def test_the_embedded_proxy_leaves_the_environment_alone(gateway: Gateway) -> None:
+    # programs GateDeck starts (ollama serve, a stock litellm) must not inherit its proxy's setup
+    assert not {"CONFIG_FILE_PATH", "WORKER_CONFIG", "LITELLM_MASTER_KEY"} & set(os.environ)
 
 
 def test_liveliness_answers_without_a_key_but_models_do_not(gateway: Gateway) -> None:
