@@ -18,8 +18,10 @@ from core.first_run import Installation
 from gui.claude_dialog import ClaudeCodeDialog
 from gui.gateway_bridge import GatewayBridge
 from gui.gateway_panel import GatewayPanel
+from gui.hardware_panel import HardwarePanel
 from gui.main_window import MainWindow
 from gui.mappings_panel import MappingsPanel
+from gui.models_panel import ModelsPanel
 from gui.ollama_watch import OllamaWatcher
 from gui.preferences_dialog import PreferencesDialog, apply_theme
 from gui.tray import GatewayTray
@@ -43,7 +45,16 @@ class AppController(QObject):
         self.watcher = watcher or OllamaWatcher(self.holder)
         self.gateway_panel = GatewayPanel(self.holder, self.gateway)
         self.mappings_panel = MappingsPanel(self.holder, self.gateway.apply)
-        self.window = MainWindow({"gateway": self.gateway_panel, "mappings": self.mappings_panel})
+        self.models_panel = ModelsPanel(self.holder)
+        self.hardware_panel = HardwarePanel(self.holder, self.gateway)
+        self.window = MainWindow(
+            {
+                "gateway": self.gateway_panel,
+                "mappings": self.mappings_panel,
+                "models": self.models_panel,
+                "hardware": self.hardware_panel,
+            }
+        )
         self.tray = GatewayTray(self)
         self.tray_enabled = GatewayTray.available() if use_tray is None else use_tray
         self._quitting = False
@@ -60,7 +71,8 @@ class AppController(QObject):
         self.gateway_panel.ollama_url_changed.connect(
             lambda _url: asyncio.ensure_future(self.watcher.refresh())
         )
-        self.mappings_panel.pull_requested.connect(lambda _model: self.window.show_panel("models"))
+        self.mappings_panel.pull_requested.connect(self._on_mappings_pull_requested)
+        self.models_panel.models_changed.connect(lambda: asyncio.ensure_future(self.watcher.refresh()))
         self.tray.start_requested.connect(lambda: asyncio.ensure_future(self.gateway.start()))
         self.tray.stop_requested.connect(lambda: asyncio.ensure_future(self.gateway.stop()))
         self.tray.open_requested.connect(self.show_window)
@@ -108,6 +120,8 @@ class AppController(QObject):
         self.window.hide()
         self.tray.hide()
         await self.watcher.stop()
+        await self.models_panel.shutdown()  # cancels pulls; Ollama keeps what it has
+        await self.hardware_panel.shutdown()
         await self.gateway.close()
         self.window.allow_close = True
         self.window.close()
@@ -184,10 +198,16 @@ class AppController(QObject):
             self.window.banner.show_message(message, "error")
         models = installed if isinstance(installed, list) else None
         self.mappings_panel.set_installed_models(models)
+        self.models_panel.on_ollama_changed(ok, models)
+        self.hardware_panel.on_ollama_changed(ok, models)
         if models is not None and models != self._installed and self.gateway.state == "running":
             # Installed models are served under their own names too: keep that list current.
             asyncio.ensure_future(self.gateway.core.refresh_installed())
         self._installed = models
+
+    def _on_mappings_pull_requested(self, model: str) -> None:
+        self.window.show_panel("models")
+        self.models_panel.request_pull(model)
 
     def _on_watcher_went_away(self, message: str) -> None:
         if self.tray_enabled:

@@ -32,13 +32,14 @@ from core.config import Mapping as ModelMapping
 from core.config_holder import ConfigHolder
 from core.errors import GateDeckError, OllamaError
 from core.fit import FitEstimate, ModelGeometry, estimate_fit
-from core.hardware import HardwareInfo, probe_hardware
+from core.hardware import HardwareInfo
 from core.measure import MeasureError, Measurement, measure
 from core.ollama_client import OllamaClient
 from core.ollama_models import ModelDetails
 from core.ollama_server import OllamaServer
 from gui.fit_widget import FitWidget, gib
 from gui.gateway_bridge import GatewayBridge
+from gui.hardware_probe import probe_in_thread
 from gui.models_panel import OLLAMA_DEFAULT_CTX, canonical
 from gui.server_settings import ServerSettingsBox
 from gui.speed_box import SpeedBox
@@ -106,7 +107,7 @@ class HardwarePanel(QWidget):
         gateway: GatewayBridge,
         client_factory: ClientFactory = OllamaClient,
         *,
-        hardware_probe: HardwareProbe = probe_hardware,
+        hardware_probe: HardwareProbe = probe_in_thread,
         server: OllamaServer | None = None,
         parent: QWidget | None = None,
     ) -> None:

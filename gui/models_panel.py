@@ -31,11 +31,12 @@ from core.config import Config, ModelOptions
 from core.config_holder import ConfigHolder
 from core.errors import GateDeckError, OllamaError
 from core.fit import ModelGeometry, estimate_fit
-from core.hardware import HardwareInfo, probe_hardware
+from core.hardware import HardwareInfo
 from core.ollama_client import OllamaClient
 from core.ollama_models import InstalledModel, LoadedModel, ModelDetails
 from core.pull import Pull
 from gui.banner import Banner
+from gui.hardware_probe import probe_in_thread
 from gui.models_table import COL, SORT_ROLE, ModelRow, ModelsTableModel
 from gui.pull_queue import JobState, PullFactory, PullJob, PullQueue
 from gui.pull_widget import PullWidget
@@ -97,7 +98,7 @@ class ModelsPanel(QWidget):
         client_factory: ClientFactory = OllamaClient,
         *,
         pull_factory: PullFactory = Pull,
-        hardware_probe: HardwareProbe = probe_hardware,
+        hardware_probe: HardwareProbe = probe_in_thread,
         confirm: Confirm = ask_yes_no,
         parent: QWidget | None = None,
     ) -> None:
