@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from core.gateway_auth import ASGIApp, KeyCheck, Message, Receive, Scope, Send
 from core.gateway_render import RenderedGateway, RouteTable
@@ -100,6 +101,7 @@ class Engine:
         self._config: dict[str, Any] = {}
         self.routes = RouteTable()
         self.event_sink: EventSink | None = None
+        self.breaker = BackendBreaker()
         stub = str(_stub_config_file())
         read_secret = proxy_server.get_secret_str
 
@@ -179,6 +181,50 @@ def _stub_config_file() -> Path:
 
 
 _UNREACHABLE = ("Cannot connect to host", "Connect call failed", "Connection refused", "ConnectError")
+
+
+def _origin(url: str) -> str:
+    """``http://host:port`` of a URL (LiteLLM reports ``.../api/chat`` where the config says
+    ``http://host:port``)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url.rstrip("/")
+
+
+def _is_unreachable(error: object) -> bool:
+    return any(marker in str(error) for marker in _UNREACHABLE)
+
+
+class BackendBreaker:
+    """Keeps requests away from an Ollama backend that just refused a connection.
+
+    LiteLLM never cools a deployment down for a connection error, so with two backends behind
+    one mapping and one of them stopped, every other request would fail (its retry picks at
+    random again). A backend that refused a connection is skipped for ``hold_s`` seconds, as
+    long as another backend of the same mapping is left; then it is tried again.
+    """
+
+    def __init__(self, hold_s: float = 10.0) -> None:
+        self.hold_s = hold_s
+        self._down_until: dict[str, float] = {}
+
+    def trip(self, api_base: str) -> None:
+        self._down_until[_origin(api_base)] = time.monotonic() + self.hold_s
+
+    def is_down(self, api_base: str) -> bool:
+        until = self._down_until.get(_origin(api_base))
+        return until is not None and until > time.monotonic()
+
+    def filter(self, deployments: list[Any]) -> list[Any]:
+        if len(deployments) < 2 or not self._down_until:
+            return deployments
+        up = [
+            d
+            for d in deployments
+            if not self.is_down(str((d.get("litellm_params") or {}).get("api_base", "")))
+        ]
+        return up or deployments  # all down: let the request fail (or fall back) as it would
+
+
 _CUT_OFF = (
     "Response payload is not completed",
     "Server disconnected",
@@ -246,6 +292,25 @@ def _make_hook(litellm: Any, engine: Engine) -> Any:
 
             status, message = explained
             return HTTPException(status_code=status, detail=message)
+
+        async def async_log_failure_event(
+            self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
+        ) -> None:
+            error = kwargs.get("exception")
+            params = kwargs.get("litellm_params") or {}
+            api_base = params.get("api_base")
+            if api_base and error is not None and _is_unreachable(error):
+                engine.breaker.trip(str(api_base))
+
+        async def async_filter_deployments(
+            self,
+            model: str,
+            healthy_deployments: list[Any],
+            messages: Any,
+            request_kwargs: Any = None,
+            parent_otel_span: Any = None,
+        ) -> list[Any]:
+            return engine.breaker.filter(healthy_deployments)
 
         async def log_success_fallback_event(
             self, original_model_group: str, kwargs: dict[str, Any], original_exception: Exception

@@ -196,12 +196,13 @@ def render(
     patterns = tuple((m.name, re.compile(fnmatch.translate(m.name))) for m in config.mappings if m.is_pattern)
 
     fallbacks = [{m.name: list(m.fallbacks)} for m in config.mappings if m.fallbacks]
-    several_backends = any(len(m.backends) > 1 for m in config.mappings)
+    most_backends = max((len(m.backends) for m in config.mappings), default=1)
     router_settings: dict[str, Any] = {
         "routing_strategy": config.gateway.routing_strategy,
-        # One retry lets a mapping served by several backends try another one; otherwise a
+        # A mapping served by several backends retries on the others (core.gateway_engine
+        # keeps a backend that refused a connection out of the retry); with one backend a
         # failure goes straight to the mapping's fallbacks.
-        "num_retries": 1 if several_backends else 0,
+        "num_retries": most_backends - 1,
     }
     if fallbacks:
         router_settings["fallbacks"] = fallbacks

@@ -20,7 +20,7 @@ from core.config import Mapping, OllamaBackend
 from core.gateway import Gateway, GatewayState
 from core.gateway_engine import FallbackEvent
 from core.gateway_health import check_health
-from tests.core.gateway_support import KEY, auth, free_port, running, tier_config
+from tests.core.gateway_support import KEY, auth, chat, free_port, running, tier_config
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.ollama_catalog import default_models
 
@@ -65,6 +65,7 @@ def gateway(fake: FakeOllama) -> Iterator[Gateway]:
                 Mapping(name="flaky", model="qwen2.5-coder:7b", backends=["down"], fallbacks=["gpt-4o"]),
                 Mapping(name="not-pulled", model="mistral:7b", fallbacks=["claude-*haiku*"]),
                 Mapping(name="nowhere", model="qwen2.5-coder:7b", backends=["down"]),
+                Mapping(name="pair", model="qwen2.5-coder:7b", backends=["down", "local"]),
                 Mapping(name="never-pulled", model="phi3:mini"),
                 *config.mappings,
             ],
@@ -370,6 +371,16 @@ def test_fallback_answers_normally_and_is_reported(
     assert last_chat(fake)["model"] == fallback_model
     assert [(e.from_group, e.succeeded) for e in events] == [(requested, True)]
     assert events[0].error
+
+
+def test_a_stopped_backend_is_skipped_while_another_serves_the_mapping(
+    gateway: Gateway, fake: FakeOllama
+) -> None:
+    # LiteLLM alone retries at random and never cools a deployment down for a refused
+    # connection, so about a third of these failed before GateDeck's breaker.
+    codes = [chat(gateway.url, "pair").status_code for _ in range(20)]
+    assert codes == [200] * 20
+    assert len(fake.bodies("/api/chat")) == 20
 
 
 def test_ollama_failures_without_fallback_are_explained_to_openai_clients(gateway: Gateway) -> None:
