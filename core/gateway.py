@@ -260,6 +260,10 @@ class Gateway:
                 self._stop_locked(1.0)
                 self.start_blocking()
                 return ApplyResult(ApplyMode.RESTART, time.perf_counter() - began, self._notes)
+            if old.backends != config.backends and self._installed_fixed is None:
+                # a new or moved backend: learn its models before serving them by name
+                self._installed = installed_by_backend(asyncio.run(check_backends(config, 2.0)))
+                began = time.perf_counter()
             return self._hot_apply(self._render(config), began)
 
     def _apply_installed(self, installed: dict[str, list[str]]) -> ApplyResult:

@@ -208,3 +208,22 @@ def test_serve_runs_headless_without_qt_and_stops_quickly_on_sigterm(
     assert not client.is_alive()  # the client's stream ended too
     print(f"serve stopped {elapsed:.2f} s after SIGTERM with a stream in flight")
     assert elapsed < 3.0, stderr  # the goal is 2 s; a loaded CI machine gets a second of slack
+
+
+def test_serve_overrides_apply_to_this_run_only() -> None:
+    import argparse
+
+    from core.cli_gateway import serve_config
+    from core.defaults import default_config
+
+    config = default_config("http://127.0.0.1:11434")
+    args = argparse.Namespace(
+        port=4111, host=None, serve_ollama_url="http://10.1.2.3:11434/", serve_default_model="llama3.2:3b"
+    )
+    served = serve_config(config, args, fresh=False)
+    assert served.gateway.port == 4111 and served.backends[0].url == "http://10.1.2.3:11434"
+    catch_all = served.mapping_for("some-unmapped-name")
+    assert catch_all is not None and catch_all.model == "llama3.2:3b"
+    assert catch_all.options.num_ctx == 32768
+    assert served.mapping_for("claude-sonnet-4-5") == config.mapping_for("claude-sonnet-4-5")  # tiers kept
+    assert config.gateway.port == 4000 and config.mapping_for("x").model != "llama3.2:3b"  # not mutated

@@ -304,3 +304,21 @@ def test_stop_cancels_a_pending_restart(fake: FakeOllama) -> None:
     gateway.stop_blocking()
     assert gateway.state is GatewayState.STOPPED
     assert [t for t in threading.enumerate() if t.name == "gatedeck-gateway-restart"] == []
+
+
+def test_a_new_port_restarts_and_a_new_key_replaces_the_old(fake: FakeOllama) -> None:
+    old_port, new_port = free_port(), free_port()
+    config = one_mapping(fake, old_port, "m", 2048)
+    with running(Gateway(config, master_key=KEY, installed={})) as gateway:
+        moved = config.model_copy(deep=True)
+        moved.gateway.port = new_port
+        result = gateway.apply_blocking(moved)
+        assert result.mode is ApplyMode.RESTART
+        assert gateway.url == f"http://127.0.0.1:{new_port}" and gateway.status.url == gateway.url
+        assert chat(gateway.url, "m").status_code == 200
+        with pytest.raises(httpx.ConnectError):
+            chat(f"http://127.0.0.1:{old_port}", "m")
+
+        gateway.set_master_key_blocking("sk-a-brand-new-key-0123456789")
+        assert chat(gateway.url, "m").status_code == 401
+        assert chat(gateway.url, "m", key="sk-a-brand-new-key-0123456789").status_code == 200
