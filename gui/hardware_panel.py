@@ -128,6 +128,7 @@ class HardwarePanel(QWidget):
         self._tasks: set[asyncio.Task[object]] = set()
         self._proposal: ModelOptions | None = None
         self.last_tune: TuneResult | None = None
+        self.measurements: list[Measurement] = []  # oldest first, as shown (newest on top)
 
         # ---- the machine
         self.cpu_label = QLabel("Reading the hardware…")
@@ -409,6 +410,7 @@ class HardwarePanel(QWidget):
             self.speed.set_busy(False)
         saved = self._mapping_named(self._mapping)
         note = "" if saved is not None and saved.options == options else "edited, not applied"
+        self.measurements.append(result)
         self.speed.add(result, note)
         self.speed.status.setText(
             f"{result.mapping}: first token after {result.ttft * 1000:.0f} ms, "
@@ -433,6 +435,7 @@ class HardwarePanel(QWidget):
             nonlocal done
             done += 1
             if trial.result is not None:
+                self.measurements.append(trial.result)
                 self.speed.add(trial.result, f"auto-tune {done}/{len(candidates)}")
             self.speed.status.setText(f"Auto-tune: {done} of {len(candidates)} tried…")
 
