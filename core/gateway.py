@@ -87,7 +87,9 @@ class Gateway:
 
         self._lock = threading.RLock()  # state, listeners, current thread
         self._op_lock = threading.RLock()  # one start/stop/apply at a time
-        self._deliver_lock = threading.Lock()  # listeners hear changes in order
+        # Lock order: _op_lock, then _deliver_lock, then _lock. Listeners are called holding
+        # _deliver_lock (so they hear changes in order) and must not call blocking operations.
+        self._deliver_lock = threading.RLock()
         self._status = GatewayStatus(GatewayState.STOPPED, self.url)
         self._listeners: Listeners[GatewayStatus] = Listeners()
         self._event_listeners: Listeners[FallbackEvent] = Listeners()
@@ -217,8 +219,8 @@ class Gateway:
         with self._op_lock:
             if self.state is GatewayState.RUNNING:
                 return
-            self._cancel_timer()
             self._generation += 1
+            self._cancel_timer()
             self._failures_in_row = 0
             self._restarts = 0
             try:
@@ -230,8 +232,8 @@ class Gateway:
     def stop_blocking(self, grace_s: float = 1.0) -> None:
         """Stop; in-flight requests get ``grace_s`` seconds to finish."""
         with self._op_lock:
-            self._cancel_timer()
             self._generation += 1
+            self._cancel_timer()
             self._stop_locked(grace_s)
 
     def restart_blocking(self) -> None:
@@ -324,10 +326,11 @@ class Gateway:
             except Exception as exc:
                 thread.join(10)
                 raise GatewayStartError(str(exc)) from exc
-            with self._lock:
-                early_exit = self._exits.pop(thread, None)
-                if early_exit is None:
+            with self._deliver_lock:  # the thread may end at this very moment (see _on_thread_exit)
+                with self._lock:
+                    early_exit = self._exits.pop(thread, None)
                     self._started_at = time.monotonic()
+                if early_exit is None:
                     self._set(GatewayState.RUNNING)
             if early_exit is not None:
                 raise GatewayStartError(early_exit.error or "it stopped right after starting")
@@ -376,7 +379,7 @@ class Gateway:
     def _on_thread_exit(self, info: ThreadExit) -> None:
         """Called on the gateway thread as it ends."""
         thread = threading.current_thread()
-        with self._lock:
+        with self._deliver_lock, self._lock:
             if thread is not self._thread or info.expected:
                 return
             if self._status.state is not GatewayState.RUNNING:
@@ -389,35 +392,42 @@ class Gateway:
         self._crashed(info.error, generation)
 
     def _crashed(self, error: str, generation: int) -> None:
-        with self._lock:
-            if generation != self._generation:
-                return
-            if time.monotonic() - self._started_at > self._stable_after_s:
-                self._failures_in_row = 0
-            self._failures_in_row += 1
-            tries = len(self._backoff)
-            if self._failures_in_row > tries:
+        with self._deliver_lock:
+            with self._lock:
+                if generation != self._generation:
+                    return
+                if time.monotonic() - self._started_at > self._stable_after_s:
+                    self._failures_in_row = 0
+                self._failures_in_row += 1
+                tries = len(self._backoff)
+                timer: threading.Timer | None = None
+                if self._failures_in_row <= tries:
+                    delay = self._backoff[self._failures_in_row - 1]
+                    timer = threading.Timer(delay, self._auto_restart, args=(generation,))
+                    timer.name = "gatedeck-gateway-restart"
+                    timer.daemon = True
+                    self._timer = timer
+            if timer is None:
                 self._set(
                     GatewayState.FAILED,
                     f"The gateway stopped unexpectedly and {tries} restarts in a row failed, so "
                     f"GateDeck gave up restarting it. Last error: {error}. Fix that and press Start.",
                 )
                 return
-            delay = self._backoff[self._failures_in_row - 1]
             self._set(
                 GatewayState.FAILED,
                 f"The gateway stopped unexpectedly ({error}); restarting in {delay:g} s "
                 f"(try {self._failures_in_row} of {tries}).",
                 retrying=True,
             )
-            timer = threading.Timer(delay, self._auto_restart, args=(generation,))
-            timer.name = "gatedeck-gateway-restart"
-            timer.daemon = True
-            self._timer = timer
-            timer.start()
+        timer.start()
 
     def _auto_restart(self, generation: int) -> None:
-        with self._op_lock:
+        # A start or stop by hand bumps the generation and waits for this timer: give way to it.
+        while not self._op_lock.acquire(timeout=0.1):
+            if generation != self._generation:
+                return
+        try:
             with self._lock:
                 if generation != self._generation or not self._status.retrying:
                     return
@@ -427,6 +437,8 @@ class Gateway:
                 self._start_locked()
             except GateDeckError as exc:
                 self._crashed(_reason_of(exc), generation)
+        finally:
+            self._op_lock.release()
 
     def _cancel_timer(self) -> None:
         with self._lock:
