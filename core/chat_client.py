@@ -9,6 +9,7 @@ so Stop really stops the request.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -102,6 +103,8 @@ class ChatClient:
         self._anthropic = anthropic.AsyncAnthropic(
             base_url=self.base_url, api_key=api_key, timeout=timeout_s, max_retries=0
         )
+        tell_platform(self._openai)
+        tell_platform(self._anthropic)
 
     async def __aenter__(self) -> ChatClient:
         return self
@@ -173,6 +176,26 @@ class ChatClient:
         usage = final.usage
         stats = ReplyStats(ttft, time.perf_counter() - began, usage.input_tokens, usage.output_tokens)
         yield ReplyDone("".join(text), stats, str(final.stop_reason or ""))
+
+
+@functools.cache
+def _platforms() -> tuple[object, object]:
+    from anthropic._base_client import get_platform as anthropic_platform
+    from openai._base_client import get_platform as openai_platform
+
+    return openai_platform(), anthropic_platform()
+
+
+def tell_platform(client: openai.AsyncOpenAI | anthropic.AsyncAnthropic) -> None:
+    """Tell an SDK client the platform it would look up in a worker thread on its first request.
+
+    The SDKs run that lookup (a few ms, once per process) with ``asyncio.to_thread``; on a
+    Qt-driven loop (qasync) that starts a pool of threads that outlives the window. Looked up
+    here once instead; a client without the attribute (another SDK version) just does its own.
+    """
+    if hasattr(client, "_platform"):
+        openai_platform, anthropic_platform = _platforms()
+        client._platform = openai_platform if isinstance(client, openai.AsyncOpenAI) else anthropic_platform  # type: ignore[assignment]
 
 
 def error_text(error: BaseException) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 import anthropic
 
-from core.chat_client import error_text
+from core.chat_client import error_text, tell_platform
 
 SYSTEM = (
     "You are Claude Code, Anthropic's official CLI for Claude. You are an interactive CLI tool that "
@@ -80,6 +80,7 @@ async def probe_tool_calls(
     """Send one Claude-Code-like request with tools to ``mapping`` and judge the reply."""
     began = time.perf_counter()
     client = anthropic.AsyncAnthropic(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0)
+    tell_platform(client)
     try:
         async with client.messages.stream(
             model=mapping,

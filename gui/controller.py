@@ -22,6 +22,7 @@ from gui.hardware_panel import HardwarePanel
 from gui.main_window import MainWindow
 from gui.mappings_panel import MappingsPanel
 from gui.models_panel import ModelsPanel
+from gui.observability import Observability
 from gui.ollama_watch import OllamaWatcher
 from gui.preferences_dialog import PreferencesDialog, apply_theme
 from gui.tray import GatewayTray
@@ -47,16 +48,21 @@ class AppController(QObject):
         self.mappings_panel = MappingsPanel(self.holder, self.gateway.apply)
         self.models_panel = ModelsPanel(self.holder)
         self.hardware_panel = HardwarePanel(self.holder, self.gateway)
+        self.observability = Observability(self.gateway, self.holder, install.paths)
         self.window = MainWindow(
             {
                 "gateway": self.gateway_panel,
                 "mappings": self.mappings_panel,
                 "models": self.models_panel,
                 "hardware": self.hardware_panel,
+                "monitor": self.observability.monitor,
+                "chat": self.observability.chat,
             }
         )
         self.tray = GatewayTray(self)
         self.tray_enabled = GatewayTray.available() if use_tray is None else use_tray
+        self.observability.attach_tray(self.tray, self.tray_enabled)
+        self.observability.raise_context_requested.connect(lambda _mapping: self.show_window("hardware"))
         self._quitting = False
         self._engine_task: asyncio.Future[None] | None = None
         self._installed: list[str] | None = None
@@ -102,6 +108,7 @@ class AppController(QObject):
         if self.tray_enabled:
             self.tray.show()
         self.watcher.start()
+        self.observability.start()
         self._engine_task = asyncio.ensure_future(self.gateway.load_engine())
 
     def show_window(self, panel: str = "") -> None:
@@ -122,6 +129,7 @@ class AppController(QObject):
         await self.watcher.stop()
         await self.models_panel.shutdown()  # cancels pulls; Ollama keeps what it has
         await self.hardware_panel.shutdown()
+        await self.observability.stop()
         await self.gateway.close()
         self.window.allow_close = True
         self.window.close()

@@ -1,0 +1,141 @@
+"""Live graphs of TTFT, latency and tokens/s per mapping over the last 5 minutes or hour.
+
+Records are kept per mapping in plain lists (trimmed to the longest window) and drawn as
+pyqtgraph curves with peak downsampling and clipping to the view, so thousands of points draw
+in a few milliseconds. :meth:`LatencyGraphs.redraw` does the drawing; the monitor panel calls it
+at most ten times a second and only when something changed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from core.metrics import RequestRecord
+
+WINDOWS_S = {"5 min": 300.0, "1 h": 3600.0}
+MAX_POINTS_PER_MAPPING = 20_000
+PALETTE = ("#3b82f6", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#06b6d4", "#ec4899", "#84cc16", "#64748b")
+MEASURES = (
+    ("ttft_s", "Time to first token", "s"),
+    ("latency_s", "Total latency", "s"),
+    ("tokens_per_s", "Tokens/s", ""),
+)
+
+
+@dataclass
+class _Series:
+    times: list[float] = field(default_factory=list)
+    values: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m, _, _ in MEASURES})
+    curves: dict[str, pg.PlotDataItem] = field(default_factory=dict)
+
+
+class LatencyGraphs(QWidget):
+    """Three stacked plots sharing a time axis, one curve per mapping; failed requests are red
+    crosses on the latency plot."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("latencyGraphs")
+        self.window_s = WINDOWS_S["5 min"]
+        self._series: dict[str, _Series] = {}
+        self._errors: list[tuple[float, float]] = []
+        background = self.palette().color(QPalette.ColorRole.Base)
+        self.layout_widget = pg.GraphicsLayoutWidget()
+        self.layout_widget.setBackground(background)
+        self.plots: dict[str, pg.PlotItem] = {}
+        for row, (key, title, unit) in enumerate(MEASURES):
+            plot = self.layout_widget.addPlot(row=row, col=0, axisItems={"bottom": pg.DateAxisItem()})
+            plot.setLabel("left", title, units=unit)
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.setMenuEnabled(False)
+            plot.setMouseEnabled(x=False, y=False)
+            plot.hideButtons()
+            plot.getViewBox().setAutoVisible(y=True)  # scale y to the points inside the window
+            if row:
+                plot.setXLink(self.plots[MEASURES[0][0]])
+            self.plots[key] = plot
+        self.legend = self.plots["ttft_s"].addLegend(offset=(-10, 5))
+        self.error_marks = pg.ScatterPlotItem(
+            symbol="x", size=9, pen=pg.mkPen("#d23f3f", width=2), brush=None
+        )
+        self.plots["latency_s"].addItem(self.error_marks)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.layout_widget)
+
+    # ---------------------------------------------------------------- data
+    def add(self, record: RequestRecord) -> None:
+        """Remember ``record`` (drawn at the next :meth:`redraw`)."""
+        if not record.ok:
+            self._errors.append((record.at, record.latency_s))
+            return
+        series = self._series.get(record.served_by)
+        if series is None:
+            series = self._series[record.served_by] = _Series()
+        series.times.append(record.at)
+        for key, _, _ in MEASURES:
+            value = getattr(record, key)
+            series.values[key].append(float("nan") if value is None else float(value))
+        if len(series.times) > MAX_POINTS_PER_MAPPING:
+            cut = len(series.times) - MAX_POINTS_PER_MAPPING
+            del series.times[:cut]
+            for values in series.values.values():
+                del values[:cut]
+
+    def points(self, mapping: str) -> int:
+        series = self._series.get(mapping)
+        return len(series.times) if series else 0
+
+    @property
+    def mappings(self) -> list[str]:
+        return list(self._series)
+
+    def set_window(self, seconds: float) -> None:
+        self.window_s = seconds
+
+    # ---------------------------------------------------------------- drawing
+    def redraw(self, now: float | None = None) -> None:
+        """Draw what arrived since the last call and move the window to end at ``now``."""
+        now = time.time() if now is None else now
+        oldest = now - max(WINDOWS_S.values())
+        for index, (mapping, series) in enumerate(self._series.items()):
+            _trim(series, oldest)
+            times = np.asarray(series.times, dtype=float)
+            for key, _, _ in MEASURES:
+                curve = series.curves.get(key)
+                if curve is None:
+                    colour = PALETTE[index % len(PALETTE)]
+                    curve = self.plots[key].plot(
+                        name=mapping if key == "ttft_s" else None,
+                        pen=pg.mkPen(colour, width=1.5),
+                        symbol="o",
+                        symbolSize=4,
+                        symbolPen=None,
+                        symbolBrush=colour,
+                        connect="finite",
+                    )
+                    curve.setDownsampling(auto=True, method="peak")
+                    curve.setClipToView(True)
+                    series.curves[key] = curve
+                curve.setData(times, np.asarray(series.values[key], dtype=float))
+                # symbols help a few points and cost too much for thousands
+                curve.setSymbol("o" if len(times) <= 300 else None)
+        self._errors = [e for e in self._errors if e[0] >= oldest]
+        self.error_marks.setData([e[0] for e in self._errors], [e[1] for e in self._errors])
+        self.plots["ttft_s"].setXRange(now - self.window_s, now, padding=0.01)
+
+
+def _trim(series: _Series, oldest: float) -> None:
+    cut = 0
+    while cut < len(series.times) and series.times[cut] < oldest:
+        cut += 1
+    if cut:
+        del series.times[:cut]
+        for values in series.values.values():
+            del values[:cut]

@@ -1,0 +1,186 @@
+"""Monitor panel: live latency graphs, p50/p95 per mapping and the request log.
+
+Records come from the :class:`core.metrics.MetricsRecorder` on the Qt thread's loop (the
+recorder delivers them with ``call_soon_threadsafe``). They are queued and drawn by a 100 ms
+timer, so however fast requests arrive the panel redraws at most ten times a second, in one
+batch, and not at all while it is hidden.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
+
+from core.alerts import RAISE_CONTEXT, Alert, AlertPolicy
+from core.metrics import MetricsRecorder, RequestRecord
+from core.metrics_stats import summarize
+from gui.banner import Banner
+from gui.monitor_graphs import WINDOWS_S, LatencyGraphs
+from gui.monitor_stats_table import MappingStatsTable
+from gui.request_log_view import RequestLogView
+
+HISTORY = 50_000
+TICK_MS = 100  # at most 10 redraws a second
+TABLE_EVERY_S = 0.5
+SLIDE_EVERY_S = 1.0  # move the time axis along even when nothing new arrived
+
+
+class MonitorPanel(QWidget):
+    """What the gateway is doing, live.
+
+    Signals:
+        raise_context_requested(str): "Raise context" was clicked for this mapping.
+    """
+
+    raise_context_requested = Signal(str)
+
+    def __init__(
+        self,
+        recorder: MetricsRecorder,
+        policy: AlertPolicy | None = None,
+        parent: QWidget | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("monitorPanel")
+        self.recorder = recorder
+        self.policy = policy or AlertPolicy()
+        self._clock = clock
+        self._history: deque[RequestRecord] = deque(maxlen=HISTORY)
+        self._queued: list[RequestRecord] = []
+        self._unsubscribe: Callable[[], None] | None = None
+        self._dirty = False
+        self._table_due = 0.0
+        self._slid_at = 0.0
+        self._context_mapping = ""
+        self.redraws = 0
+
+        title = QLabel("<h2>Monitor</h2>")
+        self.window_choice = QComboBox()
+        self.window_choice.setObjectName("monitorWindow")
+        self.window_choice.addItems(list(WINDOWS_S))
+        self.summary = QLabel("No requests yet.")
+        self.summary.setObjectName("monitorSummary")
+        top = QHBoxLayout()
+        top.addWidget(title)
+        top.addStretch(1)
+        top.addWidget(self.summary)
+        top.addSpacing(12)
+        top.addWidget(QLabel("Window:"))
+        top.addWidget(self.window_choice)
+
+        self.banner = Banner()
+        self.banner.setObjectName("monitorBanner")
+        self.graphs = LatencyGraphs()
+        self.stats_table = MappingStatsTable()
+        self.request_log = RequestLogView()
+        tabs = QTabWidget()
+        tabs.setObjectName("monitorTabs")
+        tabs.addTab(self.request_log, "Requests")
+        tabs.addTab(self.stats_table, "p50 / p95 per mapping")
+        self.tabs = tabs
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.graphs)
+        splitter.addWidget(tabs)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.banner)
+        layout.addWidget(splitter, 1)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self._on_timer_timeout)
+        self.window_choice.currentTextChanged.connect(self._on_window_choice_current_text_changed)
+        self.banner.action.clicked.connect(self._on_banner_action_clicked)
+        self.stats_table.threshold_changed.connect(self._on_stats_table_threshold_changed)
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        """Show what the recorder already has, then follow it."""
+        if self._unsubscribe is not None:
+            return
+        self._unsubscribe = self.recorder.add_listener(self._queue, asyncio.get_event_loop())
+        self.add_records(self.recorder.records())
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    # ---------------------------------------------------------------- data
+    def add_records(self, records: Sequence[RequestRecord]) -> None:
+        """Take ``records`` in (drawn at the next tick)."""
+        self._queued.extend(records)
+
+    def show_alert(self, alert: Alert) -> None:
+        """Show a context-guard warning in place, with its "Raise context" button."""
+        if alert.action == RAISE_CONTEXT:
+            self._context_mapping = alert.key
+            self.banner.show_message(f"<b>{alert.title}</b><br>{alert.message}", "warning", "Raise context…")
+
+    def records_in_window(self, now: float | None = None) -> list[RequestRecord]:
+        now = self._clock() if now is None else now
+        oldest = now - self.graphs.window_s
+        return [r for r in self._history if r.at >= oldest]
+
+    def refresh(self) -> None:
+        """Draw everything queued now (the timer does this; tests call it to skip waiting)."""
+        self._flush()
+        self._draw(self._clock(), force=True)
+
+    # ---------------------------------------------------------------- internals
+    def _queue(self, record: RequestRecord) -> None:
+        self._queued.append(record)
+
+    def _flush(self) -> None:
+        if not self._queued:
+            return
+        batch, self._queued = self._queued, []
+        self._history.extend(batch)
+        for record in batch:
+            self.graphs.add(record)
+        self.request_log.model.add(batch)
+        self._dirty = True
+
+    def _draw(self, now: float, force: bool = False) -> None:
+        if self._dirty or force or now - self._slid_at >= SLIDE_EVERY_S:
+            self.graphs.redraw(now)
+            self._slid_at = now
+            self.redraws += 1
+        if (self._dirty and now >= self._table_due) or force:
+            in_window = self.records_in_window(now)
+            self.stats_table.show_stats(summarize(in_window), self.policy.thresholds)
+            errors = sum(1 for r in in_window if not r.ok)
+            self.summary.setText(
+                f"{len(in_window)} requests in the last {self.window_choice.currentText()}"
+                + (f", <span style='color:#d23f3f'>{errors} failed</span>" if errors else "")
+            )
+            self._table_due = now + TABLE_EVERY_S
+            self._dirty = False
+
+    def _on_timer_timeout(self) -> None:
+        self._flush()
+        if self.isVisible():  # hidden: keep the data, draw when shown again
+            self._draw(self._clock())
+
+    def _on_window_choice_current_text_changed(self, text: str) -> None:
+        self.graphs.set_window(WINDOWS_S[text])
+        self._dirty = True
+        self._table_due = 0.0
+
+    def _on_banner_action_clicked(self) -> None:
+        self.banner.clear()
+        self.raise_context_requested.emit(self._context_mapping)
+
+    def _on_stats_table_threshold_changed(self, mapping: str, seconds: float) -> None:
+        self.policy.set_threshold(mapping, seconds or None)

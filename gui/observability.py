@@ -1,0 +1,111 @@
+"""The monitor and chat panels, alerts, and the metrics recorder they share, wired once.
+
+The recorder is the gateway's own (``Gateway.metrics``) when the core gateway has one, so the
+window and ``gatedeck serve`` record the same way. Until then this module makes one and installs
+its LiteLLM callback as soon as the gateway engine has loaded (:meth:`_install_interim`).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from core.alerts import AlertPolicy, load_thresholds, save_thresholds
+from core.chat_client import ChatClient
+from core.config_holder import ConfigHolder
+from core.metrics import MetricsRecorder, install_metrics
+from core.paths import AppPaths
+from core.request_log import RequestLog
+from core.tool_probe import ProbeResult, probe_tool_calls
+from gui.alert_notifier import AlertNotifier
+from gui.chat_panel import ChatPanel
+from gui.gateway_bridge import GatewayBridge
+from gui.monitor_panel import MonitorPanel
+from gui.pyside_refcount import make_singletons_immortal
+from gui.tray import GatewayTray
+
+
+class Observability(QObject):
+    """Builds and connects the monitor panel, the chat panel and the alert notifier.
+
+    Signals:
+        raise_context_requested(str): the user wants a larger context for this mapping.
+    """
+
+    raise_context_requested = Signal(str)
+
+    def __init__(
+        self, gateway: GatewayBridge, holder: ConfigHolder, paths: AppPaths, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        # The live monitor makes thousands of Qt calls a minute; with PySide6 6.12.0 on Python
+        # 3.11 each can drop a reference to None/True/False until the process aborts (see module).
+        make_singletons_immortal()
+        self._gateway = gateway
+        self._holder = holder
+        self._paths = paths
+        core_recorder = getattr(gateway.core, "metrics", None)
+        self._owns_recorder = not isinstance(core_recorder, MetricsRecorder)
+        self.recorder = core_recorder if isinstance(core_recorder, MetricsRecorder) else self._own_recorder()
+        self._uninstall: Callable[[], None] | None = None
+        self.policy = AlertPolicy(load_thresholds(paths.data_dir))
+        self.monitor = MonitorPanel(self.recorder, self.policy)
+        self.chat = ChatPanel(self._new_client, self._probe, self._names)
+        self.notifier = AlertNotifier(self.recorder, self.policy)
+
+        self.notifier.alerted.connect(self.monitor.show_alert)
+        self.notifier.raise_context_requested.connect(self.raise_context_requested)
+        self.monitor.raise_context_requested.connect(self.raise_context_requested)
+        self.monitor.stats_table.threshold_changed.connect(self._on_threshold_changed)
+        if self._owns_recorder:
+            gateway.state_changed.connect(self._on_gateway_state_changed)
+
+    def attach_tray(self, tray: GatewayTray, enabled: bool) -> None:
+        """Show alerts as tray notifications (when there is a tray); a click may open a panel."""
+        if enabled:
+            self.notifier.notify = tray.notify
+            tray.icon.messageClicked.connect(self.notifier.on_message_clicked)
+
+    def start(self) -> None:
+        self.monitor.start()
+        self.notifier.start()
+
+    async def stop(self) -> None:
+        self.chat.stop()
+        self.monitor.stop()
+        self.notifier.stop()
+        if self._uninstall is not None:
+            self._uninstall()
+            self._uninstall = None
+        if self._owns_recorder:
+            self.recorder.close()
+
+    # ---------------------------------------------------------------- internals
+    def _own_recorder(self) -> MetricsRecorder:
+        return MetricsRecorder(RequestLog(self._paths.log_dir))
+
+    def _install_interim(self) -> None:
+        litellm = sys.modules.get("litellm")
+        if litellm is not None and self._uninstall is None:
+            self._uninstall = install_metrics(litellm, self.recorder)
+
+    def _on_gateway_state_changed(self, state: str, _reason: str) -> None:
+        if state != "loading":  # the engine (and LiteLLM) has loaded, or failed to
+            self._install_interim()
+
+    def _new_client(self) -> ChatClient:
+        return ChatClient(self._gateway.url, self._gateway.master_key)
+
+    async def _probe(self, mapping: str) -> ProbeResult:
+        return await probe_tool_calls(self._gateway.url, self._gateway.master_key, mapping)
+
+    def _names(self) -> list[str]:
+        names = [m.name for m in self._holder.config.mappings]
+        for models in self._gateway.core.installed.values():
+            names += [name for name in models if name not in names]
+        return names
+
+    def _on_threshold_changed(self, _mapping: str, _seconds: float) -> None:
+        save_thresholds(self._paths.data_dir, self.policy.thresholds)  # the panel updated the policy

@@ -1,0 +1,187 @@
+"""The monitor panel and alert notifications, fed by a recorder (no gateway needed)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from core.alerts import AlertPolicy
+from core.metrics import MetricsRecorder, RequestRecord
+from gui.alert_notifier import AlertNotifier
+from gui.monitor_panel import MonitorPanel
+from gui.monitor_stats_table import ALERT_COLUMN
+from gui.pyside_refcount import make_singletons_immortal
+from gui.request_log_view import ERROR_BG, FALLBACK_BG, TRUNCATED_BG
+from tests.gui.conftest import Run
+
+NOW = 1_800_000_000.0
+
+
+@pytest.fixture(scope="module", autouse=True)
+def pyside_refcounts() -> None:
+    make_singletons_immortal()  # PySide6 6.12.0 on Python 3.11 (see gui/pyside_refcount.py)
+
+
+def rec(mapping: str = "gpt-4o", **changes: object) -> RequestRecord:
+    values: dict[str, object] = {
+        "at": NOW,
+        "dialect": "openai",
+        "requested": mapping,
+        "mapping": mapping,
+        "model": "qwen2.5-coder:7b",
+        "backend": "local",
+        "stream": True,
+        "ttft_s": 0.2,
+        "latency_s": 1.5,
+        "prompt_tokens": 120,
+        "completion_tokens": 60,
+        "tokens_per_s": 40.0,
+    }
+    values.update(changes)
+    return RequestRecord(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def recorder() -> MetricsRecorder:
+    return MetricsRecorder()
+
+
+@pytest.fixture
+def panel(qtbot: QtBot, loop: object, recorder: MetricsRecorder) -> Iterator[MonitorPanel]:
+    monitor = MonitorPanel(recorder, clock=lambda: NOW + 1)
+    qtbot.addWidget(monitor)
+    monitor.resize(1000, 700)
+    monitor.show()
+    monitor.start()
+    yield monitor
+    monitor.stop()
+
+
+def background(panel: MonitorPanel, row: int) -> str:
+    brush = panel.request_log.proxy.index(row, 0).data(Qt.ItemDataRole.BackgroundRole)
+    return "" if brush is None else brush.color().name()
+
+
+def test_records_show_in_the_log_graphs_and_table_with_problems_highlighted(panel: MonitorPanel) -> None:
+    panel.add_records(
+        [
+            rec("claude-*sonnet*", requested="claude-sonnet-4-5-20250929"),
+            rec(ok=False, status=500, error="boom", ttft_s=None, tokens_per_s=None),
+            rec("flaky", fallback="gpt-4o"),
+            rec(prompt_tokens=15000, num_ctx=16384, likely_truncated=True),
+        ]
+    )
+    panel.refresh()
+    log = panel.request_log
+    assert log.proxy.rowCount() == 4
+    newest = log.visible_records()[0]
+    assert newest.likely_truncated, "newest first"
+    assert log.proxy.index(3, 2).data() == "claude-sonnet-4-5-20250929 → claude-*sonnet* → qwen2.5-coder:7b"
+    assert [background(panel, r) for r in range(4)] == [TRUNCATED_BG, FALLBACK_BG, ERROR_BG, ""]
+    assert "15000 of 16384" in log.proxy.index(0, 8).data()
+    assert log.proxy.index(2, 3).data() == "Error 500"
+
+    assert panel.graphs.points("gpt-4o") == 2, "the fallback's answer counts for the mapping that answered"
+    assert panel.graphs.points("claude-*sonnet*") == 1
+    rows = {r[0]: r for r in panel.stats_table.rows()}
+    assert rows["gpt-4o"][1:5] == ["2", "1", "0", "1"]
+    assert rows["flaky"][3] == "1"
+    assert "4 requests" in panel.summary.text() and "1 failed" in panel.summary.text()
+
+
+def test_the_log_filters_by_text_and_by_problems(panel: MonitorPanel, qtbot: QtBot) -> None:
+    panel.add_records([rec("gpt-4o"), rec("claude-*haiku*", model="llama3.2:3b"), rec(ok=False, error="x")])
+    panel.refresh()
+    log = panel.request_log
+    qtbot.keyClicks(log.filter_edit, "llama")
+    assert [r.mapping for r in log.visible_records()] == ["claude-*haiku*"]
+    log.filter_edit.clear()
+    log.problems.setChecked(True)
+    assert [r.ok for r in log.visible_records()] == [False]
+
+
+def test_the_window_choice_changes_what_counts(panel: MonitorPanel) -> None:
+    panel.add_records([rec(at=NOW - 1200), rec(at=NOW)])  # 20 minutes ago, and now
+    panel.refresh()
+    assert len(panel.records_in_window()) == 1
+    panel.window_choice.setCurrentText("1 h")
+    panel.refresh()
+    assert len(panel.records_in_window()) == 2
+    assert panel.stats_table.rows()[0][1] == "2"
+
+
+@pytest.mark.timeout(60)
+def test_a_burst_of_records_from_the_gateway_thread_redraws_at_most_ten_times_a_second(
+    panel: MonitorPanel, recorder: MetricsRecorder, qtbot: QtBot
+) -> None:
+    began = time.monotonic()
+    redraws_before = panel.redraws
+    writer = threading.Thread(target=lambda: [recorder.record(rec(at=NOW - i * 0.1)) for i in range(3000)])
+    writer.start()
+    qtbot.waitUntil(lambda: panel.request_log.model.rowCount() == 3000, timeout=30_000)
+    writer.join()
+    elapsed = time.monotonic() - began
+    redraws = panel.redraws - redraws_before
+    assert 1 <= redraws <= elapsed * 10 + 2, f"{redraws} redraws in {elapsed:.2f} s"
+    assert panel.graphs.points("gpt-4o") == 3000
+
+
+def test_context_guard_notifies_once_and_raise_context_asks_for_the_hardware_panel(
+    panel: MonitorPanel, recorder: MetricsRecorder, qtbot: QtBot
+) -> None:
+    shown: list[tuple[str, str, bool]] = []
+    notifier = AlertNotifier(recorder, panel.policy, notify=lambda t, m, c: shown.append((t, m, c)))
+    notifier.alerted.connect(panel.show_alert)
+    notifier.start()
+    try:
+        below = rec(prompt_tokens=14745, num_ctx=16384, likely_truncated=False)
+        at = rec(prompt_tokens=14746, num_ctx=16384, likely_truncated=True)
+        with qtbot.waitSignal(notifier.alerted, timeout=5000) as alerted:
+            for record in (below, at, at, at):
+                threading.Thread(target=recorder.record, args=(record,)).start()
+        qtbot.waitUntil(lambda: len(panel.recorder.records()) == 4, timeout=5000)
+        qtbot.waitUntil(lambda: panel.request_log.model.rowCount() == 4, timeout=5000)
+        assert alerted.args[0].key == "gpt-4o"
+        assert len(shown) == 1, "one notification per mapping"
+        assert "'gpt-4o'" in shown[0][0] and "14746 of its 16384" in shown[0][1]
+        assert panel.banner.isVisible() and panel.banner.action.text() == "Raise context…"
+
+        with qtbot.waitSignal(panel.raise_context_requested, timeout=2000) as clicked:
+            panel.banner.action.click()
+        assert clicked.args == ["gpt-4o"]
+        with qtbot.waitSignal(notifier.raise_context_requested, timeout=2000) as tray_click:
+            notifier.on_message_clicked()  # what a click on the tray message does
+        assert tray_click.args == ["gpt-4o"]
+    finally:
+        notifier.stop()
+
+
+def test_latency_thresholds_are_edited_in_the_table(panel: MonitorPanel) -> None:
+    panel.add_records([rec(latency_s=3.0)])
+    panel.refresh()
+    item = panel.stats_table.item(0, ALERT_COLUMN)
+    item.setText("2.5")
+    assert panel.policy.thresholds == {"gpt-4o": 2.5}
+    assert [a.kind for a in panel.policy.check(rec(latency_s=3.0))] == ["latency"]
+    item.setText("soon")
+    assert panel.policy.thresholds == {} and item.text() == ""
+
+
+def test_alerts_for_a_slow_mapping_are_rate_limited(recorder: MetricsRecorder, arun: Run) -> None:
+    shown: list[str] = []
+    now = [0.0]
+    notifier = AlertNotifier(
+        recorder,
+        AlertPolicy({"gpt-4o": 1.0}, min_interval_s=60, clock=lambda: now[0]),
+        lambda t, m, c: shown.append(t),
+    )
+    for _ in range(3):
+        notifier.handle(rec(latency_s=5.0))
+    now[0] = 61
+    notifier.handle(rec(latency_s=5.0))
+    assert shown == ["'gpt-4o' is slow", "'gpt-4o' is slow"]
