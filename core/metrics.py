@@ -20,7 +20,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any
 
 from core.request_log import RequestLog
@@ -113,9 +113,12 @@ class RequestRecord:
         return " → ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        del data["seq"]
-        return data
+        # by hand: dataclasses.asdict deep-copies every value, half the callback's time
+        return {name: getattr(self, name) for name in _JSON_FIELDS}
+
+    def numbered(self, seq: int) -> RequestRecord:
+        """This record with ``seq`` set (``dataclasses.replace`` is several times slower)."""
+        return RequestRecord(**self.to_json(), seq=seq)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RequestRecord:
@@ -131,6 +134,7 @@ class RequestRecord:
         return cls(**values)
 
 
+_JSON_FIELDS = tuple(f.name for f in fields(RequestRecord) if f.name != "seq")
 RecordListener = Callable[[RequestRecord], None]
 
 
@@ -195,7 +199,7 @@ class MetricsRecorder:
         """Number, keep, log and deliver ``record``; returns it with its ``seq``."""
         with self._lock:
             self._seq += 1
-            numbered = replace(record, seq=self._seq)
+            numbered = record.numbered(self._seq)
             self._buffer.append(numbered)
             listeners = list(self._listeners)
         if self._log is not None:
