@@ -45,7 +45,7 @@ class FitWidget(QWidget):
         self.summary = QLabel()
         self.summary.setObjectName("fitSummary")
         self.summary.setWordWrap(True)
-        self.summary.setStyleSheet("color: palette(mid);")
+        self.summary.setStyleSheet("color: #555;")
         form = QFormLayout()
         form.addRow("VRAM", self.vram_bar)
         form.addRow("RAM", self.ram_bar)

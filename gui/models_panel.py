@@ -7,47 +7,41 @@ import contextlib
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 
 from PySide6.QtCore import QSortFilterProxyModel, QStringListModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCompleter,
-    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
-    QScrollArea,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 from qasync import asyncSlot
 
-from core.config import Config, ModelOptions
+from core.config import ModelOptions
 from core.config_holder import ConfigHolder
 from core.errors import GateDeckError, OllamaError
-from core.fit import ModelGeometry, estimate_fit
 from core.hardware import HardwareInfo
 from core.ollama_client import OllamaClient
 from core.ollama_models import InstalledModel, LoadedModel, ModelDetails
 from core.pull import Pull
 from gui.banner import Banner
 from gui.hardware_probe import probe_in_thread
-from gui.models_table import COL, SORT_ROLE, ModelRow, ModelsTableModel
+from gui.models_table import COL, SORT_ROLE, ModelsTableModel, build_row, canonical
 from gui.pull_queue import JobState, PullFactory, PullJob, PullQueue
-from gui.pull_widget import PullWidget
+from gui.pull_widget import PullList
 
 ClientFactory = Callable[[str], OllamaClient]
 HardwareProbe = Callable[[], Awaitable[HardwareInfo]]
 #: Asks the user a yes/no question: (parent, title, text) → yes?
 Confirm = Callable[[QWidget, str, str], bool]
 
-#: Ollama's context when neither a mapping nor the server settings say otherwise.
-OLLAMA_DEFAULT_CTX = 4096
 HARDWARE_MAX_AGE_S = 30.0
 
 
@@ -56,11 +50,6 @@ def ask_yes_no(parent: QWidget, title: str, text: str) -> bool:
         parent, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
     )
     return answer == QMessageBox.StandardButton.Yes
-
-
-def canonical(model: str) -> str:
-    """Ollama treats ``name`` and ``name:latest`` as one model."""
-    return model if ":" in model.rsplit("/", 1)[-1] else f"{model}:latest"
 
 
 def keep_alive_value(text: str | None, default: float = -1) -> str | float:
@@ -120,11 +109,9 @@ class ModelsPanel(QWidget):
         self._busy = False
 
         self.queue = PullQueue(self.client, pull_factory, parent=self)
-        self.queue.added.connect(self._on_queue_added)
-        self.queue.changed.connect(self._on_queue_changed)
+        self.queue.added.connect(self._suggest)
+        self.queue.removed.connect(self._suggest)
         self.queue.finished.connect(self._on_queue_finished)
-        self.queue.removed.connect(self._on_queue_removed)
-        self._rows: dict[PullJob, PullWidget] = {}
 
         self.banner = Banner()
         self.banner.setObjectName("modelsBanner")
@@ -147,24 +134,19 @@ class ModelsPanel(QWidget):
         self.needed_hint.setWordWrap(True)
         self.needed_hint.setStyleSheet("color: #8a5a00;")
         self.needed_hint.hide()
+        self.pull_needed_button = QPushButton()
+        self.pull_needed_button.setObjectName("pullNeeded")
+        self.pull_needed_button.clicked.connect(self._on_pull_needed_button_clicked)
+        self.pull_needed_button.hide()
+        needed_row = QHBoxLayout()
+        needed_row.addWidget(self.needed_hint, 1)
+        needed_row.addWidget(self.pull_needed_button)
         pull_row = QHBoxLayout()
         pull_row.addWidget(QLabel("Pull"))
         pull_row.addWidget(self.pull_field, 1)
         pull_row.addWidget(self.pull_button)
 
-        self.pull_list = QWidget()
-        self.pull_list.setObjectName("pullList")
-        self._pull_layout = QVBoxLayout(self.pull_list)
-        self._pull_layout.setContentsMargins(0, 0, 0, 0)
-        self._pull_layout.setSpacing(0)
-        self._pull_layout.addStretch(1)
-        self.pull_scroll = QScrollArea()
-        self.pull_scroll.setObjectName("pullScroll")
-        self.pull_scroll.setWidgetResizable(True)
-        self.pull_scroll.setWidget(self.pull_list)
-        self.pull_scroll.setFrameShape(QFrame.Shape.StyledPanel)
-        self.pull_scroll.setMaximumHeight(170)
-        self.pull_scroll.hide()
+        self.pull_list = PullList(self.queue)
 
         # ---- installed models
         self.filter_field = QLineEdit()
@@ -211,8 +193,8 @@ class ModelsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
         layout.addLayout(pull_row)
-        layout.addWidget(self.needed_hint)
-        layout.addWidget(self.pull_scroll)
+        layout.addLayout(needed_row)
+        layout.addWidget(self.pull_list)
         layout.addLayout(tools)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.status)
@@ -395,7 +377,12 @@ class ModelsPanel(QWidget):
 
     def _rebuild_rows(self) -> None:
         config = self._holder.config
-        rows = [self._row(model, config) for model in self._installed]
+        rows = [
+            build_row(
+                m, self._details.get((m.name, m.digest)), self._loaded.get(m.name), config, self._hardware
+            )
+            for m in self._installed
+        ]
         self.model.set_rows(rows)
         self._suggest()
         self._update_buttons()
@@ -405,48 +392,20 @@ class ModelsPanel(QWidget):
         else:
             self.status.setText("No models installed yet: pull one above.")
 
-    def _row(self, model: InstalledModel, config: Config) -> ModelRow:
-        details = self._details.get((model.name, model.digest))
-        users = [m for m in config.mappings if canonical(m.model) == canonical(model.name)]
-        server = config.ollama_server
-        contexts = [m.options.num_ctx for m in users if m.options.num_ctx]
-        ctx = max(contexts) if contexts else server.context_length or OLLAMA_DEFAULT_CTX
-        row = ModelRow(
-            model,
-            details if isinstance(details, ModelDetails) else None,
-            self._loaded.get(model.name),
-            used_by=tuple(m.name for m in users),
-            fit_ctx=ctx,
-        )
-        if not isinstance(details, ModelDetails) or self._hardware is None:
-            problem = details if isinstance(details, str) else "Waiting for the model's details."
-            return replace(row, fit_problem=problem)
-        try:
-            geometry = ModelGeometry.from_details(details, model.size)
-        except ValueError as exc:
-            return replace(row, fit_problem=str(exc))
-        hw = self._hardware
-        fit = estimate_fit(
-            geometry,
-            num_ctx=ctx,
-            vram_free=hw.vram_free,
-            ram_available=hw.memory.available,
-            kv_cache_type=server.kv_cache_type or "f16",
-            parallel=server.num_parallel or 1,
-        )
-        return replace(row, fit=fit)
-
-    def _suggest(self) -> None:
-        needed = self.needed_models()
+    def _suggest(self, *_args: object) -> None:
+        pulling = {j.model for j in self.queue.jobs if j.active}
+        needed = [m for m in self.needed_models() if m not in pulling]
         self._suggestions.setStringList(needed)
         if needed:
             self.needed_hint.setText(
-                "Your mappings use " + ", ".join(needed) + ", not installed yet. Type a name above "
-                "(suggestions come from your mappings) and press Pull."
+                "Your mappings use " + ", ".join(needed) + ", not installed yet (the Pull field "
+                "suggests them)."
             )
+            self.pull_needed_button.setText(f"Pull {needed[0]}")
             if not self.pull_field.text():
                 self.pull_field.setPlaceholderText(f"Model to pull, e.g. {needed[0]}")
         self.needed_hint.setVisible(bool(needed))
+        self.pull_needed_button.setVisible(bool(needed))
 
     def _update_buttons(self, *_args: object) -> None:
         name = self.selected_model()
@@ -460,6 +419,12 @@ class ModelsPanel(QWidget):
     @asyncSlot()
     async def _on_pull_button_clicked(self) -> None:
         await self.pull(self.pull_field.text())
+
+    @asyncSlot()
+    async def _on_pull_needed_button_clicked(self) -> None:
+        needed = [m for m in self.needed_models() if (job := self.queue.job(m)) is None or not job.active]
+        if needed:
+            await self.pull(needed[0])
 
     @asyncSlot()
     async def _on_delete_button_clicked(self) -> None:
@@ -483,26 +448,8 @@ class ModelsPanel(QWidget):
     async def _on_refresh_button_clicked(self) -> None:
         await self.refresh()
 
-    def _on_queue_added(self, job: PullJob) -> None:
-        row = PullWidget(job, self.queue)
-        self._rows[job] = row
-        self._pull_layout.insertWidget(self._pull_layout.count() - 1, row)
-        self.pull_scroll.show()
-
-    def _on_queue_changed(self, job: PullJob) -> None:
-        row = self._rows.get(job)
-        if row is not None:
-            row.update_from_job()
-
     def _on_queue_finished(self, job: PullJob) -> None:
         if job.state is JobState.DONE:
             self.status.setText(f"Pulled {job.model}.")
             self.models_changed.emit()
             self.schedule_refresh()
-
-    def _on_queue_removed(self, job: PullJob) -> None:
-        row = self._rows.pop(job, None)
-        if row is not None:
-            self._pull_layout.removeWidget(row)
-            row.deleteLater()
-        self.pull_scroll.setVisible(bool(self._rows))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
@@ -11,7 +11,9 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
 
 from core.cli_format import human_bytes
-from core.fit import FitEstimate, Placement
+from core.config import Config
+from core.fit import FitEstimate, ModelGeometry, Placement, estimate_fit
+from core.hardware import HardwareInfo
 from core.ollama_models import InstalledModel, LoadedModel, ModelDetails
 
 Index = QModelIndex | QPersistentModelIndex
@@ -28,6 +30,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("fits", "Fits"),
 )
 COL = {key: i for i, (key, _title) in enumerate(COLUMNS)}
+#: Ollama's context when neither a mapping nor the server settings say otherwise.
+OLLAMA_DEFAULT_CTX = 4096
 
 #: Where sortable values live (sizes as numbers, not "4.7 GB").
 SORT_ROLE = Qt.ItemDataRole.UserRole
@@ -58,6 +62,47 @@ class ModelRow:
     @property
     def name(self) -> str:
         return self.model.name
+
+
+def canonical(model: str) -> str:
+    """Ollama treats ``name`` and ``name:latest`` as one model."""
+    return model if ":" in model.rsplit("/", 1)[-1] else f"{model}:latest"
+
+
+def build_row(
+    model: InstalledModel,
+    details: ModelDetails | str | None,
+    loaded: LoadedModel | None,
+    config: Config,
+    hardware: HardwareInfo | None,
+) -> ModelRow:
+    """A row, with the fit estimated at the largest context the model's mappings ask for.
+
+    ``details`` is what ``/api/show`` said, or the error message when it could not be read.
+    """
+    users = [m for m in config.mappings if canonical(m.model) == canonical(model.name)]
+    server = config.ollama_server
+    contexts = [m.options.num_ctx for m in users if m.options.num_ctx]
+    ctx = max(contexts) if contexts else server.context_length or OLLAMA_DEFAULT_CTX
+    known = details if isinstance(details, ModelDetails) else None
+    row = ModelRow(model, known, loaded, used_by=tuple(m.name for m in users), fit_ctx=ctx)
+    if known is None or hardware is None:
+        return replace(
+            row, fit_problem=details if isinstance(details, str) else "Waiting for the model's details."
+        )
+    try:
+        geometry = ModelGeometry.from_details(known, model.size)
+    except ValueError as exc:
+        return replace(row, fit_problem=str(exc))
+    fit = estimate_fit(
+        geometry,
+        num_ctx=ctx,
+        vram_free=hardware.vram_free,
+        ram_available=hardware.memory.available,
+        kv_cache_type=server.kv_cache_type or "f16",
+        parallel=server.num_parallel or 1,
+    )
+    return replace(row, fit=fit)
 
 
 def fit_badge(row: ModelRow) -> str:

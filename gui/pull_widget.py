@@ -1,11 +1,20 @@
-"""One pull as a row: model, phase, progress bar, bytes, speed, ETA, and its buttons."""
+"""Pulls as rows: model, phase, progress bar, bytes, speed, ETA, and their buttons."""
 
 from __future__ import annotations
 
 import time
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.cli_format import human_bytes, human_duration
 from core.pull import PullPhase, PullProgress
@@ -149,3 +158,49 @@ class PullWidget(QWidget):
         if progress is None or progress.phase is not PullPhase.DOWNLOADING or quiet < QUIET_AFTER_S:
             return
         self.phase.setText(f"{phase_text(self.job)} — no data for {quiet:.0f} s, waiting…")
+
+
+class PullList(QScrollArea):
+    """The queue's jobs as rows, as tall as the first three; hidden when there are none."""
+
+    def __init__(self, queue: PullQueue, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("pullScroll")
+        self._queue = queue
+        self.rows: dict[PullJob, PullWidget] = {}
+        self._inner = QWidget()
+        self._inner.setObjectName("pullList")
+        self._layout = QVBoxLayout(self._inner)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(0)
+        self._layout.addStretch(1)
+        self.setWidgetResizable(True)
+        self.setWidget(self._inner)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.hide()
+        queue.added.connect(self._on_queue_added)
+        queue.changed.connect(self._on_queue_changed)
+        queue.removed.connect(self._on_queue_removed)
+
+    def _on_queue_added(self, job: PullJob) -> None:
+        row = PullWidget(job, self._queue)
+        self.rows[job] = row
+        self._layout.insertWidget(self._layout.count() - 1, row)
+        self._fit()
+
+    def _on_queue_changed(self, job: PullJob) -> None:
+        row = self.rows.get(job)
+        if row is not None:
+            row.update_from_job()
+
+    def _on_queue_removed(self, job: PullJob) -> None:
+        row = self.rows.pop(job, None)
+        if row is not None:
+            self._layout.removeWidget(row)
+            row.deleteLater()
+        self._fit()
+
+    def _fit(self) -> None:
+        shown = list(self.rows.values())[:3]
+        self.setVisible(bool(shown))
+        self.setFixedHeight(sum(row.sizeHint().height() for row in shown) + 2 * self.frameWidth())

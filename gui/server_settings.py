@@ -92,7 +92,7 @@ class ServerSettingsBox(QGroupBox):
         self.note = QLabel()
         self.note.setObjectName("serverNote")
         self.note.setWordWrap(True)
-        self.note.setStyleSheet("color: palette(mid);")
+        self.note.setStyleSheet("color: #555;")
         self.busy = QProgressBar()
         self.busy.setObjectName("serverBusy")
         self.busy.setRange(0, 0)

@@ -423,6 +423,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help="port (default: from OLLAMA_HOST, else 11434)")
     parser.add_argument("--version", dest="server_version", default=DEFAULT_VERSION)
     parser.add_argument("--empty", action="store_true", help="start with no installed models")
+    parser.add_argument(
+        "--pull-delay",
+        type=float,
+        default=0.0,
+        help="seconds before each pull progress line (a slow download)",
+    )
+    parser.add_argument(
+        "--pull-plan",
+        action="append",
+        default=[],
+        metavar="MODEL=BYTES[:STEPS]",
+        help="make MODEL pullable, downloading BYTES in STEPS progress lines (default 100); repeatable",
+    )
     args = parser.parse_args(argv)
     env_host, env_port = _host_port_from_env(os.environ.get("OLLAMA_HOST"))
     host = args.host or env_host
@@ -438,6 +451,11 @@ def main(argv: list[str] | None = None) -> int:
         default_context_length=context,
         log=sys.stderr,
     )
+    fake.set_chunk_delay(args.pull_delay, "/api/pull")
+    for plan in args.pull_plan:
+        model, _, size = plan.partition("=")
+        nbytes, _, steps = size.partition(":")
+        fake.set_pull_plan(model, [int(nbytes), 1_429, 487], steps_per_layer=int(steps or 100))
     try:
         fake.start()
     except OSError as exc:

@@ -62,18 +62,18 @@ def test_context_slider_apply_reaches_ollama_and_measure_times_it(
     running(qtbot, controller, arun)
     panel = controller.hardware_panel
     controller.window.show_panel("hardware")
-    qtbot.waitUntil(lambda: panel.fit.estimate is not None, timeout=20_000)  # the watcher's first news
+    qtbot.waitUntil(lambda: panel.tuning.fit.estimate is not None, timeout=20_000)  # the watcher's first news
     arun(panel.select_mapping("*"))
-    before = panel.fit.estimate
+    before = panel.tuning.fit.estimate
     assert before is not None and before.num_ctx == 32768
 
-    panel.context.set_position(panel.context.position_of(12288))
-    after = panel.fit.estimate
+    panel.tuning.context.set_position(panel.tuning.context.position_of(12288))
+    after = panel.tuning.fit.estimate
     assert after is not None and after.num_ctx == 12288 and after.kv_cache * 8 == before.kv_cache * 3
-    assert panel.fit.breakdown.text() != "" and after.summary() == panel.fit.summary.text()
+    assert panel.tuning.fit.breakdown.text() != "" and after.summary() == panel.tuning.fit.summary.text()
 
     with qtbot.waitSignal(panel.applied, timeout=30_000) as applied:
-        panel.apply_button.click()
+        panel.tuning.apply_button.click()
     assert "no restart" in applied.args[0]
     chat(controller, "gpt-4o")  # no exact mapping: the catch-all "*" serves it
     assert fake_ollama.bodies("/api/chat")[-1]["options"]["num_ctx"] == 12288
@@ -84,7 +84,7 @@ def test_context_slider_apply_reaches_ollama_and_measure_times_it(
     fake_ollama.set_chunk_delay(0.02, "/api/chat")
     panel.speed.measure_button.click()
     qtbot.waitUntil(lambda: panel.speed.table.rowCount() == 1, timeout=60_000)
-    measured = panel.measurements[-1]
+    measured = panel.speed.measurements[-1]
     assert measured.mapping == "*" and measured.options.num_ctx == 12288
     assert measured.tokens == 24
     assert measured.ttft >= 0.02, "the first chunk cannot come before the fake's first pause"
@@ -103,9 +103,9 @@ def test_measuring_an_edit_and_auto_tune_do_not_save_and_restore_the_gateway(
 ) -> None:
     running(qtbot, controller, arun)
     panel = controller.hardware_panel
-    qtbot.waitUntil(lambda: panel.fit.estimate is not None, timeout=20_000)
+    qtbot.waitUntil(lambda: panel.tuning.fit.estimate is not None, timeout=20_000)
     arun(panel.select_mapping("claude-*sonnet*"))
-    panel.threads.set_position(panel.threads.position_of(1))
+    panel.tuning.threads.set_position(panel.tuning.threads.position_of(1))
     assert panel.dirty
 
     measured = arun(panel.measure(), timeout_ms=60_000)
@@ -139,7 +139,7 @@ def test_measuring_an_edit_and_auto_tune_do_not_save_and_restore_the_gateway(
     if result.improves:
         assert panel.speed.accept_button.isVisibleTo(panel)
         assert panel.accept_proposal()
-        assert panel.threads.value() == result.best.options.num_thread and panel.dirty
+        assert panel.tuning.threads.value() == result.best.options.num_thread and panel.dirty
     else:
         assert "current settings were the fastest" in panel.speed.status.text()
 

@@ -81,23 +81,30 @@ def panel(holder: ConfigHolder, install: Installation, arun: Run) -> Iterator[Ha
 
 def test_sliders_are_bounded_by_the_hardware_and_the_model(panel: HardwarePanel, arun: Run) -> None:
     assert panel.mapping == "claude-*opus*"  # the first mapping, qwen2.5-coder:7b
-    assert (panel.gpu_layers.minimum, panel.gpu_layers.maximum) == (0, 29)  # 28 blocks + output
-    assert (panel.threads.minimum, panel.threads.maximum) == (1, 16)  # logical cores
-    assert (panel.context.minimum, panel.context.maximum) == (2048, 32768)  # the model's maximum
-    assert panel.context.value() == 32768 and panel.context.choices[-3:] == [16384, 24576, 32768]
-    assert not panel.main_gpu.isEnabled(), "one GPU: nothing to choose"
-    assert "28 layers, context up to 32,768" in panel.model_label.text()
+    assert (panel.tuning.gpu_layers.minimum, panel.tuning.gpu_layers.maximum) == (0, 29)  # 28 blocks + output
+    assert (panel.tuning.threads.minimum, panel.tuning.threads.maximum) == (1, 16)  # logical cores
+    assert (panel.tuning.context.minimum, panel.tuning.context.maximum) == (
+        2048,
+        32768,
+    )  # the model's maximum
+    assert panel.tuning.context.value() == 32768 and panel.tuning.context.choices[-3:] == [
+        16384,
+        24576,
+        32768,
+    ]
+    assert not panel.tuning.main_gpu.isEnabled(), "one GPU: nothing to choose"
+    assert "28 layers, context up to 32,768" in panel.tuning.model_label.text()
 
     arun(panel.select_mapping("gpt-4o"))  # llama3.2:3b, 128k context
-    assert panel.context.maximum == 131072 and panel.context.value() == 8192
+    assert panel.tuning.context.maximum == 131072 and panel.tuning.context.value() == 8192
     # the mapping asks for 32 threads; this machine has 16: the slider says so and stops at 16
-    assert panel.threads.value() == 16
-    assert "outside what this machine and model allow" in panel.bounds_note.text()
+    assert panel.tuning.threads.value() == 16
+    assert "outside what this machine and model allow" in panel.tuning.bounds_note.text()
 
     arun(panel.select_mapping("tiny"))  # tinyllama: 22 blocks, 2k context
-    assert panel.gpu_layers.maximum == 23
-    assert panel.context.choices == [2048]
-    assert panel.context.value() is None, "no num_ctx set: Ollama's default"
+    assert panel.tuning.gpu_layers.maximum == 23
+    assert panel.tuning.context.choices == [2048]
+    assert panel.tuning.context.value() is None, "no num_ctx set: Ollama's default"
 
 
 def test_without_a_gpu_the_layers_slider_is_off(
@@ -105,12 +112,12 @@ def test_without_a_gpu_the_layers_slider_is_off(
 ) -> None:
     panel = make(holder, install, arun, LAPTOP)
     try:
-        assert panel.gpu_layers.choices == [0] and not panel.gpu_layers.isEnabled()
-        assert panel.threads.maximum == 4
-        assert panel.findChild(type(panel.cpu_label), "noGpu") is not None
+        assert panel.tuning.gpu_layers.choices == [0] and not panel.tuning.gpu_layers.isEnabled()
+        assert panel.tuning.threads.maximum == 4
+        assert panel.findChild(type(panel.machine.cpu_label), "noGpu") is not None
         fit = panel.estimate()
         assert fit is not None and fit.placement is Placement.CPU and fit.layers_on_gpu == 0
-        assert "Runs on the CPU" in panel.fit.headline.text()
+        assert "Runs on the CPU" in panel.tuning.fit.headline.text()
     finally:
         arun(panel.shutdown())
         dispose(panel)
@@ -119,50 +126,52 @@ def test_without_a_gpu_the_layers_slider_is_off(
 def test_moving_the_context_slider_changes_the_estimate_and_apply_saves_it(
     qtbot: QtBot, panel: HardwarePanel, holder: ConfigHolder, install: Installation, arun: Run
 ) -> None:
-    before = panel.fit.estimate
+    before = panel.tuning.fit.estimate
     assert before is not None and before.num_ctx == 32768
     # By hand: 28 layers × 32768 tokens × 4 KV heads × (128 + 128) × 2 bytes = 1.75 GiB
     assert before.kv_cache == 28 * 32768 * 4 * 256 * 2
-    assert before.placement is Placement.FULL and "Fits on the GPU" in panel.fit.headline.text()
-    assert not panel.apply_button.isEnabled()
+    assert before.placement is Placement.FULL and "Fits on the GPU" in panel.tuning.fit.headline.text()
+    assert not panel.tuning.apply_button.isEnabled()
 
-    panel.context.set_position(panel.context.position_of(8192))  # as a user dragging it
-    after = panel.fit.estimate
+    panel.tuning.context.set_position(panel.tuning.context.position_of(8192))  # as a user dragging it
+    after = panel.tuning.fit.estimate
     assert after is not None and after.num_ctx == 8192
     assert after.kv_cache == before.kv_cache // 4
-    assert "1.8 GiB" not in panel.fit.breakdown.text() and "0.4 GiB" in panel.fit.breakdown.text()
-    assert panel.dirty and panel.apply_button.isEnabled()
+    assert (
+        "1.8 GiB" not in panel.tuning.fit.breakdown.text() and "0.4 GiB" in panel.tuning.fit.breakdown.text()
+    )
+    assert panel.dirty and panel.tuning.apply_button.isEnabled()
 
     panel.revert()
-    assert panel.context.value() == 32768 and not panel.dirty
+    assert panel.tuning.context.value() == 32768 and not panel.dirty
 
-    panel.context.set_position(panel.context.position_of(16384))
+    panel.tuning.context.set_position(panel.tuning.context.position_of(16384))
     with qtbot.waitSignal(panel.applied, timeout=10_000):
-        panel.apply_button.click()
+        panel.tuning.apply_button.click()
     assert holder.config.mappings[0].options.num_ctx == 16384
     assert install.store.load().config.mappings[0].options.num_ctx == 16384, "saved to disk"
     assert holder.config.mappings[1].options.num_ctx == 32768, "other mappings untouched"
-    assert not panel.dirty and panel.context.value() == 16384
+    assert not panel.dirty and panel.tuning.context.value() == 16384
 
 
 def test_gpu_layers_decide_where_the_model_sits(panel: HardwarePanel, arun: Run) -> None:
-    assert panel.gpu_layers.value() is None  # auto: as many as fit
-    assert panel.fit.estimate is not None and panel.fit.estimate.layers_on_gpu == 29
-    panel.gpu_layers.set_position(10)
-    fit = panel.fit.estimate
+    assert panel.tuning.gpu_layers.value() is None  # auto: as many as fit
+    assert panel.tuning.fit.estimate is not None and panel.tuning.fit.estimate.layers_on_gpu == 29
+    panel.tuning.gpu_layers.set_position(10)
+    fit = panel.tuning.fit.estimate
     assert fit is not None and fit.placement is Placement.PARTIAL and fit.layers_on_gpu == 10
-    assert panel.fit.layers.text() == "10 of 29"
-    assert "Partly on the GPU" in panel.fit.headline.text()
-    panel.gpu_layers.set_position(0)
-    assert panel.fit.estimate is not None and panel.fit.estimate.placement is Placement.CPU
+    assert panel.tuning.fit.layers.text() == "10 of 29"
+    assert "Partly on the GPU" in panel.tuning.fit.headline.text()
+    panel.tuning.gpu_layers.set_position(0)
+    assert panel.tuning.fit.estimate is not None and panel.tuning.fit.estimate.placement is Placement.CPU
 
 
 def test_edits_stay_per_mapping_until_applied(panel: HardwarePanel, holder: ConfigHolder, arun: Run) -> None:
-    panel.threads.set_position(panel.threads.position_of(6))
+    panel.tuning.threads.set_position(panel.tuning.threads.position_of(6))
     arun(panel.select_mapping("gpt-4o"))
-    panel.context.set_position(panel.context.position_of(65536))
+    panel.tuning.context.set_position(panel.tuning.context.position_of(65536))
     arun(panel.select_mapping("claude-*opus*"))
-    assert panel.threads.value() == 6, "the first mapping's edit is still there"
+    assert panel.tuning.threads.value() == 6, "the first mapping's edit is still there"
     assert arun(panel.apply())
     by_name = {m.name: m.options for m in holder.config.mappings}
     assert by_name["claude-*opus*"].num_thread == 6
@@ -171,8 +180,8 @@ def test_edits_stay_per_mapping_until_applied(panel: HardwarePanel, holder: Conf
 
 
 def test_hardware_summary_and_measure_needs_a_running_gateway(panel: HardwarePanel, arun: Run) -> None:
-    assert "AMD Ryzen 7 7700 — 8 cores, 16 threads" in panel.cpu_label.text()
-    gpu = panel.findChild(type(panel.ram_bar), "gpu0")
+    assert "AMD Ryzen 7 7700 — 8 cores, 16 threads" in panel.machine.cpu_label.text()
+    gpu = panel.findChild(type(panel.machine.ram_bar), "gpu0")
     assert gpu is not None and gpu.format() == "GPU 0 GeForce RTX 4070: 5.0 GiB of 12.0 GiB VRAM in use"
     assert gpu.value() == round(1000 * 5 / 12)
     assert arun(panel.measure()) is None
@@ -206,7 +215,7 @@ def test_managed_server_restarts_with_new_settings(
         box.flash.setCurrentIndex(box.flash.findData(True))
         box.kv_cache.setCurrentIndex(box.kv_cache.findData("q8_0"))
         box.context.setValue(8192)
-        assert panel.fit.estimate is None and "not answering" in panel.model_label.text()
+        assert panel.tuning.fit.estimate is None and "not answering" in panel.tuning.model_label.text()
         box.apply_button.click()
         qtbot.waitUntil(
             lambda: "restarted" in box.status.text() or "could" in box.status.text(), timeout=60_000
@@ -224,7 +233,7 @@ def test_managed_server_restarts_with_new_settings(
         assert box.busy.isHidden() and box.apply_button.isEnabled()
         # the models are read from the new server, and the estimate follows its KV cache type:
         # q8_0 stores 34 bytes per 32 values instead of 2 bytes per value
-        fit = panel.fit.estimate
+        fit = panel.tuning.fit.estimate
         assert fit is not None and fit.kv_cache_type == "q8_0"
         assert fit.kv_cache == 28 * 32768 * 4 * 256 * 34 // 32
     finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,11 +36,11 @@ RTX = HardwareInfo(
 )
 
 
-def hardware(info: HardwareInfo = RTX) -> functools.partial[object]:
+def hardware(info: HardwareInfo = RTX) -> Callable[[], Awaitable[HardwareInfo]]:
     async def probe() -> HardwareInfo:
         return info
 
-    return functools.partial(probe)
+    return probe
 
 
 class Answers:
@@ -256,7 +256,7 @@ def test_a_model_that_does_not_exist_fails_in_place_and_can_be_retried(
     row.remove_button.click()
     assert panel.queue.jobs == []
     qtbot.waitUntil(lambda: panel.findChild(PullWidget, "pull:no-such-model:13b") is None, timeout=5000)
-    assert panel.pull_scroll.isHidden(), "no pulls, no pull list"
+    assert panel.pull_list.isHidden(), "no pulls, no pull list"
 
 
 def test_delete_asks_first_and_names_the_mappings_that_use_it(
@@ -326,7 +326,7 @@ def test_ollama_going_away_is_said_in_place(
 
 
 def test_needed_models_from_the_mappings_are_suggested(
-    holder: ConfigHolder, panel: ModelsPanel, arun: Run
+    qtbot: QtBot, holder: ConfigHolder, panel: ModelsPanel, arun: Run
 ) -> None:
     mappings = [*holder.config.mappings[:-1], Mapping(name="gpt-4o", model="qwen3:8b")]
     holder.replace(holder.config.model_copy(update={"mappings": [*mappings, holder.config.mappings[-1]]}))
@@ -334,5 +334,11 @@ def test_needed_models_from_the_mappings_are_suggested(
     assert panel.needed_models() == ["qwen3:8b"]
     assert "qwen3:8b" in panel.needed_hint.text()
     assert "qwen3:8b" in panel.pull_field.placeholderText()
-    job = panel.request_pull("qwen3:8b")  # what the Mappings panel's "Pull" button does
-    assert job.model == "qwen3:8b" and job.state is JobState.RUNNING
+    assert panel.pull_needed_button.text() == "Pull qwen3:8b" and not panel.pull_needed_button.isHidden()
+    panel.pull_needed_button.click()
+    qtbot.waitUntil(lambda: panel.queue.job("qwen3:8b") is not None, timeout=5000)
+    job = panel.queue.job("qwen3:8b")
+    assert job is not None and job.state is JobState.RUNNING
+    assert panel.pull_needed_button.isHidden(), "a model being pulled is not offered again"
+    assert panel.request_pull("qwen3:8b") is job, "asking again (Mappings panel) joins the same pull"
+    assert len(panel.queue.jobs) == 1
