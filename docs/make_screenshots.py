@@ -23,7 +23,8 @@ OUT = Path(__file__).resolve().parent / "screenshots"
 SIZE = (1180, 760)
 
 
-async def tour(controller: object, panels: list[str]) -> None:
+async def tour(controller: object, panels: list[str], fake: object) -> None:
+    from docs.stage_observability import chat_ab, monitor_traffic
     from gui.controller import AppController
 
     assert isinstance(controller, AppController)
@@ -41,6 +42,8 @@ async def tour(controller: object, panels: list[str]) -> None:
             print(f"wrote {OUT / 'claude.png'}")
             dialog.close()
             continue
+        if key in ("monitor", "chat"):  # real traffic through the gateway first
+            await (monitor_traffic if key == "monitor" else chat_ab)(controller, fake)
         window.show_panel(key)
         await asyncio.sleep(0.5)  # let the panel lay out and paint
         path = OUT / f"{key}.png"
@@ -88,7 +91,7 @@ def main(argv: list[str]) -> int:
         controller.window.resize(*SIZE)
         controller.start()
         with loop:
-            loop.run_until_complete(tour(controller, panels))
+            loop.run_until_complete(tour(controller, panels, fake))
     return 0
 
 

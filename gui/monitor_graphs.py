@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from core.metrics import RequestRecord
 
-WINDOWS_S = {"5 min": 300.0, "1 h": 3600.0}
+WINDOWS_S = {"1 min": 60.0, "5 min": 300.0, "1 h": 3600.0}
 MAX_POINTS_PER_MAPPING = 20_000
 PALETTE = ("#3b82f6", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#06b6d4", "#ec4899", "#84cc16", "#64748b")
 MEASURES = (
-    ("ttft_s", "Time to first token", "s"),
-    ("latency_s", "Total latency", "s"),
+    ("ttft_s", "TTFT", "s"),
+    ("latency_s", "Latency", "s"),
     ("tokens_per_s", "Tokens/s", ""),
 )
 
@@ -60,14 +60,19 @@ class LatencyGraphs(QWidget):
             if row:
                 plot.setXLink(self.plots[MEASURES[0][0]])
             self.plots[key] = plot
-        self.legend = self.plots["ttft_s"].addLegend(offset=(-10, 5))
         self.error_marks = pg.ScatterPlotItem(
             symbol="x", size=9, pen=pg.mkPen("#d23f3f", width=2), brush=None
         )
         self.plots["latency_s"].addItem(self.error_marks)
+        # a legend above the plots: inside them it would hide the newest points
+        self.legend = QLabel()
+        self.legend.setObjectName("graphLegend")
+        self._legend_for: list[str] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.layout_widget)
+        layout.addWidget(self.legend)
+        layout.addWidget(self.layout_widget, 1)
+        self._show_legend()
 
     # ---------------------------------------------------------------- data
     def add(self, record: RequestRecord) -> None:
@@ -104,7 +109,7 @@ class LatencyGraphs(QWidget):
         """Draw what arrived since the last call and move the window to end at ``now``."""
         now = time.time() if now is None else now
         oldest = now - max(WINDOWS_S.values())
-        for index, (mapping, series) in enumerate(self._series.items()):
+        for index, series in enumerate(self._series.values()):
             _trim(series, oldest)
             times = np.asarray(series.times, dtype=float)
             for key, _, _ in MEASURES:
@@ -112,7 +117,6 @@ class LatencyGraphs(QWidget):
                 if curve is None:
                     colour = PALETTE[index % len(PALETTE)]
                     curve = self.plots[key].plot(
-                        name=mapping if key == "ttft_s" else None,
                         pen=pg.mkPen(colour, width=1.5),
                         symbol="o",
                         symbolSize=4,
@@ -126,9 +130,20 @@ class LatencyGraphs(QWidget):
                 curve.setData(times, np.asarray(series.values[key], dtype=float))
                 # symbols help a few points and cost too much for thousands
                 curve.setSymbol("o" if len(times) <= 300 else None)
+        if list(self._series) != self._legend_for:
+            self._show_legend()
         self._errors = [e for e in self._errors if e[0] >= oldest]
         self.error_marks.setData([e[0] for e in self._errors], [e[1] for e in self._errors])
         self.plots["ttft_s"].setXRange(now - self.window_s, now, padding=0.01)
+
+    def _show_legend(self) -> None:
+        self._legend_for = list(self._series)
+        items = [
+            f"<span style='color:{PALETTE[i % len(PALETTE)]}'>■</span>&nbsp;{name}"
+            for i, name in enumerate(self._legend_for)
+        ]
+        items.append("<span style='color:#d23f3f'>✖</span>&nbsp;failed request")
+        self.legend.setText("&nbsp;&nbsp;&nbsp;".join(items))
 
 
 def _trim(series: _Series, oldest: float) -> None:

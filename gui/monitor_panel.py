@@ -64,6 +64,7 @@ class MonitorPanel(QWidget):
         self.window_choice = QComboBox()
         self.window_choice.setObjectName("monitorWindow")
         self.window_choice.addItems(list(WINDOWS_S))
+        self.window_choice.setCurrentText("5 min")
         self.summary = QLabel("No requests yet.")
         self.summary.setObjectName("monitorSummary")
         top = QHBoxLayout()
@@ -87,8 +88,8 @@ class MonitorPanel(QWidget):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.graphs)
         splitter.addWidget(tabs)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(0, 5)
+        splitter.setStretchFactor(1, 4)
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
