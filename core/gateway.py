@@ -420,7 +420,7 @@ class Gateway:
                 f"(try {self._failures_in_row} of {tries}).",
                 retrying=True,
             )
-        timer.start()
+            timer.start()  # still holding _deliver_lock: _cancel_timer never sees it unstarted
 
     def _auto_restart(self, generation: int) -> None:
         # A start or stop by hand bumps the generation and waits for this timer: give way to it.
@@ -441,7 +441,7 @@ class Gateway:
             self._op_lock.release()
 
     def _cancel_timer(self) -> None:
-        with self._lock:
+        with self._deliver_lock, self._lock:
             timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
