@@ -28,7 +28,8 @@ from core.measure import MeasureError, Measurement
 RunTrial = Callable[[str, ModelOptions], Awaitable[Measurement]]
 
 HISTORY = 20
-HEADERS = ("Time", "Mapping", "Context", "GPU", "Threads", "Batch", "1st token", "Tok/s", "Note")
+#: Context, GPU layers, CPU threads, batch size, time to first token, tokens per second.
+HEADERS = ("Time", "Mapping", "Ctx", "GPU", "Thr", "Batch", "TTFT", "tok/s", "Note")
 
 
 def _opt(value: int | None) -> str:
@@ -81,6 +82,22 @@ class SpeedBox(QGroupBox):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        for column, tip in enumerate(
+            (
+                "",
+                "",
+                "Context (tokens)",
+                "GPU layers",
+                "CPU threads",
+                "Batch size",
+                "Time to first token",
+                "Tokens per second",
+                "",
+            )
+        ):
+            header = self.table.horizontalHeaderItem(column)
+            if header is not None and tip:
+                header.setToolTip(tip)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setMinimumHeight(120)
 
