@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPushButton,
     QTableView,
     QVBoxLayout,
@@ -32,6 +31,7 @@ from core.ollama_client import OllamaClient
 from core.ollama_models import InstalledModel, LoadedModel, ModelDetails
 from core.pull import Pull
 from gui.banner import Banner
+from gui.confirm import ask_yes_no
 from gui.hardware_probe import probe_in_thread
 from gui.models_table import COL, SORT_ROLE, ModelsTableModel, build_row, canonical
 from gui.pull_queue import JobState, PullFactory, PullJob, PullQueue
@@ -40,16 +40,9 @@ from gui.pull_widget import PullList
 ClientFactory = Callable[[str], OllamaClient]
 HardwareProbe = Callable[[], Awaitable[HardwareInfo]]
 #: Asks the user a yes/no question: (parent, title, text) → yes?
-Confirm = Callable[[QWidget, str, str], bool]
+Confirm = Callable[[QWidget, str, str], Awaitable[bool]]
 
 HARDWARE_MAX_AGE_S = 30.0
-
-
-def ask_yes_no(parent: QWidget, title: str, text: str) -> bool:
-    answer = QMessageBox.question(
-        parent, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
-    )
-    return answer == QMessageBox.StandardButton.Yes
 
 
 def keep_alive_value(text: str | None, default: float = -1) -> str | float:
@@ -73,7 +66,7 @@ class ModelsPanel(QWidget):
         client_factory: builds an Ollama client for a URL.
         pull_factory: builds each pull (tests pass one with a short stall timeout).
         hardware_probe: reads the machine's CPU, RAM and GPUs (for the fit badges).
-        confirm: asks before deleting (default: a message box).
+        confirm: asks before deleting (default: a message box that does not block the loop).
 
     Signals:
         models_changed(): the installed models changed (a pull finished, a model was deleted).
@@ -324,7 +317,9 @@ class ModelsPanel(QWidget):
             else ""
         )
         ask = confirm or self._confirm
-        if not ask(self, "Delete model", f"Delete {model} from Ollama? This frees its disk space.{warning}"):
+        if not await ask(
+            self, "Delete model", f"Delete {model} from Ollama? This frees its disk space.{warning}"
+        ):
             self.status.setText(f"{model} was not deleted.")
             return False
         ok = await self._act(f"Deleting {model}…", lambda c: c.delete(model), f"Deleted {model}.")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import qasync
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from core.config import Mapping, ModelOptions, OllamaBackend
@@ -50,7 +50,7 @@ class Answers:
         self.answer = answer
         self.asked: list[str] = []
 
-    def __call__(self, _parent: QWidget, _title: str, text: str) -> bool:
+    async def __call__(self, _parent: QWidget, _title: str, text: str) -> bool:
         self.asked.append(text)
         return self.answer
 
@@ -281,14 +281,26 @@ def test_delete_asks_first_and_names_the_mappings_that_use_it(
     assert completer is not None and completer.model().index(0, 0).data() == "qwen2.5-coder:7b"
 
 
-def test_delete_button_uses_the_panel_confirm(
-    qtbot: QtBot, panel: ModelsPanel, fake_ollama: FakeOllama, arun: Run
+def test_delete_button_asks_in_a_box_that_leaves_the_loop_running(
+    qtbot: QtBot, holder: ConfigHolder, fake_ollama: FakeOllama, arun: Run
 ) -> None:
-    assert arun(panel.refresh())
-    assert panel.select_model("llama3.2:3b")
-    with qtbot.waitSignal(panel.models_changed, timeout=10_000):
+    panel = ModelsPanel(holder, hardware_probe=hardware())  # the real question box
+    try:
+        assert arun(panel.refresh())
+        assert panel.select_model("llama3.2:3b")
         panel.delete_button.click()
-    assert "llama3.2:3b" not in fake_ollama.installed()
+        qtbot.waitUntil(lambda: panel.findChild(QMessageBox, "confirmBox") is not None, timeout=5000)
+        box = panel.findChild(QMessageBox, "confirmBox")
+        assert box is not None and "Delete llama3.2:3b from Ollama?" in box.text()
+        # while it waits for an answer, other work on the loop goes on (a modal exec() would stall it)
+        assert arun(panel.refresh())
+        assert "llama3.2:3b" in fake_ollama.installed()
+        with qtbot.waitSignal(panel.models_changed, timeout=10_000):
+            box.button(QMessageBox.StandardButton.Yes).click()
+        assert "llama3.2:3b" not in fake_ollama.installed()
+    finally:
+        arun(panel.shutdown())
+        dispose(panel)
 
 
 def test_load_and_unload_show_in_the_table(
