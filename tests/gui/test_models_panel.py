@@ -219,6 +219,20 @@ def test_a_stall_shows_stalled_reconnecting_then_finishes(
     assert outcomes == ["client-gone", "success"], "the watchdog hung up and the next pull finished"
 
 
+def test_a_dropped_connection_is_told_apart_from_a_stall(
+    qtbot: QtBot, panel: ModelsPanel, fake_ollama: FakeOllama
+) -> None:
+    fake_ollama.set_pull_plan(TINY, [100_000, 500], steps_per_layer=10)
+    fake_ollama.drop_after("/api/pull", chunks=6)  # the server cuts the stream mid-download
+    shown: list[str] = []
+    panel.queue.changed.connect(lambda job: shown.append(row_of(panel, job).phase.text()))
+    job = panel.start_pull(TINY)
+    qtbot.waitUntil(lambda: job.state is JobState.DONE, timeout=20_000)
+    assert "connection lost — reconnecting (attempt 1)" in shown
+    assert not [t for t in shown if t.startswith("stalled")]
+    assert shown[-1] == "done"
+
+
 def test_several_pulls_queue_and_run_one_after_another(
     qtbot: QtBot, panel: ModelsPanel, fake_ollama: FakeOllama
 ) -> None:
