@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 from pathlib import Path
 
@@ -16,11 +15,22 @@ def autostart_dir(env: dict[str, str] | None = None) -> Path:
     return Path(base) / "autostart"
 
 
+_RESERVED = set(" \t\n\"'\\><~|&;$*?#()`")
+
+
+def desktop_quote(arg: str) -> str:
+    """Quote one Exec argument as the Desktop Entry spec says (double quotes, four escapes)."""
+    if arg and not (set(arg) & _RESERVED):
+        return arg
+    escaped = "".join("\\" + ch if ch in '"`$\\' else ch for ch in arg)
+    return f'"{escaped}"'
+
+
 def launch_command() -> str:
-    """How to start this GateDeck: the bundle's executable, or this Python running the CLI."""
+    """How a login starts this GateDeck: straight to the tray, without opening the window."""
     if getattr(sys, "frozen", False):
-        return shlex.quote(sys.executable)
-    return f"{shlex.quote(sys.executable)} -m core.cli"
+        return f"{desktop_quote(sys.executable)} --hidden"
+    return f"{desktop_quote(sys.executable)} -m core.cli --hidden"
 
 
 def autostart_entry(command: str) -> str:
@@ -29,7 +39,8 @@ def autostart_entry(command: str) -> str:
         "Type=Application\n"
         "Name=GateDeck\n"
         "Comment=Local model gateway for Claude Code and OpenAI/Anthropic clients\n"
-        f"Exec={command}\n"
+        # The key-file layer escapes backslashes once more (spec: "\\\\" means one backslash).
+        f"Exec={command.replace(chr(92), chr(92) * 2)}\n"
         "Icon=gatedeck\n"
         "Terminal=false\n"
         "X-GNOME-Autostart-enabled=true\n"

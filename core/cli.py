@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--default-model", metavar="NAME", help="Ollama model for a brand-new config's mappings"
     )
     parser.add_argument("--panel", choices=PANELS, help="open the window on this panel")
+    parser.add_argument(
+        "--hidden", action="store_true", help="start in the tray without opening the window (used on login)"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
@@ -61,7 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run_gui(args: argparse.Namespace) -> int:
     # The only place core reaches the GUI, by name at run time, so core keeps no import of it.
     gui_app = importlib.import_module("gui.app")
-    code: int = gui_app.run(ollama_url=args.ollama_url, default_model=args.default_model, panel=args.panel)
+    code: int = gui_app.run(
+        ollama_url=args.ollama_url, default_model=args.default_model, panel=args.panel, hidden=args.hidden
+    )
     return code
 
 

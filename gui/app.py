@@ -21,7 +21,12 @@ from core.version import __version__
 log = logging.getLogger(__name__)
 
 
-def run(ollama_url: str | None = None, default_model: str | None = None, panel: str | None = None) -> int:
+def run(
+    ollama_url: str | None = None,
+    default_model: str | None = None,
+    panel: str | None = None,
+    hidden: bool = False,
+) -> int:
     """Open GateDeck's window and run until the user quits. Returns the exit code."""
     # LiteLLM must never try the network at import; set before anything can import it.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -61,7 +66,7 @@ def run(ollama_url: str | None = None, default_model: str | None = None, panel: 
             loop.add_signal_handler(signum, lambda: asyncio.ensure_future(controller.quit()))
         except (NotImplementedError, RuntimeError):  # Windows: no Unix signals on the loop
             signal.signal(signum, lambda *_: asyncio.ensure_future(controller.quit()))
-    controller.start()
+    controller.start(show_window=not hidden)
     log.info("GateDeck %s window shown", __version__)
     with loop:
         loop.run_until_complete(controller.quit_finished.wait())

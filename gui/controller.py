@@ -102,9 +102,13 @@ class AppController(QObject):
         menu.addAction(quit_action)
 
     # ---------------------------------------------------------------- lifecycle
-    def start(self) -> None:
-        """Show the window (and tray), then start background work."""
-        self.window.show()
+    def start(self, show_window: bool = True) -> None:
+        """Show the window (and tray), then start background work.
+
+        ``show_window=False`` (a start on login) stays in the tray, unless there is no tray.
+        """
+        if show_window or not self.tray_enabled:
+            self.window.show()
         if self.tray_enabled:
             self.tray.show()
         self.watcher.start()

@@ -35,3 +35,13 @@ def test_start_on_login_writes_the_autostart_entry_and_saves(qtbot: QtBot, insta
     again.save()
     assert not entry.exists()
     assert QApplication.palette().window().color().lightness() > 150, "back to the system's light palette"
+
+
+def test_autostart_entry_quotes_paths_as_desktop_entries_require(tmp_path: Path) -> None:
+    from core.autostart import autostart_entry, desktop_quote
+
+    assert desktop_quote("/opt/gatedeck/gatedeck") == "/opt/gatedeck/gatedeck"
+    assert desktop_quote("/home/a b/gatedeck") == '"/home/a b/gatedeck"'
+    assert desktop_quote('/x/$y"z') == '"/x/\\$y\\"z"'
+    entry = autostart_entry(desktop_quote("/x/$y") + " --hidden")
+    assert 'Exec="/x/\\\\$y" --hidden' in entry
