@@ -31,7 +31,7 @@ KEEP_ALIVE_CHOICES = (
     ("30m", "30 minutes"),
     ("1h", "1 hour"),
     ("4h", "4 hours"),
-    ("-1", "-1 — keep loaded"),
+    ("-1m", "keep loaded (-1m)"),  # a bare "-1" string is not a duration to Ollama (Go)
 )
 #: When a model's layer count is unknown (not installed yet), the GPU-layer slider goes this far.
 FALLBACK_LAYERS = 128

@@ -168,6 +168,8 @@ def test_gpu_layers_decide_where_the_model_sits(panel: HardwarePanel, arun: Run)
 
 def test_edits_stay_per_mapping_until_applied(panel: HardwarePanel, holder: ConfigHolder, arun: Run) -> None:
     panel.tuning.threads.set_position(panel.tuning.threads.position_of(6))
+    keep = panel.tuning.keep_alive
+    keep.setCurrentIndex(keep.findData("-1m"))  # "keep loaded", as a duration Ollama parses
     arun(panel.select_mapping("gpt-4o"))
     panel.tuning.context.set_position(panel.tuning.context.position_of(65536))
     arun(panel.select_mapping("claude-*opus*"))
@@ -175,6 +177,7 @@ def test_edits_stay_per_mapping_until_applied(panel: HardwarePanel, holder: Conf
     assert arun(panel.apply())
     by_name = {m.name: m.options for m in holder.config.mappings}
     assert by_name["claude-*opus*"].num_thread == 6
+    assert by_name["claude-*opus*"].keep_alive == "-1m"
     assert by_name["gpt-4o"].num_ctx == 65536
     assert by_name["gpt-4o"].num_thread == 16, "the clamped thread count was applied with it"
 
