@@ -42,7 +42,7 @@ SAVER = textwrap.dedent(
 def test_killing_a_save_at_random_points_never_leaves_an_unloadable_config() -> None:
     rng = random.Random(20261122)
     store = ConfigStore(AppPaths.from_env())
-    kills = 40
+    kills = 25
     for round_ in range(kills):
         child = subprocess.Popen(
             [sys.executable, "-c", SAVER],
