@@ -109,7 +109,19 @@ def ollama_params(mapping: ModelMapping, api_base: str) -> dict[str, Any]:
     """``litellm_params`` for one mapping on one Ollama backend."""
     params: dict[str, Any] = {"model": f"ollama_chat/{mapping.model}", "api_base": api_base}
     params.update(mapping.options.model_dump(exclude_none=True))
+    if "keep_alive" in params:
+        params["keep_alive"] = ollama_keep_alive(params["keep_alive"])
     return params
+
+
+def ollama_keep_alive(value: str) -> str | int | float:
+    """Ollama reads a bare number as seconds but a string through Go's duration parser, which
+    refuses ``"-1"`` or ``"300"`` (no unit): send those as numbers, ``"5m"`` as it is."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return int(number) if number.is_integer() else number
 
 
 def render(

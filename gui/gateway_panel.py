@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -24,6 +23,7 @@ from qasync import asyncSlot
 from core.config import OllamaBackend
 from core.config_holder import ConfigHolder
 from gui.banner import Banner
+from gui.confirm import ask_yes_no
 from gui.gateway_bridge import GatewayBridge
 
 STATE_WORDS = {
@@ -270,13 +270,12 @@ class GatewayPanel(QWidget):
 
     @asyncSlot()
     async def _on_regenerate_clicked(self) -> None:
-        answer = QMessageBox.question(
+        if await ask_yes_no(
             self,
             "Regenerate the master key?",
             "Every client using the current key (Claude Code included) will be refused until you "
             "give it the new key. Continue?",
-        )
-        if answer == QMessageBox.StandardButton.Yes:
+        ):
             await self.regenerate_key()
 
     @asyncSlot()

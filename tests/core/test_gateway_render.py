@@ -138,3 +138,12 @@ def test_export_references_keys_from_the_environment_and_holds_no_secret() -> No
     )
     assert not deployments(rendered, "claude-?-haiku")  # stock LiteLLM knows only '*'
     assert any("claude-?-haiku" in note for note in rendered.notes)
+
+
+def test_keep_alive_without_a_unit_is_sent_as_seconds_not_a_string() -> None:
+    from core.gateway_render import ollama_keep_alive
+
+    assert ollama_keep_alive("-1") == -1
+    assert ollama_keep_alive("300") == 300
+    assert ollama_keep_alive("0.5") == 0.5
+    assert ollama_keep_alive("5m") == "5m"

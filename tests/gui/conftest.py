@@ -21,6 +21,9 @@ def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     asyncio.set_event_loop(event_loop)
     yield event_loop
     asyncio.set_event_loop(None)
+    # qasync marks itself as the running loop; clear that so later asyncio.run() / pytest-asyncio
+    # tests in the same process do not see a loop "already running".
+    asyncio.events._set_running_loop(None)
 
 
 Run = Callable[..., Any]
