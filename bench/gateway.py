@@ -5,11 +5,20 @@ generator, does not share a GIL with either) and measures, against each:
 
 - non-streaming latency, p50 / p95, one request at a time;
 - throughput with 8 requests in flight;
-- streamed first-chunk delay (time to the first content of a streamed answer), p50 / p95.
+- streamed first-chunk delay (time to the first content of a streamed answer), p50 / p95;
+- gateway CPU per streamed chunk (the gateway process's CPU time over whole streams ÷ the
+  content chunks they carried);
+- restart in-process (``Gateway.restart_blocking`` in a process of its own, median of 5).
+
+Each gateway figure is taken twice, one gateway at a time: the stock embedded LiteLLM
+(``GATEDECK_GATEWAY_SPEEDUPS=0``: core.gateway_speedups and the cached Ollama lookup off) and
+GateDeck's (speedups on), then printed beside direct Ollama as issue 9's table. The UI figures
+of that table come from ``python -m bench.ui_stall`` (longest main-thread stall while streams
+pass the gateway) and ``python -m bench.startup`` (launch → window painted).
 
 Direct means Ollama's own ``/api/chat``; the gateway is measured on ``/v1/chat/completions``
 (OpenAI) and ``/v1/messages`` (Anthropic, what Claude Code uses). Prints figures; asserts
-nothing. Usage: ``python -m bench.gateway [--requests 200] [--concurrency 8]``.
+nothing. Usage: ``python -m bench.gateway [--requests 200] [--concurrency 8] [--only gatedeck]``.
 """
 
 from __future__ import annotations
@@ -58,6 +67,16 @@ class Figures:
     rps: float
     first_p50_ms: float
     first_p95_ms: float
+    cpu_ms_per_chunk: float | None = None
+
+
+def _cpu_s(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
 
 
 def _free_port() -> int:
@@ -96,7 +115,7 @@ async def _timed(call: Callable[[], Awaitable[None]], count: int) -> list[float]
     return times
 
 
-async def measure(target: Target, requests: int, concurrency: int) -> Figures:
+async def measure(target: Target, requests: int, concurrency: int, server_pid: int | None = None) -> Figures:
     async with httpx.AsyncClient(headers=target.headers, timeout=60) as client:
 
         async def one() -> None:
@@ -125,12 +144,26 @@ async def measure(target: Target, requests: int, concurrency: int) -> Figures:
 
         await _timed(first_chunk, 5)
         firsts = await _timed(first_chunk, max(20, requests // 2))
+
+        chunks = 0
+
+        async def whole_stream() -> None:
+            nonlocal chunks
+            async with client.stream("POST", target.url, json=target.stream_body) as response:
+                response.raise_for_status()
+                async for line in response.aiter_lines():
+                    chunks += target.first_content(line)
+
+        cpu_before = _cpu_s(server_pid)
+        await _timed(whole_stream, max(20, requests // 2))
+        cpu_ms = (_cpu_s(server_pid) - cpu_before) * 1000
     return Figures(
         p50_ms=statistics.median(latencies),
         p95_ms=_percentile(latencies, 0.95),
         rps=rps,
         first_p50_ms=statistics.median(firsts),
         first_p95_ms=_percentile(firsts, 0.95),
+        cpu_ms_per_chunk=cpu_ms / chunks if server_pid is not None and chunks else None,
     )
 
 
@@ -149,10 +182,173 @@ def _anthropic_has_content(line: str) -> bool:
     return line.startswith("data: ") and '"text_delta"' in line
 
 
+RESTART_PROBE = (
+    "import json, os, statistics, sys, time; "
+    "from core.cli_gateway import cloud_key_lookup; from core.gateway import Gateway; "
+    "from core.first_run import open_installation; "
+    "install = open_installation(ollama_url=sys.argv[1], default_model=None); "
+    "config = install.config.model_copy(deep=True); config.gateway.port = int(sys.argv[2]); "
+    "gw = Gateway(config, master_key=install.master_key, cloud_key=cloud_key_lookup(install.secrets)); "
+    "gw.start_blocking(); times = []\n"
+    "for _ in range(6):\n"
+    "    began = time.perf_counter(); gw.restart_blocking(); times.append(time.perf_counter() - began)\n"
+    "print(json.dumps(statistics.median(times[1:]))); sys.stdout.flush(); "
+    "gw.stop_blocking(); os._exit(0)"
+)
+
+MODES = {"stock": "0", "gatedeck": "1"}  # GATEDECK_GATEWAY_SPEEDUPS for each gateway run
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _gateway_targets(gateway: str, key: str) -> list[Target]:
+    return [
+        Target(
+            "/v1/chat/completions",
+            f"{gateway}/v1/chat/completions",
+            {"model": "claude-sonnet-4-5", "messages": PROMPT},
+            {"model": "claude-sonnet-4-5", "messages": PROMPT, "stream": True},
+            {"Authorization": f"Bearer {key}"},
+            _openai_has_content,
+        ),
+        Target(
+            "/v1/messages",
+            f"{gateway}/v1/messages",
+            {"model": "claude-sonnet-4-5-20250929", "max_tokens": 256, "messages": PROMPT},
+            {
+                "model": "claude-sonnet-4-5-20250929",
+                "max_tokens": 256,
+                "messages": PROMPT,
+                "stream": True,
+            },
+            {"x-api-key": key},
+            _anthropic_has_content,
+        ),
+    ]
+
+
+def _run_gateway(
+    mode: str, ollama: str, env: dict[str, str], key_of: Callable[[], str], args: argparse.Namespace
+) -> tuple[dict[str, Figures], float | None]:
+    """Figures of one gateway (``mode``), then its in-process restart time (s)."""
+    env = {**env, "GATEDECK_GATEWAY_SPEEDUPS": MODES[mode]}
+    port = _free_port()
+    print(f"[{mode}] starting `gatedeck serve` (loads LiteLLM, ~15 s)...", file=sys.stderr, flush=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "--ollama-url", ollama, "serve", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        gateway = f"http://127.0.0.1:{port}"
+        _wait_http(f"{gateway}/health/liveliness", proc)
+        figures = {
+            t.name: asyncio.run(measure(t, args.requests, args.concurrency, proc.pid))
+            for t in _gateway_targets(gateway, key_of())
+        }
+    finally:
+        _stop(proc)
+    print(f"[{mode}] timing restarts in-process...", file=sys.stderr, flush=True)
+    probe = subprocess.run(
+        [sys.executable, "-c", RESTART_PROBE, ollama, str(_free_port())],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    lines = probe.stdout.decode().strip().splitlines()
+    restart_s = float(json.loads(lines[-1])) if probe.returncode == 0 and lines else None
+    if restart_s is None:
+        print(f"[{mode}] restart probe failed: {probe.stderr.decode()[-500:]}", file=sys.stderr)
+    return figures, restart_s
+
+
+def _print_raw(
+    direct: Figures, runs: dict[str, tuple[dict[str, Figures], float | None]], args: argparse.Namespace
+) -> None:
+    print(
+        f"\nGateDeck gateway overhead ({args.requests} sequential requests, concurrency {args.concurrency})"
+    )
+    header = f"{'':36}{'p50 ms':>9}{'p95 ms':>9}{'req/s @' + str(args.concurrency):>11}"
+    print(header + f"{'1st chunk p50':>15}{'p95':>8}{'CPU ms/chunk':>14}")
+    rows = [("direct Ollama /api/chat", direct)]
+    for mode, (figures, _) in runs.items():
+        rows += [(f"{mode} {name}", f) for name, f in figures.items()]
+    for name, f in rows:
+        cpu = f"{f.cpu_ms_per_chunk:14.2f}" if f.cpu_ms_per_chunk is not None else f"{'-':>14}"
+        print(
+            f"{name:36}{f.p50_ms:9.1f}{f.p95_ms:9.1f}{f.rps:11.1f}{f.first_p50_ms:15.1f}{f.first_p95_ms:8.1f}{cpu}"
+        )
+
+
+def _print_issue_table(direct: Figures, runs: dict[str, tuple[dict[str, Figures], float | None]]) -> None:
+    """Issue 9's figures, one column per gateway, target beside them."""
+    modes = list(runs)
+    rows: list[tuple[str, str, list[str]]] = []
+    for path in ("/v1/chat/completions", "/v1/messages"):
+        rows.append(
+            (
+                f"latency added p50, non-streaming {path}",
+                "≤ 3 ms",
+                [f"{runs[m][0][path].p50_ms - direct.p50_ms:.1f} ms" for m in modes],
+            )
+        )
+        rows.append(
+            (
+                f"throughput @8, gateway ÷ direct {path}",
+                "≥ 0.5",
+                [f"{runs[m][0][path].rps / direct.rps:.2f}" for m in modes],
+            )
+        )
+        rows.append(
+            (
+                f"first streamed chunk delay added {path}",
+                "≤ 5 ms",
+                [f"{runs[m][0][path].first_p50_ms - direct.first_p50_ms:.1f} ms" for m in modes],
+            )
+        )
+        rows.append(
+            (
+                f"gateway CPU per streamed chunk {path}",
+                "≤ 0.2 ms",
+                [
+                    f"{c:.2f} ms" if (c := runs[m][0][path].cpu_ms_per_chunk) is not None else "-"
+                    for m in modes
+                ],
+            )
+        )
+    rows.append(
+        (
+            "restart in-process",
+            "≤ 0.2 s",
+            [f"{r:.3f} s" if (r := runs[m][1]) is not None else "failed" for m in modes],
+        )
+    )
+    rows.append(("longest UI stall, 8 streams", "≤ 16 ms", ["python -m bench.ui_stall"] * len(modes)))
+    rows.append(("launch → window ÷ bare PySide6", "≤ 2.5", ["python -m bench.startup"] * len(modes)))
+    print(
+        f"\nIssue 9 figures (direct: p50 {direct.p50_ms:.1f} ms, {direct.rps:.0f} req/s, 1st chunk {direct.first_p50_ms:.1f} ms)"
+    )
+    width = 56
+    print(f"{'figure':{width}}{'target':>10}" + "".join(f"{m:>26}" for m in modes))
+    for name, target, values in rows:
+        print(f"{name:{width}}{target:>10}" + "".join(f"{v:>26}" for v in values))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="sequential requests per target")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--only", choices=sorted(MODES), help="measure one gateway only")
     args = parser.parse_args(argv)
 
     home = tempfile.mkdtemp(prefix="gatedeck-bench-")
@@ -163,85 +359,41 @@ def main(argv: list[str] | None = None) -> int:
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "LITELLM_LOG": "ERROR",
     }
-    ollama_port, gateway_port = _free_port(), _free_port()
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        fake = subprocess.Popen(
-            [sys.executable, "-c", FAKE_WITHOUT_NAGLE, str(ollama_port)],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        procs.append(fake)
-        ollama = f"http://127.0.0.1:{ollama_port}"
-        _wait_http(f"{ollama}/api/version", fake)
-        print("starting `gatedeck serve` (loads LiteLLM, ~15 s)...", file=sys.stderr, flush=True)
-        gateway_proc = subprocess.Popen(
-            [sys.executable, "-m", "core.cli", "--ollama-url", ollama, "serve", "--port", str(gateway_port)],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        procs.append(gateway_proc)
-        gateway = f"http://127.0.0.1:{gateway_port}"
-        _wait_http(f"{gateway}/health/liveliness", gateway_proc)
+
+    def key_of() -> str:
         from core.paths import AppPaths
         from core.secrets import MASTER_KEY, open_secret_store
 
         paths = AppPaths.from_env({"GATEDECK_CONFIG_DIR": home})
-        key = open_secret_store(paths, {"GATEDECK_SECRET_STORE": "file"}).get(MASTER_KEY) or ""
+        return open_secret_store(paths, {"GATEDECK_SECRET_STORE": "file"}).get(MASTER_KEY) or ""
 
-        targets = [
-            Target(
-                "direct Ollama /api/chat",
-                f"{ollama}/api/chat",
-                {"model": MODEL, "messages": PROMPT, "stream": False},
-                {"model": MODEL, "messages": PROMPT, "stream": True},
-                {},
-                _ollama_has_content,
-            ),
-            Target(
-                "gateway /v1/chat/completions",
-                f"{gateway}/v1/chat/completions",
-                {"model": "claude-sonnet-4-5", "messages": PROMPT},
-                {"model": "claude-sonnet-4-5", "messages": PROMPT, "stream": True},
-                {"Authorization": f"Bearer {key}"},
-                _openai_has_content,
-            ),
-            Target(
-                "gateway /v1/messages",
-                f"{gateway}/v1/messages",
-                {"model": "claude-sonnet-4-5-20250929", "max_tokens": 256, "messages": PROMPT},
-                {
-                    "model": "claude-sonnet-4-5-20250929",
-                    "max_tokens": 256,
-                    "messages": PROMPT,
-                    "stream": True,
-                },
-                {"x-api-key": key},
-                _anthropic_has_content,
-            ),
-        ]
-        results = [(t.name, asyncio.run(measure(t, args.requests, args.concurrency))) for t in targets]
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-    print(
-        f"\nGateDeck gateway overhead ({args.requests} sequential requests, concurrency {args.concurrency})"
+    ollama_port = _free_port()
+    fake = subprocess.Popen(
+        [sys.executable, "-c", FAKE_WITHOUT_NAGLE, str(ollama_port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    header = f"{'':32}{'p50 ms':>9}{'p95 ms':>9}{'req/s @' + str(args.concurrency):>11}"
-    print(header + f"{'1st chunk p50':>15}{'p95':>8}")
-    for name, f in results:
-        print(
-            f"{name:32}{f.p50_ms:9.1f}{f.p95_ms:9.1f}{f.rps:11.1f}{f.first_p50_ms:15.1f}{f.first_p95_ms:8.1f}"
+    try:
+        ollama = f"http://127.0.0.1:{ollama_port}"
+        _wait_http(f"{ollama}/api/version", fake)
+        direct_target = Target(
+            "direct Ollama /api/chat",
+            f"{ollama}/api/chat",
+            {"model": MODEL, "messages": PROMPT, "stream": False},
+            {"model": MODEL, "messages": PROMPT, "stream": True},
+            {},
+            _ollama_has_content,
         )
+        direct = asyncio.run(measure(direct_target, args.requests, args.concurrency))
+        modes = [args.only] if args.only else list(MODES)
+        runs = {mode: _run_gateway(mode, ollama, env, key_of, args) for mode in modes}
+    finally:
+        _stop(fake)
+
+    _print_raw(direct, runs, args)
+    _print_issue_table(direct, runs)
     return 0
 
 

@@ -22,6 +22,7 @@ returns the one :class:`Engine` of this process. What it works around (DESIGN.md
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import copy
 import os
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from core import gateway_speedups
 from core.gateway_auth import ASGIApp, KeyCheck, Message, Receive, Scope, Send
 from core.gateway_render import RenderedGateway, RouteTable
 
@@ -135,7 +137,14 @@ class Engine:
         return KeyCheck(watch, master_key), watch
 
     def prepare_start(self) -> None:
+        """Called on the gateway loop just before the server starts."""
         self._shutdown_manager.reset()
+        if gateway_speedups.enabled():
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # not on a loop: nothing to set up
+                return
+            gateway_speedups.use_inline_executor(loop)
 
     async def release_clients(self) -> None:
         """Close LiteLLM's pooled HTTP clients; run on the gateway loop before the server exits."""
@@ -355,7 +364,11 @@ def load() -> Engine:
             from litellm.router_utils.pattern_match_deployments import PatternMatchRouter
 
             litellm.telemetry = False
-            _cache_static_ollama_lookup(litellm)
+            # GATEDECK_GATEWAY_SPEEDUPS=0 leaves LiteLLM's per-request work as shipped, so
+            # bench/gateway.py can show the stock proxy beside GateDeck's (issue 9).
+            if gateway_speedups.enabled():
+                _cache_static_ollama_lookup(litellm)
+                gateway_speedups.apply()
             _engine.append(Engine(litellm, proxy_server, GracefulShutdownManager, PatternMatchRouter))
         return _engine[0]
 
