@@ -8,6 +8,7 @@ at most ten times a second and only when something changed.
 
 from __future__ import annotations
 
+import bisect
 import time
 from dataclasses import dataclass, field
 
@@ -33,6 +34,18 @@ class _Series:
     times: list[float] = field(default_factory=list)
     values: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m, _, _ in MEASURES})
     curves: dict[str, pg.PlotDataItem] = field(default_factory=dict)
+    changed: bool = True
+
+
+class _TimedLayout(pg.GraphicsLayoutWidget):  # type: ignore[misc]
+    """Remembers how long its last paint took (the monitor spaces redraws by it)."""
+
+    paint_s = 0.0
+
+    def paintEvent(self, event: object) -> None:
+        began = time.perf_counter()
+        super().paintEvent(event)
+        self.paint_s = time.perf_counter() - began
 
 
 class LatencyGraphs(QWidget):
@@ -45,20 +58,24 @@ class LatencyGraphs(QWidget):
         self.window_s = WINDOWS_S["5 min"]
         self._series: dict[str, _Series] = {}
         self._errors: list[tuple[float, float]] = []
+        self._errors_changed = False
+        self.update_s = 0.0  # how long the last redraw's data update took
         background = self.palette().color(QPalette.ColorRole.Base)
-        self.layout_widget = pg.GraphicsLayoutWidget()
+        self.layout_widget = _TimedLayout()
         self.layout_widget.setBackground(background)
         self.plots: dict[str, pg.PlotItem] = {}
         for row, (key, title, unit) in enumerate(MEASURES):
             plot = self.layout_widget.addPlot(row=row, col=0, axisItems={"bottom": pg.DateAxisItem()})
             plot.setLabel("left", title, units=unit)
-            plot.showGrid(x=True, y=True, alpha=0.2)
+            # no grid: its lines are most of the paint time
             plot.setMenuEnabled(False)
             plot.setMouseEnabled(x=False, y=False)
             plot.hideButtons()
             plot.getViewBox().setAutoVisible(y=True)  # scale y to the points inside the window
             if row:
                 plot.setXLink(self.plots[MEASURES[0][0]])
+            if row < len(MEASURES) - 1:
+                plot.hideAxis("bottom")  # one time axis, under the last plot
             self.plots[key] = plot
         self.error_marks = pg.ScatterPlotItem(
             symbol="x", size=9, pen=pg.mkPen("#d23f3f", width=2), brush=None
@@ -78,20 +95,30 @@ class LatencyGraphs(QWidget):
     def add(self, record: RequestRecord) -> None:
         """Remember ``record`` (drawn at the next :meth:`redraw`)."""
         if not record.ok:
-            self._errors.append((record.at, record.latency_s))
+            bisect.insort(self._errors, (record.at, record.latency_s))
+            self._errors_changed = True
             return
         series = self._series.get(record.served_by)
         if series is None:
             series = self._series[record.served_by] = _Series()
-        series.times.append(record.at)
+        # records come as requests finish; one that started earlier may come later: keep time order
+        at = len(series.times) if not series.times or record.at >= series.times[-1] else None
+        if at is None:
+            at = bisect.bisect_right(series.times, record.at)
+        series.times.insert(at, record.at)
+        series.changed = True
         for key, _, _ in MEASURES:
             value = getattr(record, key)
-            series.values[key].append(float("nan") if value is None else float(value))
+            series.values[key].insert(at, float("nan") if value is None else float(value))
         if len(series.times) > MAX_POINTS_PER_MAPPING:
             cut = len(series.times) - MAX_POINTS_PER_MAPPING
             del series.times[:cut]
             for values in series.values.values():
                 del values[:cut]
+
+    def curve(self, mapping: str, measure: str) -> pg.PlotDataItem:
+        """The curve drawn for ``mapping``'s ``measure`` (``ttft_s``, ``latency_s``, ``tokens_per_s``)."""
+        return self._series[mapping].curves[measure]
 
     def points(self, mapping: str) -> int:
         series = self._series.get(mapping)
@@ -107,17 +134,22 @@ class LatencyGraphs(QWidget):
     # ---------------------------------------------------------------- drawing
     def redraw(self, now: float | None = None) -> None:
         """Draw what arrived since the last call and move the window to end at ``now``."""
+        began = time.perf_counter()
         now = time.time() if now is None else now
         oldest = now - max(WINDOWS_S.values())
         for index, series in enumerate(self._series.values()):
-            _trim(series, oldest)
+            if _trim(series, oldest):
+                series.changed = True
+            if not series.changed:
+                continue  # its curves keep their data; only the window moves
+            series.changed = False
             times = np.asarray(series.times, dtype=float)
             for key, _, _ in MEASURES:
                 curve = series.curves.get(key)
                 if curve is None:
                     colour = PALETTE[index % len(PALETTE)]
                     curve = self.plots[key].plot(
-                        pen=pg.mkPen(colour, width=1.5),
+                        pen=pg.mkPen(colour, width=1),  # wider pens stroke several times slower
                         symbol="o",
                         symbolSize=4,
                         symbolPen=None,
@@ -132,9 +164,19 @@ class LatencyGraphs(QWidget):
                 curve.setSymbol("o" if len(times) <= 300 else None)
         if list(self._series) != self._legend_for:
             self._show_legend()
-        self._errors = [e for e in self._errors if e[0] >= oldest]
-        self.error_marks.setData([e[0] for e in self._errors], [e[1] for e in self._errors])
+        if self._errors and self._errors[0][0] < oldest:
+            self._errors = [e for e in self._errors if e[0] >= oldest]
+            self._errors_changed = True
+        if self._errors_changed:
+            self.error_marks.setData([e[0] for e in self._errors], [e[1] for e in self._errors])
+            self._errors_changed = False
         self.plots["ttft_s"].setXRange(now - self.window_s, now, padding=0.01)
+        self.update_s = time.perf_counter() - began
+
+    @property
+    def cost_s(self) -> float:
+        """What the last redraw cost the UI thread: data update plus paint."""
+        return self.update_s + self.layout_widget.paint_s
 
     def _show_legend(self) -> None:
         self._legend_for = list(self._series)
@@ -146,11 +188,10 @@ class LatencyGraphs(QWidget):
         self.legend.setText("&nbsp;&nbsp;&nbsp;".join(items))
 
 
-def _trim(series: _Series, oldest: float) -> None:
-    cut = 0
-    while cut < len(series.times) and series.times[cut] < oldest:
-        cut += 1
+def _trim(series: _Series, oldest: float) -> bool:
+    cut = bisect.bisect_left(series.times, oldest)  # records arrive in time order
     if cut:
         del series.times[:cut]
         for values in series.values.values():
             del values[:cut]
+    return bool(cut)

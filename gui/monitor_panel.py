@@ -26,8 +26,12 @@ from gui.request_log_view import RequestLogView
 
 HISTORY = 50_000
 TICK_MS = 100  # at most 10 redraws a second
-TABLE_EVERY_S = 0.5
-SLIDE_EVERY_S = 1.0  # move the time axis along even when nothing new arrived
+#: The graphs may take at most this share of the UI thread: a redraw that cost 40 ms (which
+#: happens while the gateway's thread holds the GIL) waits 200 ms before the next one.
+GRAPH_DUTY = 0.2
+TABLE_EVERY_S = 1.0
+#: Slide the time axis along by about a pixel's worth of the window even when nothing arrives.
+SLIDE_FRACTION = 1 / 300
 
 
 class MonitorPanel(QWidget):
@@ -54,7 +58,9 @@ class MonitorPanel(QWidget):
         self._history: deque[RequestRecord] = deque(maxlen=HISTORY)
         self._queued: list[RequestRecord] = []
         self._unsubscribe: Callable[[], None] | None = None
-        self._dirty = False
+        self._graphs_dirty = False
+        self._table_dirty = False
+        self._graphs_due = 0.0
         self._table_due = 0.0
         self._slid_at = 0.0
         self._context_mapping = ""
@@ -102,6 +108,7 @@ class MonitorPanel(QWidget):
         self.window_choice.currentTextChanged.connect(self._on_window_choice_current_text_changed)
         self.banner.action.clicked.connect(self._on_banner_action_clicked)
         self.stats_table.threshold_changed.connect(self._on_stats_table_threshold_changed)
+        self.tabs.currentChanged.connect(self._on_tabs_current_changed)
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -151,23 +158,28 @@ class MonitorPanel(QWidget):
         for record in batch:
             self.graphs.add(record)
         self.request_log.model.add(batch)
-        self._dirty = True
+        self._graphs_dirty = self._table_dirty = True
 
     def _draw(self, now: float, force: bool = False) -> None:
-        if self._dirty or force or now - self._slid_at >= SLIDE_EVERY_S:
+        mono = time.monotonic()
+        slide = max(TICK_MS / 1000, self.graphs.window_s * SLIDE_FRACTION)
+        if force or (mono >= self._graphs_due and (self._graphs_dirty or now - self._slid_at >= slide)):
             self.graphs.redraw(now)
             self._slid_at = now
+            self._graphs_dirty = False
             self.redraws += 1
-        if (self._dirty and now >= self._table_due) or force:
+            self._graphs_due = mono + max(TICK_MS / 1000, self.graphs.cost_s / GRAPH_DUTY)
+        if force or (self._table_dirty and mono >= self._table_due):
             in_window = self.records_in_window(now)
-            self.stats_table.show_stats(summarize(in_window), self.policy.thresholds)
+            if force or self.tabs.currentWidget() is self.stats_table:
+                self.stats_table.show_stats(summarize(in_window), self.policy.thresholds)
             errors = sum(1 for r in in_window if not r.ok)
             self.summary.setText(
                 f"{len(in_window)} requests in the last {self.window_choice.currentText()}"
                 + (f", <span style='color:#d23f3f'>{errors} failed</span>" if errors else "")
             )
-            self._table_due = now + TABLE_EVERY_S
-            self._dirty = False
+            self._table_due = mono + TABLE_EVERY_S
+            self._table_dirty = False
 
     def _on_timer_timeout(self) -> None:
         self._flush()
@@ -176,7 +188,11 @@ class MonitorPanel(QWidget):
 
     def _on_window_choice_current_text_changed(self, text: str) -> None:
         self.graphs.set_window(WINDOWS_S[text])
-        self._dirty = True
+        self._graphs_dirty = self._table_dirty = True
+        self._graphs_due = self._table_due = 0.0
+
+    def _on_tabs_current_changed(self, _index: int) -> None:
+        self._table_dirty = True
         self._table_due = 0.0
 
     def _on_banner_action_clicked(self) -> None:

@@ -1,23 +1,25 @@
-"""The monitor's request log: newest first, filterable, errors and fallbacks highlighted."""
+"""The monitor's request log: newest first, filterable, errors and fallbacks highlighted.
+
+Rows live in a ``QStandardItemModel`` and are filtered by ``QSortFilterProxyModel``'s own regular
+expression on a hidden column, so painting and filtering never call into Python. That matters
+while the gateway streams: its thread holds the GIL most of the time, and every Python call a
+view makes from C++ (``data()`` per cell and role, ``filterAcceptsRow`` per row) would first wait
+for it (measured with ``bench/monitor_stall.py``). Python runs once per new record, at insertion.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-)
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtCore import QRegularExpression, QSortFilterProxyModel
+from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QHeaderView, QLineEdit, QTableView, QVBoxLayout, QWidget
 
 from core.metrics import RequestRecord
 
-MAX_ROWS = 5000
+MAX_ROWS = 1000
 COLUMNS = (
     "Time",
     "API",
@@ -29,9 +31,11 @@ COLUMNS = (
     "Tok/s",
     "Notes",
 )
+FILTER_COLUMN = len(COLUMNS)  # hidden: the text the filter searches, plus a problem marker
+PROBLEM_MARK = "\u2691problem"
 COLUMN_WIDTHS = (70, 90, 360, 80, 70, 70, 100, 60)
 ERROR_BG, FALLBACK_BG, TRUNCATED_BG = "#fde7e9", "#fff3cd", "#ffe5cc"
-Index = QModelIndex | QPersistentModelIndex
+_DARK_TEXT = "#1f2328"  # readable on the light highlights in a dark theme too
 
 
 def seconds_text(value: float | None) -> str:
@@ -53,82 +57,26 @@ def notes(record: RequestRecord) -> str:
     return "; ".join(parts)
 
 
-class RequestLogModel(QAbstractTableModel):
-    """Records as rows, newest first, at most :data:`MAX_ROWS`."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[RequestRecord] = []
-
-    def add(self, records: Sequence[RequestRecord]) -> None:
-        if not records:
-            return
-        newest_first = list(reversed(records))[:MAX_ROWS]
-        self.beginInsertRows(QModelIndex(), 0, len(newest_first) - 1)
-        self._rows[0:0] = newest_first
-        self.endInsertRows()
-        if len(self._rows) > MAX_ROWS:
-            self.beginRemoveRows(QModelIndex(), MAX_ROWS, len(self._rows) - 1)
-            del self._rows[MAX_ROWS:]
-            self.endRemoveRows()
-
-    def record(self, row: int) -> RequestRecord:
-        return self._rows[row]
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> object:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid():
-            return None
-        record = self._rows[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(record, index.column())
-        if role == Qt.ItemDataRole.BackgroundRole:
-            colour = _background(record)
-            return QBrush(QColor(colour)) if colour else None
-        if role == Qt.ItemDataRole.ForegroundRole and _background(record):
-            return QBrush(QColor("#1f2328"))  # readable on the light highlight in a dark theme too
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return notes(record) or record.routing
-        return None
-
-    @staticmethod
-    def _text(record: RequestRecord, column: int) -> str:
-        if column == 0:
-            return dt.datetime.fromtimestamp(record.at).strftime("%H:%M:%S")
-        if column == 1:
-            return ("Anthropic" if record.dialect == "anthropic" else "OpenAI") + (
-                " ⇶" if record.stream else ""
-            )
-        if column == 2:
-            return record.routing
-        if column == 3:
-            return "OK" if record.ok else f"Error {record.status}"
-        if column == 4:
-            return seconds_text(record.ttft_s)
-        if column == 5:
-            return seconds_text(record.latency_s)
-        if column == 6:
-            if record.prompt_tokens is None and record.completion_tokens is None:
-                return "–"
-            return f"{record.prompt_tokens or 0} → {record.completion_tokens or 0}"
-        if column == 7:
-            return "–" if record.tokens_per_s is None else f"{record.tokens_per_s:.1f}"
-        return notes(record)
+def cells(record: RequestRecord) -> list[str]:
+    tokens = (
+        "–"
+        if record.prompt_tokens is None and record.completion_tokens is None
+        else f"{record.prompt_tokens or 0} → {record.completion_tokens or 0}"
+    )
+    return [
+        dt.datetime.fromtimestamp(record.at).strftime("%H:%M:%S"),
+        ("Anthropic" if record.dialect == "anthropic" else "OpenAI") + (" ⇶" if record.stream else ""),
+        record.routing,
+        "OK" if record.ok else f"Error {record.status}",
+        seconds_text(record.ttft_s),
+        seconds_text(record.latency_s),
+        tokens,
+        "–" if record.tokens_per_s is None else f"{record.tokens_per_s:.1f}",
+        notes(record),
+    ]
 
 
-def _background(record: RequestRecord) -> str:
+def background(record: RequestRecord) -> str:
     if not record.ok:
         return ERROR_BG
     if record.likely_truncated:
@@ -138,29 +86,42 @@ def _background(record: RequestRecord) -> str:
     return ""
 
 
-class RequestFilter(QSortFilterProxyModel):
-    """Rows whose routing, API or notes contain the text; optionally only problem rows."""
+class RequestLogModel(QStandardItemModel):
+    """Records as rows, newest first, at most :data:`MAX_ROWS`."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.text = ""
-        self.problems_only = False
+        super().__init__(0, len(COLUMNS) + 1, parent)
+        self.setHorizontalHeaderLabels([*COLUMNS, ""])
+        self._records: list[RequestRecord] = []  # row i of the model is self._records[i]
+        self._brushes = {c: QBrush(QColor(c)) for c in (ERROR_BG, FALLBACK_BG, TRUNCATED_BG, _DARK_TEXT)}
 
-    def set_filter(self, text: str, problems_only: bool) -> None:
-        self.beginFilterChange()
-        self.text, self.problems_only = text.strip().lower(), problems_only
-        self.endFilterChange()
+    def add(self, records: Sequence[RequestRecord]) -> None:
+        for record in list(records)[-MAX_ROWS:]:
+            self.insertRow(0, self._items(record))
+            self._records.insert(0, record)
+        if len(self._records) > MAX_ROWS:
+            self.removeRows(MAX_ROWS, len(self._records) - MAX_ROWS)
+            del self._records[MAX_ROWS:]
 
-    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
-        model = self.sourceModel()
-        assert isinstance(model, RequestLogModel)
-        record = model.record(source_row)
-        if self.problems_only and record.ok and not record.fallback and not record.likely_truncated:
-            return False
-        if not self.text:
-            return True
-        haystack = f"{record.routing} {record.dialect} {record.backend} {notes(record)}".lower()
-        return all(word in haystack for word in self.text.split())
+    def record(self, row: int) -> RequestRecord:
+        return self._records[row]
+
+    def _items(self, record: RequestRecord) -> list[QStandardItem]:
+        texts = cells(record)
+        colour = background(record)
+        tip = notes(record) or record.routing
+        items = []
+        for text in texts:
+            item = QStandardItem(text)
+            item.setEditable(False)
+            item.setToolTip(tip)
+            if colour:
+                item.setBackground(self._brushes[colour])
+                item.setForeground(self._brushes[_DARK_TEXT])
+            items.append(item)
+        search = " ".join((record.routing, record.dialect, record.backend, notes(record)))
+        items.append(QStandardItem(f"{search} {PROBLEM_MARK}" if colour else search))
+        return items
 
 
 class RequestLogView(QWidget):
@@ -169,8 +130,9 @@ class RequestLogView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = RequestLogModel(self)
-        self.proxy = RequestFilter(self)
+        self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
+        self.proxy.setFilterKeyColumn(FILTER_COLUMN)
         self.filter_edit = QLineEdit()
         self.filter_edit.setObjectName("requestFilter")
         self.filter_edit.setPlaceholderText("Filter: model name, mapping, error…")
@@ -180,7 +142,7 @@ class RequestLogView(QWidget):
         self.table = QTableView()
         self.table.setObjectName("requestLog")
         self.table.setModel(self.proxy)
-        self.table.setAlternatingRowColors(False)
+        self.table.setColumnHidden(FILTER_COLUMN, True)
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().hide()
         self.table.setWordWrap(False)
@@ -190,7 +152,9 @@ class RequestLogView(QWidget):
         for column, width in enumerate(COLUMN_WIDTHS):
             header.resizeSection(column, width)
         header.setStretchLastSection(True)
-        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
+        rows = self.table.verticalHeader()
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # no per-row height measuring
+        rows.setDefaultSectionSize(self.fontMetrics().height() + 6)
         row = QHBoxLayout()
         row.addWidget(self.filter_edit, 1)
         row.addWidget(self.problems)
@@ -198,8 +162,8 @@ class RequestLogView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
         layout.addWidget(self.table, 1)
-        self.filter_edit.textChanged.connect(self._on_filter_edit_text_changed)
-        self.problems.toggled.connect(self._on_problems_toggled)
+        self.filter_edit.textChanged.connect(self._on_filter_changed)
+        self.problems.toggled.connect(self._on_filter_changed)
 
     def visible_records(self) -> list[RequestRecord]:
         """The rows the filter lets through, top to bottom."""
@@ -208,8 +172,10 @@ class RequestLogView(QWidget):
             for r in range(self.proxy.rowCount())
         ]
 
-    def _on_filter_edit_text_changed(self, text: str) -> None:
-        self.proxy.set_filter(text, self.problems.isChecked())
-
-    def _on_problems_toggled(self, checked: bool) -> None:
-        self.proxy.set_filter(self.filter_edit.text(), checked)
+    def _on_filter_changed(self, *_args: object) -> None:
+        # every word, in any order, and the problem marker when asked: lookaheads on one column
+        words = [*self.filter_edit.text().split(), *([PROBLEM_MARK] if self.problems.isChecked() else [])]
+        pattern = "".join(f"(?=.*{re.escape(word)})" for word in words)
+        self.proxy.setFilterRegularExpression(
+            QRegularExpression(pattern, QRegularExpression.PatternOption.CaseInsensitiveOption)
+        )

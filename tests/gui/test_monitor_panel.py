@@ -16,7 +16,7 @@ from gui.alert_notifier import AlertNotifier
 from gui.monitor_panel import MonitorPanel
 from gui.monitor_stats_table import ALERT_COLUMN
 from gui.pyside_refcount import make_singletons_immortal
-from gui.request_log_view import ERROR_BG, FALLBACK_BG, TRUNCATED_BG
+from gui.request_log_view import ERROR_BG, FALLBACK_BG, MAX_ROWS, TRUNCATED_BG
 from tests.gui.conftest import Run
 
 NOW = 1_800_000_000.0
@@ -105,6 +105,16 @@ def test_the_log_filters_by_text_and_by_problems(panel: MonitorPanel, qtbot: QtB
     assert [r.ok for r in log.visible_records()] == [False]
 
 
+def test_a_request_that_finishes_late_is_drawn_in_time_order(panel: MonitorPanel) -> None:
+    # records arrive as requests finish: a long one that started first comes last
+    panel.add_records([rec(at=NOW - 10), rec(at=NOW - 5), rec(at=NOW - 20, latency_s=15.0)])
+    panel.refresh()
+    curve = panel.graphs.curve("gpt-4o", "latency_s")
+    xs, ys = curve.getData()
+    assert list(xs) == [NOW - 20, NOW - 10, NOW - 5]
+    assert list(ys) == [15.0, 1.5, 1.5]
+
+
 def test_the_window_choice_changes_what_counts(panel: MonitorPanel) -> None:
     panel.add_records([rec(at=NOW - 1200), rec(at=NOW)])  # 20 minutes ago, and now
     panel.refresh()
@@ -121,14 +131,17 @@ def test_a_burst_of_records_from_the_gateway_thread_redraws_at_most_ten_times_a_
 ) -> None:
     began = time.monotonic()
     redraws_before = panel.redraws
-    writer = threading.Thread(target=lambda: [recorder.record(rec(at=NOW - i * 0.1)) for i in range(3000)])
+    writer = threading.Thread(
+        target=lambda: [recorder.record(rec(at=NOW - 300 + i * 0.1)) for i in range(3000)]
+    )
     writer.start()
-    qtbot.waitUntil(lambda: panel.request_log.model.rowCount() == 3000, timeout=30_000)
+    qtbot.waitUntil(lambda: panel.graphs.points("gpt-4o") == 3000, timeout=30_000)
     writer.join()
     elapsed = time.monotonic() - began
     redraws = panel.redraws - redraws_before
     assert 1 <= redraws <= elapsed * 10 + 2, f"{redraws} redraws in {elapsed:.2f} s"
-    assert panel.graphs.points("gpt-4o") == 3000
+    assert panel.request_log.model.rowCount() == MAX_ROWS, "the log view keeps the newest rows only"
+    assert panel.request_log.model.record(0).at == pytest.approx(NOW - 300 + 299.9), "newest first"
 
 
 def test_context_guard_notifies_once_and_raise_context_asks_for_the_hardware_panel(

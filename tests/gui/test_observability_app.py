@@ -78,6 +78,7 @@ def test_requests_show_in_the_monitor_the_log_file_and_gatedeck_stats(
     routes = [r.routing for r in monitor.request_log.visible_records()]
     assert routes[-1] == "claude-sonnet-4-5-20250929 → claude-*sonnet* → qwen2.5-coder:7b"
     assert routes[1] == "gpt-4o → * → qwen2.5-coder:7b", "the catch-all served it"
+    monitor.tabs.setCurrentWidget(monitor.stats_table)  # the table is only kept current while shown
     qtbot.waitUntil(lambda: len(monitor.stats_table.rows()) == 3, timeout=5000)
 
     log_dir = controller.install.paths.log_dir

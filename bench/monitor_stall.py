@@ -1,0 +1,183 @@
+"""How smooth the window stays while 8 streams pass the gateway with the monitor open.
+
+Runs the real app controller offscreen (gateway thread, monitor panel in front, a history of
+several thousand requests already in the graphs) against the in-process fake Ollama, and drives
+8 concurrent streaming clients from a separate process (as Claude Code would be). A 5 ms
+heartbeat timer on the UI thread measures the longest main-thread stall (the idea of
+``bench/ui_stall.py``). Phases: idle, 8 streams with the monitor in front, 8 streams with
+another panel in front (the monitor's own share). Garbage collections that held the GIL for
+more than 50 ms are listed too: with LiteLLM loaded (~900k objects) a full collection takes
+0.6–1 s, and ``--gc-freeze`` shows the effect of ``gc.freeze()`` once the engine has loaded.
+Prints figures, asserts nothing.
+
+    .venv/bin/python -m bench.monitor_stall [--seconds 15] [--streams 8] [--history 5000] [--gc-freeze]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("LITELLM_LOG", "ERROR")
+
+REPO = Path(__file__).resolve().parents[1]
+LOAD = r"""
+import asyncio, json, sys, time
+import httpx
+url, key, streams, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+body = {"model": "claude-sonnet-4-5", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+done = errors = 0
+async def worker(client):
+    global done, errors
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            async with client.stream("POST", url + "/v1/chat/completions", json=body) as reply:
+                reply.raise_for_status()
+                async for _ in reply.aiter_lines():
+                    pass
+            done += 1
+        except httpx.HTTPError:
+            errors += 1
+async def main():
+    limits = httpx.Limits(max_connections=streams)
+    async with httpx.AsyncClient(headers={"Authorization": "Bearer " + key}, timeout=60, limits=limits) as client:
+        await asyncio.gather(*(worker(client) for _ in range(streams)))
+asyncio.run(main())
+print(json.dumps({"done": done, "errors": errors}))
+"""
+
+
+async def load(url: str, key: str, streams: int, seconds: float) -> dict[str, int]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", LOAD, url, key, str(streams), str(seconds),
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    if proc.returncode:
+        raise RuntimeError(err.decode()[-2000:])
+    result: dict[str, int] = json.loads(out.decode().strip().splitlines()[-1])
+    return result
+
+
+async def scenario(controller: object, beat: object, args: argparse.Namespace) -> list[str]:
+    from bench.ui_stall import Heartbeat, describe
+    from core.metrics import RequestRecord
+    from gui.controller import AppController
+
+    assert isinstance(controller, AppController) and isinstance(beat, Heartbeat)
+    await controller.gateway.load_engine(autostart=False)
+    if args.gc_freeze:
+        gc.collect()
+        gc.freeze()  # what is loaded by now lives as long as the app: stop scanning it
+    if not await controller.gateway.start():
+        raise RuntimeError(controller.gateway.reason)
+    monitor = controller.observability.monitor
+    recorder = controller.observability.recorder
+    now = time.time()
+    for i in range(args.history):  # an hour of earlier traffic, so the graphs hold thousands of points
+        recorder.record(
+            RequestRecord(
+                at=now - 3600 + i * 3600 / args.history, dialect="anthropic", requested="claude-sonnet-4-5",
+                mapping="claude-*sonnet*", model="qwen2.5-coder:7b", stream=True, ttft_s=0.05 + (i % 7) / 100,
+                latency_s=1.0 + (i % 11) / 10, prompt_tokens=900, completion_tokens=40, tokens_per_s=45.0,
+            )
+        )  # fmt: skip
+    controller.window.show_panel("monitor")
+    monitor.window_choice.setCurrentText("1 h")
+    await asyncio.sleep(1.0)  # let the history draw once
+
+    pauses: list[float] = []
+    started: list[float] = []
+
+    def watch_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[:] = [time.perf_counter()]
+        elif started and time.perf_counter() - started[0] > 0.05:
+            pauses.append(time.perf_counter() - started[0])
+
+    gc.callbacks.append(watch_gc)
+    lines = []
+    beat.take()
+    await asyncio.sleep(3.0)
+    lines.append(describe("idle, monitor in front", beat.take()))
+    for panel in ("monitor", "gateway"):
+        controller.window.show_panel(panel)
+        before, redraws = recorder.records()[-1].seq, monitor.redraws
+        beat.take()
+        began = time.perf_counter()
+        result = await load(controller.gateway.url, controller.gateway.master_key, args.streams, args.seconds)
+        gaps = beat.take()
+        elapsed = time.perf_counter() - began
+        recorded = recorder.records()[-1].seq - before
+        lines.append(describe(f"{args.streams} streams, {panel} in front", gaps))
+        held = ", ".join(f"{p * 1000:.0f} ms" for p in pauses) or "none"
+        lines.append(f"{'':34s} garbage collections over 50 ms: {held}")
+        pauses.clear()
+        lines.append(
+            f"{'':34s} {result['done']} streams done ({result['errors']} errors) in {elapsed:.1f} s, "
+            f"{recorded} recorded, {monitor.redraws - redraws} monitor redraws"
+        )
+    await controller.quit()
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--streams", type=int, default=8)
+    parser.add_argument("--history", type=int, default=5000)
+    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after the engine loads")
+    args = parser.parse_args()
+    os.environ["GATEDECK_CONFIG_DIR"] = tempfile.mkdtemp(prefix="gatedeck-bench-")
+    os.environ["GATEDECK_SECRET_STORE"] = "file"
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from bench.ui_stall import Heartbeat
+    from core.config import GatewaySettings, OllamaBackend
+    from core.first_run import open_installation
+    from gui.controller import AppController
+    from tests.core.gateway_support import free_port
+    from tests.fakes import ollama_http
+    from tests.fakes.fake_ollama import FakeOllama
+    from tests.fakes.ollama_catalog import default_models
+
+    ollama_http.Handler.disable_nagle_algorithm = True  # see bench/gateway.py
+    app = QApplication(sys.argv[:1])
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with FakeOllama(models=default_models()) as fake:
+        fake.set_reply("qwen2.5-coder:7b", " ".join(f"word{i}" for i in range(40)), prompt_eval_count=900)
+        fake.set_chunk_delay(0.02)  # ~0.8 s per stream, like a fast local model
+        install = open_installation()
+        install.loaded.config = install.config.model_copy(
+            update={
+                "backends": [OllamaBackend(name="local", url=fake.url)],
+                "gateway": GatewaySettings(port=free_port(), start_on_launch=False),
+            }
+        )
+        controller = AppController(install, use_tray=False)
+        controller.window.resize(1180, 760)
+        controller.start()
+        beat = Heartbeat()
+        with loop:
+            lines = loop.run_until_complete(scenario(controller, beat, args))
+    print("UI main-thread stalls with the monitor open (5 ms heartbeat; lower is smoother)")
+    for line in lines:
+        print("  " + line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
