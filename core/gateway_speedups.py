@@ -152,19 +152,29 @@ PATCHES: tuple[Patch, ...] = (
 # --------------------------------------------------------------------------- the executor hop
 
 
+# LiteLLM functions that ``loop.run_in_executor`` is handed in async mode, and the keyword that
+# says "async mode" (the function then only builds a coroutine that does the I/O on the loop).
+_INLINE_CALLS = {
+    ("litellm.main", "completion"): "acompletion",  # litellm.acompletion (OpenAI route)
+    (
+        "litellm.llms.anthropic.pass_through.messages.handler",
+        "anthropic_messages_handler",
+    ): "is_async",  # litellm.anthropic_messages (/v1/messages, Claude Code)
+}
+
+
 def _is_local_completion(fn: Callable[..., Any]) -> bool:
-    """Is ``fn`` LiteLLM's ``partial(ctx.run, partial(completion, ..., acompletion=True))`` for
-    an Ollama model (what ``litellm.acompletion`` hands to ``loop.run_in_executor``)?"""
+    """Is ``fn`` LiteLLM's ``partial(ctx.run, partial(<call>, ..., <async flag>=True))`` for an
+    Ollama model, ``<call>`` one of :data:`_INLINE_CALLS`?"""
     if not isinstance(fn, functools.partial) or len(fn.args) != 1 or fn.keywords:
         return False
     inner = fn.args[0]
     if not isinstance(inner, functools.partial) or inner.args:
         return False
     target = inner.func
-    if getattr(target, "__name__", "") != "completion" or getattr(target, "__module__", "") != "litellm.main":
-        return False
+    flag = _INLINE_CALLS.get((getattr(target, "__module__", ""), getattr(target, "__name__", "")))
     keywords = inner.keywords
-    if keywords.get("acompletion") is not True:
+    if flag is None or keywords.get(flag) is not True:
         return False
     provider = keywords.get("custom_llm_provider")
     model = str(keywords.get("model") or "")
@@ -172,12 +182,13 @@ def _is_local_completion(fn: Callable[..., Any]) -> bool:
 
 
 class InlineLocalCompletions(concurrent.futures.ThreadPoolExecutor):
-    """The gateway loop's default executor: runs LiteLLM's async-mode ``completion()`` for
-    Ollama models inline, everything else on worker threads as usual.
+    """The gateway loop's default executor: runs LiteLLM's async-mode ``completion()`` and
+    ``anthropic_messages_handler()`` for Ollama models inline, everything else on worker
+    threads as usual.
 
-    ``litellm.acompletion`` runs the synchronous ``completion()`` through
-    ``loop.run_in_executor`` even when it only builds a coroutine (which an Ollama call does:
-    the HTTP request is made by the coroutine, on the loop). The hop to a worker thread and
+    ``litellm.acompletion`` and ``litellm.anthropic_messages`` run those synchronous functions
+    through ``loop.run_in_executor`` even when they only build a coroutine (which an Ollama
+    call does: the HTTP request is made by the coroutine, on the loop). The hop to a worker thread and
     back cost ~10% of the proxy's CPU per request and a GIL hand-off each way, shared with the
     UI thread. Cloud providers, DNS lookups (``getaddrinfo``) and anything else keep their
     worker threads, so nothing that can block is moved onto the loop.

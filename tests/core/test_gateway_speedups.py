@@ -6,6 +6,8 @@ read the new source of the named function, re-check (or drop) the patch, then up
 
 from __future__ import annotations
 
+import functools
+import importlib
 import inspect
 
 import pytest
@@ -88,3 +90,48 @@ def test_switch() -> None:
     assert not gateway_speedups.enabled({gateway_speedups.ENV: "0"})
     assert not gateway_speedups.enabled({gateway_speedups.ENV: "off"})
     assert gateway_speedups.enabled({gateway_speedups.ENV: "1"})
+
+
+@pytest.mark.parametrize("where", sorted(gateway_speedups._INLINE_CALLS))
+def test_inlined_litellm_calls_still_exist_and_take_their_async_flag(
+    litellm_proxy: None, where: tuple[str, str]
+) -> None:
+    module, name = where
+    function = getattr(importlib.import_module(module), name)
+    assert (function.__module__, function.__name__) == where
+    flag = gateway_speedups._INLINE_CALLS[where]
+    parameters = inspect.signature(function).parameters
+    assert flag in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+
+
+def test_only_local_async_calls_run_inline(litellm_proxy: None) -> None:
+    import contextvars
+    import threading
+
+    import litellm.main
+
+    ran_on: list[str] = []
+
+    def record(**kwargs: object) -> str:
+        ran_on.append(threading.current_thread().name)
+        return "built"
+
+    record.__module__, record.__name__ = "litellm.main", "completion"
+    ctx = contextvars.copy_context()
+    local = functools.partial(ctx.run, functools.partial(record, model="ollama_chat/x", acompletion=True))
+    cloud = functools.partial(
+        contextvars.copy_context().run, functools.partial(record, model="gpt-4o", acompletion=True)
+    )
+    assert gateway_speedups._is_local_completion(local)
+    assert not gateway_speedups._is_local_completion(cloud)
+    assert not gateway_speedups._is_local_completion(functools.partial(record, model="ollama_chat/x"))
+    assert litellm.main.completion.__name__ == "completion"
+
+    executor = gateway_speedups.InlineLocalCompletions(thread_name_prefix="worker")
+    try:
+        assert executor.submit(local).result() == "built"
+        assert executor.submit(cloud).result() == "built"
+    finally:
+        executor.shutdown()
+    assert ran_on[0] == threading.current_thread().name
+    assert ran_on[1].startswith("worker")
