@@ -60,7 +60,7 @@ class OllamaUnreachable(OllamaError):
         extra = f" ({detail})" if detail else ""
         super().__init__(
             f"Ollama is not answering at {url}{extra}. Start it with `ollama serve` "
-            "(or open the Ollama app), or change the Ollama address in GateDeck's settings."
+            "(or open the Ollama app), or change the Ollama address on GateDeck's Gateway panel."
         )
 
 
