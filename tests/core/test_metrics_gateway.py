@@ -69,9 +69,10 @@ def gateway(fake: FakeOllama, recorder: MetricsRecorder) -> Iterator[Gateway]:
     engine = gateway_engine.load()
     import litellm
 
-    install_metrics(litellm, recorder)
     try:
         with running(Gateway(config, master_key=KEY)) as gw:
+            # after the start: a gateway that installs its own recorder at start gets replaced
+            install_metrics(litellm, recorder)
             yield gw
     finally:
         install_metrics(litellm, MetricsRecorder())()  # installing replaces any; its uninstaller leaves none
