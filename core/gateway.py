@@ -37,6 +37,9 @@ from core.gateway_net import bind_listener, connect_host
 from core.gateway_render import RenderedGateway, render
 from core.gateway_status import ApplyMode, ApplyResult, GatewayState, GatewayStatus, Listeners
 from core.gateway_thread import GatewayThread, ThreadExit
+from core.metrics import MetricsRecorder, install_metrics
+from core.paths import AppPaths
+from core.request_log import RequestLog
 
 __all__ = ["ApplyMode", "ApplyResult", "FallbackEvent", "Gateway", "GatewayState", "GatewayStatus"]
 
@@ -61,6 +64,7 @@ class Gateway:
             how many failures in a row are tolerated.
         stable_after_s: a run this long resets the count of failures in a row.
         start_timeout_s: how long a start may take once LiteLLM is imported.
+        metrics: where per-request figures go; by default a recorder writing the request log.
     """
 
     def __init__(
@@ -73,6 +77,7 @@ class Gateway:
         restart_backoff: Sequence[float] = (0.5, 2.0, 5.0),
         stable_after_s: float = 30.0,
         start_timeout_s: float = 120.0,
+        metrics: MetricsRecorder | None = None,
     ) -> None:
         if not master_key.strip():
             raise ValueError("the gateway key must not be empty")
@@ -84,6 +89,10 @@ class Gateway:
         self._backoff = tuple(restart_backoff)
         self._stable_after_s = stable_after_s
         self._start_timeout_s = start_timeout_s
+        #: Per-request figures (the monitor, the request log, ``gatedeck stats``).
+        self.metrics = (
+            metrics if metrics is not None else MetricsRecorder(RequestLog(AppPaths.from_env().log_dir))
+        )
 
         self._lock = threading.RLock()  # state, listeners, current thread
         self._op_lock = threading.RLock()  # one start/stop/apply at a time
@@ -345,6 +354,9 @@ class Gateway:
     async def _prepare(self, config: Config) -> RenderedGateway:
         engine = gateway_engine.load()
         engine.event_sink = self._on_engine_event
+        import litellm  # already imported by the engine; the metrics callback hooks into it
+
+        install_metrics(litellm, self.metrics)
         if self._installed_fixed is None:
             self._installed = installed_by_backend(await check_backends(config, per_request_s=2.0))
         rendered = self._render(config)
