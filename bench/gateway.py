@@ -6,8 +6,8 @@ generator, does not share a GIL with either) and measures, against each:
 - non-streaming latency, p50 / p95, one request at a time;
 - throughput with 8 requests in flight;
 - streamed first-chunk delay (time to the first content of a streamed answer), p50 / p95;
-- gateway CPU per streamed chunk (the gateway process's CPU time over whole streams ÷ the
-  content chunks they carried);
+- gateway CPU per streamed chunk (the gateway process's CPU time over whole 200-chunk streams ÷
+  the content chunks they carried), and per request (over 3-chunk streams);
 - restart in-process (``Gateway.restart_blocking`` in a process of its own, median of 5).
 
 Each gateway figure is taken twice, one gateway at a time: the stock embedded LiteLLM
@@ -40,13 +40,17 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = "qwen2.5-coder:7b"
+#: Answers LONG_WORDS words, one chunk each, like a real reply: CPU per chunk is measured on
+#: these (a 3-chunk reply measures the per-request cost instead; both are printed).
+LONG_MODEL = "llama3.2:3b"
+LONG_WORDS = 200
 PROMPT = [{"role": "user", "content": "Say hello."}]
 # The fake writes headers and body separately; with Nagle on, a reused connection then waits
 # ~40 ms for the client's delayed ACK on every answer, which would swamp what is measured here.
 FAKE_WITHOUT_NAGLE = (
     "import sys; from tests.fakes import ollama_http, fake_ollama; "
     "ollama_http.Handler.disable_nagle_algorithm = True; "
-    "sys.exit(fake_ollama.main(['--port', sys.argv[1]]))"
+    "sys.exit(fake_ollama.main(['--port', sys.argv[1], '--reply', sys.argv[2]]))"
 )
 
 
@@ -58,6 +62,7 @@ class Target:
     stream_body: dict[str, object]
     headers: dict[str, str]
     first_content: Callable[[str], bool]  # is this streamed line the first with content?
+    long_body: dict[str, object] | None = None  # a streamed request for LONG_MODEL
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,8 @@ class Figures:
     rps: float
     first_p50_ms: float
     first_p95_ms: float
-    cpu_ms_per_chunk: float | None = None
+    cpu_ms_per_chunk: float | None = None  # over long replies
+    cpu_ms_per_request: float | None = None  # over 3-chunk replies
 
 
 def _cpu_s(pid: int | None) -> float:
@@ -145,25 +151,34 @@ async def measure(target: Target, requests: int, concurrency: int, server_pid: i
         await _timed(first_chunk, 5)
         firsts = await _timed(first_chunk, max(20, requests // 2))
 
-        chunks = 0
+        async def cpu_of_streams(body: dict[str, object], count: int) -> tuple[float, int]:
+            """Server CPU (ms) over ``count`` whole streams, and the content chunks they carried."""
+            chunks = 0
 
-        async def whole_stream() -> None:
-            nonlocal chunks
-            async with client.stream("POST", target.url, json=target.stream_body) as response:
-                response.raise_for_status()
-                async for line in response.aiter_lines():
-                    chunks += target.first_content(line)
+            async def whole_stream() -> None:
+                nonlocal chunks
+                async with client.stream("POST", target.url, json=body) as response:
+                    response.raise_for_status()
+                    async for line in response.aiter_lines():
+                        chunks += target.first_content(line)
 
-        cpu_before = _cpu_s(server_pid)
-        await _timed(whole_stream, max(20, requests // 2))
-        cpu_ms = (_cpu_s(server_pid) - cpu_before) * 1000
+            cpu_before = _cpu_s(server_pid)
+            await _timed(whole_stream, count)
+            return (_cpu_s(server_pid) - cpu_before) * 1000, chunks
+
+        streams = max(20, requests // 2)
+        short_ms, _ = await cpu_of_streams(target.stream_body, streams)
+        long_ms, long_chunks = (
+            await cpu_of_streams(target.long_body, max(10, streams // 4)) if target.long_body else (0.0, 0)
+        )
     return Figures(
         p50_ms=statistics.median(latencies),
         p95_ms=_percentile(latencies, 0.95),
         rps=rps,
         first_p50_ms=statistics.median(firsts),
         first_p95_ms=_percentile(firsts, 0.95),
-        cpu_ms_per_chunk=cpu_ms / chunks if server_pid is not None and chunks else None,
+        cpu_ms_per_chunk=long_ms / long_chunks if server_pid is not None and long_chunks else None,
+        cpu_ms_per_request=short_ms / streams if server_pid is not None else None,
     )
 
 
@@ -216,6 +231,7 @@ def _gateway_targets(gateway: str, key: str) -> list[Target]:
             {"model": "claude-sonnet-4-5", "messages": PROMPT, "stream": True},
             {"Authorization": f"Bearer {key}"},
             _openai_has_content,
+            {"model": LONG_MODEL, "messages": PROMPT, "stream": True},
         ),
         Target(
             "/v1/messages",
@@ -229,6 +245,7 @@ def _gateway_targets(gateway: str, key: str) -> list[Target]:
             },
             {"x-api-key": key},
             _anthropic_has_content,
+            {"model": LONG_MODEL, "max_tokens": 256, "messages": PROMPT, "stream": True},
         ),
     ]
 
@@ -279,12 +296,13 @@ def _print_raw(
         f"\nGateDeck gateway overhead ({args.requests} sequential requests, concurrency {args.concurrency})"
     )
     header = f"{'':36}{'p50 ms':>9}{'p95 ms':>9}{'req/s @' + str(args.concurrency):>11}"
-    print(header + f"{'1st chunk p50':>15}{'p95':>8}{'CPU ms/chunk':>14}")
+    print(header + f"{'1st chunk p50':>15}{'p95':>8}{'CPU ms/chunk':>14}{'CPU ms/req':>12}")
     rows = [("direct Ollama /api/chat", direct)]
     for mode, (figures, _) in runs.items():
         rows += [(f"{mode} {name}", f) for name, f in figures.items()]
     for name, f in rows:
-        cpu = f"{f.cpu_ms_per_chunk:14.2f}" if f.cpu_ms_per_chunk is not None else f"{'-':>14}"
+        cpu = f"{f.cpu_ms_per_chunk:14.3f}" if f.cpu_ms_per_chunk is not None else f"{'-':>14}"
+        cpu += f"{f.cpu_ms_per_request:12.2f}" if f.cpu_ms_per_request is not None else f"{'-':>12}"
         print(
             f"{name:36}{f.p50_ms:9.1f}{f.p95_ms:9.1f}{f.rps:11.1f}{f.first_p50_ms:15.1f}{f.first_p95_ms:8.1f}{cpu}"
         )
@@ -321,7 +339,17 @@ def _print_issue_table(direct: Figures, runs: dict[str, tuple[dict[str, Figures]
                 f"gateway CPU per streamed chunk {path}",
                 "≤ 0.2 ms",
                 [
-                    f"{c:.2f} ms" if (c := runs[m][0][path].cpu_ms_per_chunk) is not None else "-"
+                    f"{c:.3f} ms" if (c := runs[m][0][path].cpu_ms_per_chunk) is not None else "-"
+                    for m in modes
+                ],
+            )
+        )
+        rows.append(
+            (
+                f"  (gateway CPU per request, 3-chunk reply) {path}",
+                "",
+                [
+                    f"{c:.2f} ms" if (c := runs[m][0][path].cpu_ms_per_request) is not None else "-"
                     for m in modes
                 ],
             )
@@ -369,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ollama_port = _free_port()
     fake = subprocess.Popen(
-        [sys.executable, "-c", FAKE_WITHOUT_NAGLE, str(ollama_port)],
+        [sys.executable, "-c", FAKE_WITHOUT_NAGLE, str(ollama_port), f"{LONG_MODEL}={LONG_WORDS}"],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -385,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
             {"model": MODEL, "messages": PROMPT, "stream": True},
             {},
             _ollama_has_content,
+            {"model": LONG_MODEL, "messages": PROMPT, "stream": True},
         )
         direct = asyncio.run(measure(direct_target, args.requests, args.concurrency))
         modes = [args.only] if args.only else list(MODES)

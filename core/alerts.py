@@ -26,7 +26,14 @@ log = logging.getLogger(__name__)
 
 RAISE_CONTEXT = "raise_context"
 THRESHOLDS_FILE = "alert_thresholds.json"
-_UNREACHABLE = ("cannot connect", "connection refused", "connect call failed", "connecterror")
+# LiteLLM's words for a refused connection, and GateDeck's own (core.errors.OllamaUnreachable)
+_UNREACHABLE = (
+    "cannot connect",
+    "connection refused",
+    "connect call failed",
+    "connecterror",
+    "is not answering at",
+)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,9 @@ class GatewaySettings(_Strict):
         "simple-shuffle", "least-busy", "latency-based-routing", "usage-based-routing-v2"
     ] = "simple-shuffle"
     request_timeout_s: float = Field(default=600.0, gt=0)
+    #: answer requests for Ollama-only mappings without LiteLLM (much faster; off: every
+    #: request goes through LiteLLM's proxy, as before)
+    direct_path: bool = True
 
     @property
     def exposed(self) -> bool:

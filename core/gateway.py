@@ -357,6 +357,7 @@ class Gateway:
         import litellm  # already imported by the engine; the metrics callback hooks into it
 
         install_metrics(litellm, self.metrics)
+        engine.recorder = self.metrics
         if self._installed_fixed is None:
             self._installed = installed_by_backend(await check_backends(config, per_request_s=2.0))
         rendered = self._render(config)

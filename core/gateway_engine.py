@@ -38,8 +38,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from core import gateway_speedups
+from core.direct_plan import DirectPlan
+from core.direct_route import DirectRoute
 from core.gateway_auth import ASGIApp, KeyCheck, Message, Receive, Scope, Send
 from core.gateway_render import RenderedGateway, RouteTable
+from core.metrics import MetricsRecorder
 
 
 @dataclass(frozen=True)
@@ -102,9 +105,14 @@ class Engine:
         self._shutdown_manager = shutdown_manager
         self._pattern_router_class = pattern_router
         self._config: dict[str, Any] = {}
+        self._timeout_s = 600.0
         self.routes = RouteTable()
         self.event_sink: EventSink | None = None
         self.breaker = BackendBreaker()
+        #: where the direct path records requests (the gateway sets its recorder)
+        self.recorder: MetricsRecorder | None = None
+        self.direct_plan: DirectPlan | None = None
+        self.direct: DirectRoute | None = None
         stub = str(_stub_config_file())
         read_secret = proxy_server.get_secret_str
 
@@ -130,12 +138,27 @@ class Engine:
     def use(self, rendered: RenderedGateway) -> None:
         """The config the next start loads."""
         self._config = rendered.litellm_config()
+        self._take(rendered)
+
+    def _take(self, rendered: RenderedGateway) -> None:
         self.routes = rendered.routes
+        direct = rendered.direct_path and gateway_speedups.enabled()
+        self.direct_plan = DirectPlan.from_rendered(rendered) if direct else None
+        self._timeout_s = float(rendered.litellm_settings.get("request_timeout") or 600.0)
 
     def app(self, master_key: str) -> tuple[KeyCheck, LifespanWatch]:
-        """The proxy app behind GateDeck's key check, and the lifespan watch inside it."""
+        """The proxy app behind GateDeck's key check (and its direct path), and the lifespan
+        watch inside it."""
         watch = LifespanWatch(self._proxy.app)
-        return KeyCheck(watch, master_key), watch
+        self.direct = DirectRoute(
+            watch,
+            plan=lambda: self.direct_plan,
+            recorder=lambda: self.recorder,
+            is_down=self.breaker.is_down,
+            trip=self.breaker.trip,
+            timeout_s=lambda: self._timeout_s,
+        )
+        return KeyCheck(self.direct, master_key), watch
 
     def prepare_start(self) -> None:
         """Called on the gateway loop just before the server starts."""
@@ -149,6 +172,8 @@ class Engine:
 
     async def release_clients(self) -> None:
         """Close LiteLLM's pooled HTTP clients; run on the gateway loop before the server exits."""
+        if self.direct is not None:
+            await self.direct.close()
         await self._litellm.close_litellm_async_clients()
         self._litellm.in_memory_llm_clients_cache.flush_cache()
 
@@ -170,7 +195,7 @@ class Engine:
         router.num_retries = rendered.router_settings.get("num_retries", router.num_retries)
         self._proxy.llm_model_list = router.model_list
         self._config = rendered.litellm_config()
-        self.routes = rendered.routes
+        self._take(rendered)
 
     def model_names(self) -> list[str]:
         router = self._proxy.llm_router

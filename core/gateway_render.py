@@ -94,6 +94,8 @@ class RenderedGateway:
     general_settings: dict[str, Any]
     routes: RouteTable
     notes: list[str] = field(default_factory=list)
+    #: answer Ollama-only requests without LiteLLM (:mod:`core.direct_route`)
+    direct_path: bool = True
 
     def litellm_config(self) -> dict[str, Any]:
         """The whole config as LiteLLM's ``--config`` YAML holds it."""
@@ -244,6 +246,7 @@ def render(
         general_settings=general_settings,
         routes=RouteTable(exact=frozenset(exact), patterns=patterns),
         notes=notes,
+        direct_path=config.gateway.direct_path,
     )
 
 

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from core import gateway_engine
+from core import gateway_engine, gateway_speedups
 from core.gateway_render import RenderedGateway
 
 T = TypeVar("T")
@@ -100,7 +100,8 @@ class GatewayThread(threading.Thread):
     def run(self) -> None:
         error = ""
         try:
-            asyncio.run(self._main())
+            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                runner.run(self._main())
         except BaseException as exc:  # SystemExit from uvicorn's failed startup included
             startup_error = self._watch.startup_error if self._watch is not None else None
             error = _last_line(startup_error) if startup_error else _reason(exc)
@@ -133,6 +134,7 @@ class GatewayThread(threading.Thread):
         self._watch = watch
         config = uvicorn.Config(
             app,
+            http=_http_protocol(),
             lifespan="on",
             log_config=None,  # leave the app's logging alone
             log_level="warning",
@@ -169,6 +171,32 @@ class GatewayThread(threading.Thread):
         if self.engine is not None:
             self.engine.skip_second_drain()
         server.should_exit = True
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop for the gateway's loop (installed with LiteLLM's proxy; a faster loop in C), unless
+    the speedups are off (``GATEDECK_GATEWAY_SPEEDUPS=0``, the stock setup bench/gateway.py
+    compares with)."""
+    if not gateway_speedups.enabled():
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def _http_protocol() -> Any:
+    """httptools' HTTP parser (C) where installed, else uvicorn's default (h11, pure Python)."""
+    if gateway_speedups.enabled():
+        try:
+            from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+            return HttpToolsProtocol
+        except ImportError:
+            pass
+    return "h11"
 
 
 async def _wait_started(server: Any) -> None:

@@ -15,7 +15,6 @@ import anthropic
 import openai
 import pytest
 
-from core import gateway_engine
 from core.alerts import AlertPolicy
 from core.config import Mapping, ModelOptions, OllamaBackend
 from core.gateway import Gateway
@@ -66,17 +65,8 @@ def gateway(fake: FakeOllama, recorder: MetricsRecorder) -> Iterator[Gateway]:
             ],
         }
     )
-    engine = gateway_engine.load()
-    import litellm
-
-    try:
-        with running(Gateway(config, master_key=KEY)) as gw:
-            # after the start: a gateway that installs its own recorder at start gets replaced
-            install_metrics(litellm, recorder)
-            yield gw
-    finally:
-        install_metrics(litellm, MetricsRecorder())()  # installing replaces any; its uninstaller leaves none
-        del engine
+    with running(Gateway(config, master_key=KEY, metrics=recorder)) as gw:
+        yield gw
 
 
 @pytest.fixture
@@ -240,6 +230,11 @@ def test_installing_again_replaces_the_callback_and_uninstalling_stops_recording
 ) -> None:
     import litellm
 
+    # the LiteLLM callback only hears requests LiteLLM serves: send these through it
+    direct_on = gateway.config
+    gateway.apply_blocking(
+        direct_on.model_copy(update={"gateway": direct_on.gateway.model_copy(update={"direct_path": False})})
+    )
     other = MetricsRecorder()
     other_seen = Collector(other)
     uninstall = install_metrics(litellm, other)
@@ -258,5 +253,6 @@ def test_installing_again_replaces_the_callback_and_uninstalling_stops_recording
     install_metrics(litellm, recorder)  # back as the module set it up, for the tests after this one
     stream_openai(gateway, "gpt-4o")
     seen.wait(1)
+    gateway.apply_blocking(direct_on)
     assert len(other.records()) == 1, "nothing recorded once uninstalled"
     assert len(list(read_log(log_dir))) == lines + 1

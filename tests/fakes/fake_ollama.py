@@ -436,6 +436,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="MODEL=BYTES[:STEPS]",
         help="make MODEL pullable, downloading BYTES in STEPS progress lines (default 100); repeatable",
     )
+    parser.add_argument(
+        "--reply",
+        action="append",
+        default=[],
+        metavar="MODEL=WORDS",
+        help="MODEL answers with WORDS words, one streamed chunk each (a long answer); repeatable",
+    )
     args = parser.parse_args(argv)
     env_host, env_port = _host_port_from_env(os.environ.get("OLLAMA_HOST"))
     host = args.host or env_host
@@ -456,6 +463,10 @@ def main(argv: list[str] | None = None) -> int:
         model, _, size = plan.partition("=")
         nbytes, _, steps = size.partition(":")
         fake.set_pull_plan(model, [int(nbytes), 1_429, 487], steps_per_layer=int(steps or 100))
+    for reply in args.reply:
+        model, _, words = reply.partition("=")
+        count = int(words)
+        fake.set_reply(model, " ".join(f"w{i}" for i in range(count)), chunks=count)
     try:
         fake.start()
     except OSError as exc:
