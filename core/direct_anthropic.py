@@ -226,7 +226,6 @@ def reply(answer: Mapping[str, Any], requested: str) -> dict[str, Any]:
 class StreamReply:
     """Turns Ollama's streamed chunks into Anthropic stream events (SSE bytes)."""
 
-
     def __init__(self, requested: str) -> None:
         self._requested = requested
         self._index = -1

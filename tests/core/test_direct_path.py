@@ -1,0 +1,405 @@
+"""The gateway's direct path, tried through the real gateway with the official SDKs.
+
+Every request here is sent twice: once as GateDeck serves it by default (Ollama-only mappings
+answered by the direct path) and once with the direct path turned off in the config (all of it
+through LiteLLM, as before). What the client gets and what reaches Ollama must be the same.
+Also: which requests take which path, a client hanging up mid-answer stops Ollama's work, and
+an Ollama that goes away mid-answer is reported as an error event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import anthropic
+import httpx
+import openai
+import pytest
+
+from core.config import Mapping
+from core.gateway import Gateway
+from tests.core.gateway_support import KEY, auth, free_port, running, tier_config
+from tests.fakes.fake_ollama import FakeOllama
+from tests.fakes.ollama_catalog import default_models
+
+pytestmark = [
+    pytest.mark.timeout(180),
+    pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:Items? .* `ReadOnly` qualifier:UserWarning"),
+]
+QWEN = "qwen2.5-coder:7b"
+WEATHER_OPENAI = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+WEATHER_ANTHROPIC = {
+    "name": "get_weather",
+    "description": "Weather for a city",
+    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+PARIS_CALL = [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeOllama]:
+    with FakeOllama(models=default_models()) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def gateway(fake: FakeOllama) -> Iterator[Gateway]:
+    config = tier_config(fake.url, free_port())
+    config = config.model_copy(
+        update={
+            "mappings": [Mapping(name="with-fallback", model=QWEN, fallbacks=["gpt-4o"]), *config.mappings]
+        }
+    )
+    with running(Gateway(config, master_key=KEY)) as gw:
+        yield gw
+
+
+@pytest.fixture(autouse=True)
+def clean(fake: FakeOllama) -> Iterator[None]:
+    fake.clear_requests()
+    fake.clear_faults()
+    fake.set_chunk_delay(0.0)
+    yield
+    fake.set_chunk_delay(0.0)
+    fake.set_reply(QWEN, f"Hello from {QWEN}.")
+
+
+def set_direct(gateway: Gateway, on: bool) -> None:
+    config = gateway.config
+    gateway.apply_blocking(
+        config.model_copy(update={"gateway": config.gateway.model_copy(update={"direct_path": on})})
+    )
+
+
+def both_ways(
+    gateway: Gateway, fake: FakeOllama, call: Callable[[], Any]
+) -> list[tuple[Any, dict[str, Any]]]:
+    """``call()``'s result and the body Ollama received: direct path first, then LiteLLM."""
+    results = []
+    for direct in (True, False):
+        set_direct(gateway, direct)
+        try:
+            fake.clear_requests()
+            result = call()
+            bodies = fake.bodies("/api/chat")
+            assert len(bodies) == 1, "one request reached Ollama"
+            results.append((result, normalized(bodies[0])))
+        finally:
+            set_direct(gateway, True)
+    return results
+
+
+def normalized(body: dict[str, Any]) -> dict[str, Any]:
+    """The Ollama body without what differs only in form (LiteLLM adds ``images: []``; a JSON
+    object's key order)."""
+    body = json.loads(json.dumps(body, sort_keys=True))
+    for message in body["messages"]:
+        if message.get("images") == []:
+            del message["images"]
+        if message.get("role") == "assistant" and message.get("content") == "" and message.get("tool_calls"):
+            message.pop("content")
+    return body
+
+
+def openai_client(gateway: Gateway) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=KEY, max_retries=0, timeout=60)
+
+
+def anthropic_client(gateway: Gateway) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=gateway.url, auth_token=KEY, max_retries=0, timeout=60)
+
+
+# ---------------------------------------------------------------------- same answers both ways
+def test_openai_text_with_sampling_options_is_the_same_both_ways(gateway: Gateway, fake: FakeOllama) -> None:
+    fake.set_reply(QWEN, "one two three", chunks=3, prompt_eval_count=17, eval_count=3)
+
+    def call() -> tuple[Any, ...]:
+        reply = openai_client(gateway).chat.completions.create(
+            model="gpt-4o",
+            messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Count."}],
+            temperature=0.3,
+            top_p=0.8,
+            seed=7,
+            max_tokens=64,
+            stop=["four"],
+        )
+        choice = reply.choices[0]
+        return (
+            choice.message.content,
+            choice.finish_reason,
+            reply.usage.model_dump() if reply.usage else None,
+            reply.model,
+        )
+
+    (direct, direct_body), (litellm, litellm_body) = both_ways(gateway, fake, call)
+    assert direct == litellm
+    assert direct[0] == "one two three" and direct[1] == "stop" and direct[3] == "gpt-4o"
+    assert direct_body == litellm_body
+    assert direct_body["options"]["num_predict"] == 64 and direct_body["options"]["num_ctx"] == 16384
+    assert direct_body["keep_alive"] == "7m"
+
+
+def test_openai_tool_calls_are_the_same_both_ways_and_their_ids_round_trip(
+    gateway: Gateway, fake: FakeOllama
+) -> None:
+    fake.set_reply(QWEN, tool_calls=PARIS_CALL)
+
+    def call() -> tuple[Any, ...]:
+        reply = openai_client(gateway).chat.completions.create(
+            model="gpt-4o",
+            messages=[{"role": "user", "content": "Weather in Paris?"}],
+            tools=[WEATHER_OPENAI],  # type: ignore[list-item]
+        )
+        tool_call = reply.choices[0].message.tool_calls[0]  # type: ignore[index]
+        assert tool_call.id
+        return (
+            tool_call.function.name,
+            json.loads(tool_call.function.arguments),
+            reply.choices[0].finish_reason,
+        )  # type: ignore[union-attr]
+
+    (direct, direct_body), (litellm, litellm_body) = both_ways(gateway, fake, call)
+    assert direct == litellm == ("get_weather", {"city": "Paris"}, "tool_calls")
+    assert direct_body == litellm_body
+
+    fake.set_reply(QWEN, "Sunny.")
+    history: list[Any] = [
+        {"role": "user", "content": "Weather in Paris?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+    ]
+
+    def follow_up() -> str | None:
+        reply = openai_client(gateway).chat.completions.create(
+            model="gpt-4o",
+            messages=history,
+            tools=[WEATHER_OPENAI],  # type: ignore[list-item]
+        )
+        return reply.choices[0].message.content
+
+    (direct_text, direct_body), (litellm_text, litellm_body) = both_ways(gateway, fake, follow_up)
+    assert direct_text == litellm_text == "Sunny."
+    assert direct_body == litellm_body
+    assert direct_body["messages"][1]["tool_calls"][0]["function"]["arguments"] == {"city": "Paris"}
+
+
+def test_openai_streams_are_the_same_both_ways(gateway: Gateway, fake: FakeOllama) -> None:
+    fake.set_reply(QWEN, "alpha beta gamma delta", chunks=4, prompt_eval_count=9, eval_count=4)
+
+    def call() -> tuple[Any, ...]:
+        chunks = list(
+            openai_client(gateway).chat.completions.create(
+                model="claude-opus-4-1",
+                messages=[{"role": "user", "content": "hi"}],
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+        )
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        finish = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+        usage = [(c.usage.prompt_tokens, c.usage.completion_tokens) for c in chunks if c.usage]
+        return text, finish, usage
+
+    (direct, direct_body), (litellm, litellm_body) = both_ways(gateway, fake, call)
+    assert direct == litellm == ("alpha beta gamma delta", ["stop"], [(9, 4)])
+    assert direct_body == litellm_body
+
+
+def test_anthropic_tool_use_with_system_blocks_is_the_same_both_ways(
+    gateway: Gateway, fake: FakeOllama
+) -> None:
+    fake.set_reply(QWEN, tool_calls=PARIS_CALL, prompt_eval_count=30, eval_count=5)
+    system: Any = [
+        {"type": "text", "text": "You are Claude Code."},
+        {"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}},
+    ]
+
+    def call() -> tuple[Any, ...]:
+        reply = anthropic_client(gateway).messages.create(
+            model="claude-sonnet-4-5-20250929",
+            max_tokens=32000,
+            system=system,
+            tools=[WEATHER_ANTHROPIC],  # type: ignore[list-item]
+            messages=[{"role": "user", "content": "Weather in Paris?"}],
+            extra_body={"temperature": 0.2, "top_k": 20},  # sampling Claude Code may send
+        )
+        uses = [(b.name, b.input) for b in reply.content if b.type == "tool_use"]
+        texts = [b.text for b in reply.content if b.type == "text" and b.text]
+        assert all(b.id for b in reply.content if b.type == "tool_use")
+        return uses, texts, reply.stop_reason, (reply.usage.input_tokens, reply.usage.output_tokens)
+
+    (direct, direct_body), (litellm, litellm_body) = both_ways(gateway, fake, call)
+    assert direct == litellm == ([("get_weather", {"city": "Paris"})], [], "tool_use", (30, 5))
+    # one system message with the blocks apart; LiteLLM glues them ("…Code.Be brief.")
+    direct_system = [m["content"] for m in direct_body["messages"] if m["role"] == "system"]
+    litellm_system = [m["content"] for m in litellm_body["messages"] if m["role"] == "system"]
+    assert direct_system == ["You are Claude Code.\n\nBe brief."]
+    assert "".join(litellm_system) == "You are Claude Code.Be brief."
+    rest = [m for m in direct_body["messages"] if m["role"] != "system"]
+    assert rest == [m for m in litellm_body["messages"] if m["role"] != "system"]
+    assert {k: v for k, v in direct_body.items() if k != "messages"} == {
+        k: v for k, v in litellm_body.items() if k != "messages"
+    }
+    assert direct_body["options"]["num_predict"] == 32000 and direct_body["options"]["top_k"] == 20
+
+
+def test_anthropic_tool_results_and_streams_are_the_same_both_ways(
+    gateway: Gateway, fake: FakeOllama
+) -> None:
+    fake.set_reply(QWEN, "It is sunny in Paris.", chunks=5, prompt_eval_count=44, eval_count=6)
+    messages: Any = [
+        {"role": "user", "content": [{"type": "text", "text": "Weather in Paris?"}]},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Let me look."},
+                {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny, 24 C"}],
+        },
+    ]
+
+    def call() -> tuple[Any, ...]:
+        events: list[str] = []
+        with anthropic_client(gateway).messages.stream(
+            model="claude-sonnet-4-5",
+            max_tokens=4096,
+            tools=[WEATHER_ANTHROPIC],  # type: ignore[list-item]
+            messages=messages,
+        ) as stream:
+            events = [event.type for event in stream]
+            final = stream.get_final_message()
+        text = "".join(b.text for b in final.content if b.type == "text")
+        return text, final.stop_reason, final.usage.output_tokens, events[0], events[-1]
+
+    (direct, direct_body), (litellm, litellm_body) = both_ways(gateway, fake, call)
+    assert direct == litellm
+    assert direct[:3] == ("It is sunny in Paris.", "end_turn", 6)
+    assert direct_body == litellm_body
+    assert direct_body["messages"][2] == {"role": "tool", "content": "sunny, 24 C", "tool_call_id": "toolu_1"}
+
+
+# ---------------------------------------------------------------------- which path answers
+def path_of(response: httpx.Response) -> str:
+    return response.headers.get("x-gatedeck-path", "litellm")
+
+
+def test_requests_take_the_direct_path_only_where_it_can_answer(gateway: Gateway) -> None:
+    url = gateway.url
+    plain = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+    assert (
+        path_of(httpx.post(f"{url}/v1/chat/completions", json=plain, headers=auth(), timeout=30)) == "direct"
+    )
+    # an installed model by its own name, and ollama/<name>
+    for name in (QWEN, f"ollama/{QWEN}"):
+        response = httpx.post(
+            f"{url}/v1/chat/completions", json={**plain, "model": name}, headers=auth(), timeout=30
+        )
+        assert response.status_code == 200 and path_of(response) == "direct", name
+    # a mapping with fallbacks, and a request the direct path does not translate (logprobs), go to LiteLLM
+    for body in ({**plain, "model": "with-fallback"}, {**plain, "logprobs": True}):
+        response = httpx.post(f"{url}/v1/chat/completions", json=body, headers=auth(), timeout=30)
+        assert response.status_code == 200 and path_of(response) == "litellm", body
+    anthropic_body = {
+        "model": "claude-haiku-4-5",
+        "max_tokens": 64,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    response = httpx.post(f"{url}/v1/messages", json=anthropic_body, headers=auth(), timeout=30)
+    assert response.status_code == 200 and path_of(response) == "direct"
+    server_tool = {**anthropic_body, "tools": [{"type": "web_search_20250305", "name": "web_search"}]}
+    response = httpx.post(f"{url}/v1/messages", json=server_tool, headers=auth(), timeout=30)
+    assert path_of(response) == "litellm"
+
+    set_direct(gateway, False)
+    try:
+        response = httpx.post(f"{url}/v1/chat/completions", json=plain, headers=auth(), timeout=30)
+        assert response.status_code == 200 and path_of(response) == "litellm"
+    finally:
+        set_direct(gateway, True)
+
+
+def test_a_wrong_key_is_refused_before_the_direct_path(gateway: Gateway, fake: FakeOllama) -> None:
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+    response = httpx.post(
+        f"{gateway.url}/v1/chat/completions", json=body, headers=auth("sk-wrong"), timeout=30
+    )
+    assert response.status_code == 401
+    assert fake.bodies("/api/chat") == []
+
+
+# ---------------------------------------------------------------------- streams cut short
+def test_a_client_that_hangs_up_mid_stream_stops_the_request_to_ollama(
+    gateway: Gateway, fake: FakeOllama
+) -> None:
+    fake.set_reply(QWEN, " ".join(f"w{i}" for i in range(2000)), chunks=2000)
+    fake.set_chunk_delay(0.02)  # 40 s for the whole answer
+    body = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 4096,
+        "stream": True,
+        "messages": [{"role": "user", "content": "go"}],
+    }
+    deltas = 0
+    with httpx.stream(
+        "POST", f"{gateway.url}/v1/messages", json=body, headers=auth(), timeout=30
+    ) as response:
+        assert path_of(response) == "direct"
+        for line in response.iter_lines():
+            deltas += line == "event: content_block_delta"
+            if deltas == 3:
+                break  # closing the response closes the connection
+    assert fake.wait_until(lambda: fake.in_flight == 0, timeout=15.0), (
+        "Ollama kept generating for a client that was gone"
+    )
+
+
+def test_ollama_cutting_a_stream_short_is_an_error_event_not_a_complete_answer(
+    gateway: Gateway, fake: FakeOllama
+) -> None:
+    fake.set_reply(QWEN, "one two three four five six", chunks=6)
+    fake.drop_after("/api/chat", chunks=3)
+    with pytest.raises(openai.APIError) as caught:
+        for _ in openai_client(gateway).chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "go"}], stream=True
+        ):
+            pass
+    assert "closed in the middle of an answer" in str(caught.value)
+
+    fake.drop_after("/api/chat", chunks=3)
+    body = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 99,
+        "stream": True,
+        "messages": [{"role": "user", "content": "go"}],
+    }
+    with httpx.stream(
+        "POST", f"{gateway.url}/v1/messages", json=body, headers=auth(), timeout=30
+    ) as response:
+        events = [
+            line.removeprefix("event: ") for line in response.iter_lines() if line.startswith("event: ")
+        ]
+    assert events[0] == "message_start" and events[-1] == "error" and "message_stop" not in events
