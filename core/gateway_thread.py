@@ -142,7 +142,7 @@ class GatewayThread(threading.Thread):
             timeout_graceful_shutdown=math.ceil(self._grace_s),
             timeout_keep_alive=30,
         )
-        server = uvicorn.Server(config)
+        server = _server(config)
         self._server = server
         serving = asyncio.create_task(server.serve(sockets=[self._sock]))
         started = asyncio.create_task(_wait_started(server))
@@ -170,7 +170,11 @@ class GatewayThread(threading.Thread):
         server.config.timeout_graceful_shutdown = math.ceil(self._grace_s)
         if self.engine is not None:
             self.engine.skip_second_drain()
-        server.should_exit = True
+        stop = getattr(server, "stop", None)
+        if stop is not None:
+            stop()
+        else:
+            server.should_exit = True
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -185,6 +189,18 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
         return None
     factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
     return factory
+
+
+def _server(config: Any) -> Any:
+    """GateDeck's quick-stopping uvicorn server (core.gateway_server), or uvicorn's own with
+    the speedups off."""
+    if gateway_speedups.enabled():
+        from core.gateway_server import QuickStopServer
+
+        return QuickStopServer(config)
+    import uvicorn
+
+    return uvicorn.Server(config)
 
 
 def _http_protocol() -> Any:
