@@ -97,6 +97,7 @@ def main() -> int:
             }
         )
         controller = AppController(install, use_tray=False)
+        controller.window.build_panels()  # as the app has them once its first frame is up
         controller.window.show()
         beat = Heartbeat()
         with loop:

@@ -14,10 +14,11 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import anthropic
-import openai
+if TYPE_CHECKING:  # the SDKs take seconds to load: imported by the code that uses them
+    import anthropic
+    import openai
 
 Dialect = Literal["openai", "anthropic"]
 DIALECTS: tuple[Dialect, ...] = ("openai", "anthropic")
@@ -95,6 +96,9 @@ class ChatClient:
     def __init__(
         self, base_url: str, api_key: str, *, timeout_s: float = 600.0, max_tokens: int = 2048
     ) -> None:
+        import anthropic
+        import openai
+
         self.base_url = base_url.rstrip("/")
         self.max_tokens = max_tokens
         self._openai = openai.AsyncOpenAI(
@@ -193,6 +197,8 @@ def tell_platform(client: openai.AsyncOpenAI | anthropic.AsyncAnthropic) -> None
     Qt-driven loop (qasync) that starts a pool of threads that outlives the window. Looked up
     here once instead; a client without the attribute (another SDK version) just does its own.
     """
+    import openai
+
     if hasattr(client, "_platform"):
         openai_platform, anthropic_platform = _platforms()
         client._platform = openai_platform if isinstance(client, openai.AsyncOpenAI) else anthropic_platform  # type: ignore[assignment]
@@ -200,6 +206,9 @@ def tell_platform(client: openai.AsyncOpenAI | anthropic.AsyncAnthropic) -> None
 
 def error_text(error: BaseException) -> str:
     """An SDK error as one line for the chat (status and the gateway's message)."""
+    import anthropic
+    import openai
+
     if isinstance(error, openai.APIStatusError | anthropic.APIStatusError):
         body = error.body
         message = ""

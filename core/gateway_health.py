@@ -6,8 +6,6 @@ import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-import httpx
-
 from core.config import Config
 from core.errors import OllamaError
 from core.ollama_client import OllamaClient
@@ -100,6 +98,8 @@ def missing_models(config: Config, installed: Mapping[str, Sequence[str]]) -> li
 
 async def check_liveliness(base_url: str, per_request_s: float = 3.0) -> tuple[bool, str]:
     """``(True, "")`` when the gateway answers ``/health/liveliness``, else ``(False, why)``."""
+    import httpx  # here, not at the top: the window paints before httpx loads
+
     try:
         async with httpx.AsyncClient(timeout=per_request_s) as client:
             response = await client.get(f"{base_url}/health/liveliness")

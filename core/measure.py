@@ -18,11 +18,13 @@ import fnmatch
 import re
 import time
 from dataclasses import dataclass, field
-
-import openai
+from typing import TYPE_CHECKING
 
 from core.config import Config, ModelOptions
 from core.errors import GateDeckError
+
+if TYPE_CHECKING:  # imported by measure() itself: the SDK takes a second to load
+    import openai
 
 PROMPT = (
     "Write a short paragraph (about 80 words) explaining what a hash map is and when to use one. "
@@ -108,6 +110,8 @@ async def measure(
     ``config`` is the config the gateway serves right now (it says which options are in effect).
     Raises :class:`MeasureError` when the gateway or Ollama refuses.
     """
+    import openai
+
     target = next((m for m in config.mappings if m.name == mapping), None)
     if target is None:
         raise MeasureError(f"There is no mapping named '{mapping}' in the configuration.")

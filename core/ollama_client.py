@@ -12,11 +12,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
-
-import httpx
-import ollama
-import pydantic
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.config import DEFAULT_OLLAMA_URL
 from core.errors import (
@@ -30,6 +26,10 @@ from core.errors import (
 )
 from core.ollama_models import InstalledModel, LoadedModel, ModelDetails, parse_ps, parse_show, parse_tags
 
+if TYPE_CHECKING:  # imported when first used: the window paints before these load
+    import httpx
+    import ollama
+
 T = TypeVar("T")
 
 
@@ -37,6 +37,10 @@ def map_ollama_error(
     exc: BaseException, url: str, *, model: str | None = None, what: str = ""
 ) -> OllamaError:
     """Turn whatever the ``ollama``/``httpx`` stack raised into one of GateDeck's errors."""
+    import httpx
+    import ollama
+    import pydantic
+
     if isinstance(exc, OllamaError):
         return exc
     if isinstance(exc, ollama.ResponseError):
@@ -83,6 +87,9 @@ class OllamaClient:
         load_timeout: float = 600.0,
         client: ollama.AsyncClient | None = None,
     ) -> None:
+        import httpx
+        import ollama
+
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.load_timeout = load_timeout
@@ -115,6 +122,9 @@ class OllamaClient:
     async def _call(
         self, what: str, awaitable: Awaitable[T], *, model: str | None = None, seconds: float | None = None
     ) -> T:
+        import httpx
+        import ollama
+
         seconds = self.timeout if seconds is None else seconds
         try:
             async with asyncio.timeout(seconds):
@@ -127,6 +137,8 @@ class OllamaClient:
     # ------------------------------------------------------------------ server
     async def version(self) -> str:
         """Ollama's version; raises :class:`OllamaUnreachable` when nothing answers."""
+        import httpx
+
         if self._http is None:
             self._http = httpx.AsyncClient(base_url=self.url, timeout=self._http_timeout)
         response = await self._call("/api/version", self._http.get("/api/version"))

@@ -7,9 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ollama
+if TYPE_CHECKING:  # only the parsers' argument types; the responses come from core.ollama_client
+    import ollama
 
 #: Ollama reports "keep loaded forever" as an expiry centuries away.
 _FOREVER_AFTER = dt.timedelta(days=365 * 100)

@@ -22,10 +22,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
-
-import httpx
-import ollama
+from typing import TYPE_CHECKING, Literal
 
 from core.errors import (
     InsufficientDisk,
@@ -38,6 +35,9 @@ from core.errors import (
 )
 from core.ollama_client import OllamaClient, map_ollama_error
 from core.ollama_storage import free_bytes, is_local_url, ollama_models_dir
+
+if TYPE_CHECKING:  # loaded with the client (core.ollama_client imports them when first used)
+    import ollama
 
 #: Room left free beyond the download itself (Ollama writes a manifest, the OS needs air).
 DISK_MARGIN = 512 * 1024 * 1024
@@ -227,6 +227,8 @@ class Pull:
 
     # ------------------------------------------------------------------ the loop
     async def _run(self) -> AsyncIterator[PullProgress]:
+        import ollama
+
         await self._check_disk(self.expected_size or 0)
         yield self._snapshot()
         failures = 0
@@ -376,6 +378,9 @@ class Pull:
     # ------------------------------------------------------------------ errors
     def _classify(self, exc: Exception) -> Exception:
         """What the reader saw, as a retryable ``_Failure`` or one of GateDeck's errors."""
+        import httpx
+        import ollama
+
         if isinstance(exc, ollama.ResponseError) and exc.status_code == -1:
             return _streamed_error(self.model, str(exc.error))
         if isinstance(

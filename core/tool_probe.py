@@ -14,8 +14,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import anthropic
-
 from core.chat_client import error_text, tell_platform
 
 SYSTEM = (
@@ -78,6 +76,8 @@ async def probe_tool_calls(
     base_url: str, api_key: str, mapping: str, *, timeout_s: float = 180.0, max_tokens: int = 512
 ) -> ProbeResult:
     """Send one Claude-Code-like request with tools to ``mapping`` and judge the reply."""
+    import anthropic  # here, not at the top: the SDK takes seconds to load
+
     began = time.perf_counter()
     client = anthropic.AsyncAnthropic(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0)
     tell_platform(client)

@@ -2,11 +2,15 @@
 
 Every widget receives the services it uses through its constructor; this module is the only
 place that knows them all.
+
+The window's first frame needs only the panel in front. The others (and the libraries behind
+them: SDKs, plotting) are built right after that frame, or earlier when something asks for one.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING, cast
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
@@ -15,17 +19,20 @@ from PySide6.QtWidgets import QApplication
 from core.claude_code import claude_code_env, render_env
 from core.config_holder import ConfigHolder
 from core.first_run import Installation
-from gui.claude_dialog import ClaudeCodeDialog
+from gui.first_paint import after_first_paint
 from gui.gateway_bridge import GatewayBridge
-from gui.gateway_panel import GatewayPanel
-from gui.hardware_panel import HardwarePanel
 from gui.main_window import MainWindow
-from gui.mappings_panel import MappingsPanel
-from gui.models_panel import ModelsPanel
-from gui.observability import Observability
 from gui.ollama_watch import OllamaWatcher
 from gui.preferences_dialog import PreferencesDialog, apply_theme
 from gui.tray import GatewayTray
+
+if TYPE_CHECKING:
+    from gui.claude_dialog import ClaudeCodeDialog
+    from gui.gateway_panel import GatewayPanel
+    from gui.hardware_panel import HardwarePanel
+    from gui.mappings_panel import MappingsPanel
+    from gui.models_panel import ModelsPanel
+    from gui.observability import Observability
 
 
 class AppController(QObject):
@@ -44,25 +51,19 @@ class AppController(QObject):
         self.holder = ConfigHolder(install.store, install.config)
         self.gateway = gateway or GatewayBridge(self.holder, install.secrets, install.master_key)
         self.watcher = watcher or OllamaWatcher(self.holder)
-        self.gateway_panel = GatewayPanel(self.holder, self.gateway)
-        self.mappings_panel = MappingsPanel(self.holder, self.gateway.apply)
-        self.models_panel = ModelsPanel(self.holder)
-        self.hardware_panel = HardwarePanel(self.holder, self.gateway)
-        self.observability = Observability(self.gateway, self.holder, install.paths)
+        self._observability: Observability | None = None
         self.window = MainWindow(
             {
-                "gateway": self.gateway_panel,
-                "mappings": self.mappings_panel,
-                "models": self.models_panel,
-                "hardware": self.hardware_panel,
-                "monitor": self.observability.monitor,
-                "chat": self.observability.chat,
+                "gateway": self._build_gateway_panel,
+                "mappings": self._build_mappings_panel,
+                "models": self._build_models_panel,
+                "hardware": self._build_hardware_panel,
+                "monitor": lambda: self.observability.monitor,
+                "chat": lambda: self.observability.chat,
             }
         )
         self.tray = GatewayTray(self)
         self.tray_enabled = GatewayTray.available() if use_tray is None else use_tray
-        self.observability.attach_tray(self.tray, self.tray_enabled)
-        self.observability.raise_context_requested.connect(lambda _mapping: self.show_window("hardware"))
         self._quitting = False
         self._engine_task: asyncio.Future[None] | None = None
         self._installed: list[str] | None = None
@@ -74,20 +75,70 @@ class AppController(QObject):
         self.gateway.state_changed.connect(self._on_gateway_state_changed)
         self.watcher.changed.connect(self._on_watcher_changed)
         self.watcher.went_away.connect(self._on_watcher_went_away)
-        self.gateway_panel.ollama_url_changed.connect(
-            lambda _url: asyncio.ensure_future(self.watcher.refresh())
-        )
-        self.mappings_panel.pull_requested.connect(self._on_mappings_pull_requested)
-        self.models_panel.models_changed.connect(lambda: asyncio.ensure_future(self.watcher.refresh()))
         self.tray.start_requested.connect(lambda: asyncio.ensure_future(self.gateway.start()))
         self.tray.stop_requested.connect(lambda: asyncio.ensure_future(self.gateway.stop()))
         self.tray.open_requested.connect(self.show_window)
         self.tray.copy_env_requested.connect(self.copy_claude_env)
-        self.gateway_panel.claude_code_requested.connect(self.open_claude_setup)
         self.tray.quit_requested.connect(lambda: asyncio.ensure_future(self.quit()))
         self._on_gateway_state_changed(self.gateway.state, self.gateway.reason)
         apply_theme(self.holder.config.ui.theme)
         self.window.show_panel(self.holder.config.ui.last_panel)
+
+    # ---------------------------------------------------------------- panels
+    @property
+    def gateway_panel(self) -> GatewayPanel:
+        return cast("GatewayPanel", self.window.panel("gateway"))
+
+    @property
+    def mappings_panel(self) -> MappingsPanel:
+        return cast("MappingsPanel", self.window.panel("mappings"))
+
+    @property
+    def models_panel(self) -> ModelsPanel:
+        return cast("ModelsPanel", self.window.panel("models"))
+
+    @property
+    def hardware_panel(self) -> HardwarePanel:
+        return cast("HardwarePanel", self.window.panel("hardware"))
+
+    @property
+    def observability(self) -> Observability:
+        """The monitor and chat panels, alerts and the metrics recorder (built when first used)."""
+        if self._observability is None:
+            from gui.observability import Observability
+
+            observability = Observability(self.gateway, self.holder, self.install.paths)
+            observability.attach_tray(self.tray, self.tray_enabled)
+            observability.raise_context_requested.connect(lambda _mapping: self.show_window("hardware"))
+            self._observability = observability
+        return self._observability
+
+    def _build_gateway_panel(self) -> GatewayPanel:
+        from gui.gateway_panel import GatewayPanel
+
+        panel = GatewayPanel(self.holder, self.gateway)
+        panel.ollama_url_changed.connect(lambda _url: asyncio.ensure_future(self.watcher.refresh()))
+        panel.claude_code_requested.connect(self.open_claude_setup)
+        return panel
+
+    def _build_mappings_panel(self) -> MappingsPanel:
+        from gui.mappings_panel import MappingsPanel
+
+        panel = MappingsPanel(self.holder, self.gateway.apply)
+        panel.pull_requested.connect(self._on_mappings_pull_requested)
+        return panel
+
+    def _build_models_panel(self) -> ModelsPanel:
+        from gui.models_panel import ModelsPanel
+
+        panel = ModelsPanel(self.holder)
+        panel.models_changed.connect(lambda: asyncio.ensure_future(self.watcher.refresh()))
+        return panel
+
+    def _build_hardware_panel(self) -> HardwarePanel:
+        from gui.hardware_panel import HardwarePanel
+
+        return HardwarePanel(self.holder, self.gateway)
 
     def _add_menu(self) -> None:
         menu = self.window.menuBar().addMenu("&GateDeck")
@@ -111,8 +162,18 @@ class AppController(QObject):
             self.window.show()
         if self.tray_enabled:
             self.tray.show()
-        self.watcher.start()
+        after_first_paint(self.window, self._start_background)
+
+    def _start_background(self) -> None:
+        """Everything the window's first frame did not need: the other panels, the monitor,
+        asking Ollama, loading the gateway engine."""
+        if self._quitting:
+            return
+        self.window.build_panels()
         self.observability.start()
+        # The watcher's first ask loads the HTTP client on this thread before the engine's
+        # thread starts importing LiteLLM, which uses the same libraries.
+        self.watcher.start()
         self._engine_task = asyncio.ensure_future(self.gateway.load_engine())
 
     def show_window(self, panel: str = "") -> None:
@@ -131,9 +192,12 @@ class AppController(QObject):
         self.window.hide()
         self.tray.hide()
         await self.watcher.stop()
-        await self.models_panel.shutdown()  # cancels pulls; Ollama keeps what it has
-        await self.hardware_panel.shutdown()
-        await self.observability.stop()
+        if self.window.is_built("models"):
+            await self.models_panel.shutdown()  # cancels pulls; Ollama keeps what it has
+        if self.window.is_built("hardware"):
+            await self.hardware_panel.shutdown()
+        if self._observability is not None:
+            await self._observability.stop()
         await self.gateway.close()
         self.window.allow_close = True
         self.window.close()
@@ -147,6 +211,8 @@ class AppController(QObject):
         dialog.open()
 
     def open_claude_setup(self) -> ClaudeCodeDialog:
+        from gui.claude_dialog import ClaudeCodeDialog
+
         dialog = ClaudeCodeDialog(
             self.holder.config, self.gateway.url, self.gateway.master_key, parent=self.window
         )

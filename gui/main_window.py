@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent
@@ -29,6 +29,9 @@ PANELS: tuple[tuple[str, str], ...] = (
     ("chat", "Test chat"),
 )
 
+#: A panel, or what builds it the first time it is needed.
+PanelSource = QWidget | Callable[[], QWidget]
+
 
 class PlaceholderPanel(QWidget):
     """An honest stand-in for a panel that is not built yet."""
@@ -47,6 +50,9 @@ class PlaceholderPanel(QWidget):
 class MainWindow(QMainWindow):
     """Navigation list + stacked panels + a status bar with gateway and Ollama state.
 
+    A panel given as a builder is built the first time it is shown or asked for
+    (:meth:`panel`), or by :meth:`build_panels`; until then an empty page stands in for it.
+
     Signals:
         close_requested(): the user closed the window (the app decides: hide to tray or quit).
         panel_changed(str): the panel in front changed; carries its key.
@@ -55,7 +61,7 @@ class MainWindow(QMainWindow):
     close_requested = Signal()
     panel_changed = Signal(str)
 
-    def __init__(self, panels: Mapping[str, QWidget], parent: QWidget | None = None) -> None:
+    def __init__(self, panels: Mapping[str, PanelSource], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.setWindowTitle("GateDeck")
@@ -70,13 +76,20 @@ class MainWindow(QMainWindow):
         self._stack = QStackedWidget()
         self._stack.setObjectName("panels")
         self._keys: list[str] = []
+        # panels given as builders, not built yet, each with the empty page standing in for it
+        self._pending: dict[str, tuple[Callable[[], QWidget], QWidget]] = {}
         for key, title in PANELS:
             item = QListWidgetItem(title)
             item.setData(Qt.ItemDataRole.UserRole, key)
             self._nav.addItem(item)
-            panel = panels.get(key) or PlaceholderPanel(title)
-            panel.setObjectName(f"{key}Panel")
-            self._stack.addWidget(panel)
+            source = panels.get(key) or PlaceholderPanel(title)
+            if isinstance(source, QWidget):
+                source.setObjectName(f"{key}Panel")
+                self._stack.addWidget(source)
+            else:
+                stand_in = QWidget()
+                self._pending[key] = (source, stand_in)
+                self._stack.addWidget(stand_in)
             self._keys.append(key)
         self._nav.currentRowChanged.connect(self._on_nav_current_row_changed)
 
@@ -102,10 +115,21 @@ class MainWindow(QMainWindow):
 
     def show_panel(self, key: str) -> None:
         """Bring the panel named ``key`` (gateway, mappings, …) to the front."""
+        self._build(key)
         self._nav.setCurrentRow(self._keys.index(key))
 
     def panel(self, key: str) -> QWidget:
+        """The panel named ``key``, built now if it has not been yet."""
+        self._build(key)
         return self._stack.widget(self._keys.index(key))
+
+    def is_built(self, key: str) -> bool:
+        return key not in self._pending
+
+    def build_panels(self) -> None:
+        """Build every panel not built yet."""
+        for key in list(self._pending):
+            self._build(key)
 
     @property
     def current_panel(self) -> str:
@@ -124,7 +148,22 @@ class MainWindow(QMainWindow):
         colour = {True: "#2f9e55", False: "#d23f3f", None: "#8a8f98"}[ok]
         self.ollama_status.setText(f"<span style='color:{colour}'>●</span> {text}")
 
+    def _build(self, key: str) -> None:
+        pending = self._pending.pop(key, None)
+        if pending is None:
+            return
+        builder, stand_in = pending
+        index = self._stack.indexOf(stand_in)
+        current = self._stack.currentIndex()
+        panel = builder()
+        panel.setObjectName(f"{key}Panel")
+        self._stack.insertWidget(index, panel)
+        self._stack.removeWidget(stand_in)
+        stand_in.deleteLater()
+        self._stack.setCurrentIndex(current)
+
     def _on_nav_current_row_changed(self, row: int) -> None:
+        self._build(self._keys[row])
         self._stack.setCurrentIndex(row)
         self.panel_changed.emit(self._keys[row])
 

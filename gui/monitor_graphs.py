@@ -11,13 +11,17 @@ from __future__ import annotations
 import bisect
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pyqtgraph as pg
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QPalette, QShowEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from core.metrics import RequestRecord
+
+if TYPE_CHECKING:  # pyqtgraph and numpy load when the graphs are first shown or drawn
+    import pyqtgraph as pg
+
+    from gui.monitor_plots import TimedLayout
 
 WINDOWS_S = {"1 min": 60.0, "5 min": 300.0, "1 h": 3600.0}
 MAX_POINTS_PER_MAPPING = 20_000
@@ -37,20 +41,13 @@ class _Series:
     changed: bool = True
 
 
-class _TimedLayout(pg.GraphicsLayoutWidget):  # type: ignore[misc]
-    """Remembers how long its last paint took (the monitor spaces redraws by it)."""
-
-    paint_s = 0.0
-
-    def paintEvent(self, event: object) -> None:
-        began = time.perf_counter()
-        super().paintEvent(event)
-        self.paint_s = time.perf_counter() - began
-
-
 class LatencyGraphs(QWidget):
     """Three stacked plots sharing a time axis, one curve per mapping; failed requests are red
-    crosses on the latency plot."""
+    crosses on the latency plot.
+
+    The plots themselves (pyqtgraph, most of a second to import) are built the first time the
+    graphs are shown or drawn; records are kept from the start.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -60,10 +57,31 @@ class LatencyGraphs(QWidget):
         self._errors: list[tuple[float, float]] = []
         self._errors_changed = False
         self.update_s = 0.0  # how long the last redraw's data update took
-        background = self.palette().color(QPalette.ColorRole.Base)
-        self.layout_widget = _TimedLayout()
-        self.layout_widget.setBackground(background)
+        self.layout_widget: TimedLayout | None = None
         self.plots: dict[str, pg.PlotItem] = {}
+        self.error_marks: pg.ScatterPlotItem | None = None
+        # a legend above the plots: inside them it would hide the newest points
+        self.legend = QLabel()
+        self.legend.setObjectName("graphLegend")
+        self._legend_for: list[str] = []
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.addWidget(self.legend)
+        self._show_legend()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self._build_plots()
+        super().showEvent(event)
+
+    def _build_plots(self) -> None:
+        if self.layout_widget is not None:
+            return
+        import pyqtgraph as pg
+
+        from gui.monitor_plots import TimedLayout
+
+        self.layout_widget = TimedLayout()
+        self.layout_widget.setBackground(self.palette().color(QPalette.ColorRole.Base))
         for row, (key, title, unit) in enumerate(MEASURES):
             plot = self.layout_widget.addPlot(row=row, col=0, axisItems={"bottom": pg.DateAxisItem()})
             plot.setLabel("left", title, units=unit)
@@ -81,15 +99,9 @@ class LatencyGraphs(QWidget):
             symbol="x", size=9, pen=pg.mkPen("#d23f3f", width=2), brush=None
         )
         self.plots["latency_s"].addItem(self.error_marks)
-        # a legend above the plots: inside them it would hide the newest points
-        self.legend = QLabel()
-        self.legend.setObjectName("graphLegend")
-        self._legend_for: list[str] = []
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.legend)
-        layout.addWidget(self.layout_widget, 1)
-        self._show_legend()
+        self._layout.addWidget(self.layout_widget, 1)
+        if self.isVisible():  # built while being shown: a child added now must be shown by hand
+            self.layout_widget.show()
 
     # ---------------------------------------------------------------- data
     def add(self, record: RequestRecord) -> None:
@@ -134,6 +146,11 @@ class LatencyGraphs(QWidget):
     # ---------------------------------------------------------------- drawing
     def redraw(self, now: float | None = None) -> None:
         """Draw what arrived since the last call and move the window to end at ``now``."""
+        import numpy as np
+        import pyqtgraph as pg
+
+        self._build_plots()
+        assert self.error_marks is not None
         began = time.perf_counter()
         now = time.time() if now is None else now
         oldest = now - max(WINDOWS_S.values())
@@ -176,7 +193,7 @@ class LatencyGraphs(QWidget):
     @property
     def cost_s(self) -> float:
         """What the last redraw cost the UI thread: data update plus paint."""
-        return self.update_s + self.layout_widget.paint_s
+        return self.update_s + (self.layout_widget.paint_s if self.layout_widget is not None else 0.0)
 
     def _show_legend(self) -> None:
         self._legend_for = list(self._series)

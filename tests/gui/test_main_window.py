@@ -48,3 +48,43 @@ def test_status_bar_shows_gateway_and_ollama_state(qtbot: QtBot) -> None:
     assert "http://127.0.0.1:4000" in window.gateway_status.text()
     assert "#2f9e55" in window.gateway_status.text()
     assert "#d23f3f" in window.ollama_status.text()
+
+
+def test_a_panel_given_as_a_builder_is_built_when_first_shown(qtbot: QtBot) -> None:
+    built: list[str] = []
+
+    def build_models() -> QWidget:
+        built.append("models")
+        return QLabel("models here")
+
+    window = MainWindow({"models": build_models})
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    assert built == [] and not window.is_built("models")
+
+    window.show_panel("models")
+    assert built == ["models"] and window.is_built("models")
+    assert window.current_panel == "models"
+    panel = window.panel("models")
+    assert isinstance(panel, QLabel) and panel.isVisible()
+    assert window.findChild(QWidget, "modelsPanel") is panel
+
+    window.show_panel("gateway")
+    window.show_panel("models")
+    assert built == ["models"]
+
+
+def test_build_panels_builds_the_rest_and_keeps_the_one_in_front(qtbot: QtBot) -> None:
+    window = MainWindow({"mappings": lambda: QLabel("mappings"), "chat": lambda: QLabel("chat")})
+    qtbot.addWidget(window)
+    window.show()
+    window.show_panel("chat")
+    window.build_panels()
+    assert window.is_built("mappings")
+    assert window.current_panel == "chat" and window.panel("chat").isVisible()
+    assert not window.panel("mappings").isVisible()
+    for key, _title in PANELS:
+        assert window.findChild(QWidget, f"{key}Panel") is window.panel(key)
+    window.show_panel("mappings")
+    assert isinstance(window.panel("mappings"), QLabel) and window.panel("mappings").isVisible()

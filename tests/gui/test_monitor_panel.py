@@ -94,6 +94,25 @@ def test_records_show_in_the_log_graphs_and_table_with_problems_highlighted(pane
     assert "4 requests" in panel.summary.text() and "1 failed" in panel.summary.text()
 
 
+def test_graphs_kept_while_hidden_are_drawn_when_first_shown(
+    qtbot: QtBot, loop: object, recorder: MetricsRecorder
+) -> None:
+    monitor = MonitorPanel(recorder, clock=lambda: NOW + 1)
+    qtbot.addWidget(monitor)
+    monitor.start()
+    recorder.record(rec())
+    recorder.record(rec(ok=False, status=500, error="boom", ttft_s=None, tokens_per_s=None))
+    qtbot.waitUntil(lambda: monitor.graphs.points("gpt-4o") == 1)
+    assert monitor.graphs.layout_widget is None, "no plots are built for a monitor never shown"
+
+    monitor.show()
+    assert monitor.graphs.layout_widget is not None and monitor.graphs.layout_widget.isVisible()
+    monitor.refresh()
+    assert list(monitor.graphs.curve("gpt-4o", "ttft_s").getData()[1]) == [0.2]
+    assert monitor.graphs.error_marks is not None and len(monitor.graphs.error_marks.data) == 1
+    monitor.stop()
+
+
 def test_the_log_filters_by_text_and_by_problems(panel: MonitorPanel, qtbot: QtBot) -> None:
     panel.add_records([rec("gpt-4o"), rec("claude-*haiku*", model="llama3.2:3b"), rec(ok=False, error="x")])
     panel.refresh()
