@@ -139,3 +139,38 @@ def test_closing_the_window_with_a_tray_hides_it_and_says_so_once(
         assert app.window.isVisible()
     finally:
         arun(app.quit(), timeout_ms=60_000)
+
+
+@pytest.mark.timeout(240)
+def test_the_fast_path_checkbox_switches_a_running_gateway_without_a_restart(
+    qtbot: QtBot, controller: AppController, arun: Run
+) -> None:
+    qtbot.waitUntil(lambda: controller.gateway.state == "stopped", timeout=ENGINE_MS)
+    assert arun(controller.gateway.start(), timeout_ms=60_000)
+    states: list[str] = []
+    controller.gateway.state_changed.connect(lambda state, _reason: states.append(state))
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+    headers = {"Authorization": f"Bearer {controller.gateway.master_key}"}
+
+    def path() -> str:
+        response = httpx.post(
+            controller.gateway.url + "/v1/chat/completions", json=body, headers=headers, timeout=30
+        )
+        assert response.status_code == 200
+        return response.headers.get("x-gatedeck-path", "litellm")
+
+    panel = controller.gateway_panel
+    controller.window.show_panel("gateway")
+    assert panel.direct_path.isChecked() and path() == "direct"
+    assert not panel.save_button.isEnabled()
+
+    panel.direct_path.setChecked(False)
+    assert panel.save_button.isEnabled()
+    arun(panel.save_settings(), timeout_ms=60_000)
+    assert path() == "litellm"
+    assert controller.install.store.load().config.gateway.direct_path is False
+    assert "stopping" not in states, "switching the fast path must not restart the gateway"
+
+    panel.direct_path.setChecked(True)
+    arun(panel.save_settings(), timeout_ms=60_000)
+    assert path() == "direct"
