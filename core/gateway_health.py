@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from core.config import Config
 from core.errors import OllamaError
-from core.ollama_client import OllamaClient
+from core.ollama_client import OllamaClient, shared_tls_context
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ async def check_liveliness(base_url: str, per_request_s: float = 3.0) -> tuple[b
     import httpx  # here, not at the top: the window paints before httpx loads
 
     try:
-        async with httpx.AsyncClient(timeout=per_request_s) as client:
+        async with httpx.AsyncClient(timeout=per_request_s, verify=shared_tls_context()) as client:
             response = await client.get(f"{base_url}/health/liveliness")
     except httpx.HTTPError as exc:
         return False, f"the gateway at {base_url} does not answer ({type(exc).__name__}: {exc})"
