@@ -361,7 +361,7 @@ def _print_issue_table(direct: Figures, runs: dict[str, tuple[dict[str, Figures]
             [f"{r:.3f} s" if (r := runs[m][1]) is not None else "failed" for m in modes],
         )
     )
-    rows.append(("longest UI stall, 8 streams", "≤ 16 ms", ["python -m bench.ui_stall"] * len(modes)))
+    rows.append(("longest UI stall, 8 streams", "≤ 16 ms", ["python -m bench.monitor_stall"] * len(modes)))
     rows.append(("launch → window ÷ bare PySide6", "≤ 2.5", ["python -m bench.startup"] * len(modes)))
     print(
         f"\nIssue 9 figures (direct: p50 {direct.p50_ms:.1f} ms, {direct.rps:.0f} req/s, 1st chunk {direct.first_p50_ms:.1f} ms)"

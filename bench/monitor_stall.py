@@ -56,6 +56,21 @@ async def main():
 asyncio.run(main())
 print(json.dumps({"done": done, "errors": errors}))
 """
+#: The anchor: a bare Qt process with the same 5 ms heartbeat, beside the app for the same
+#: seconds. It shares no GIL with anything, so its longest gap is this machine's own scheduling
+#: noise under the load; what the app's heartbeat sees beyond it is the app's.
+BARE = r"""
+import json, sys, time
+from PySide6.QtCore import QCoreApplication, QTimer
+app = QCoreApplication([])
+gaps, last = [], [time.perf_counter()]
+def tick():
+    now = time.perf_counter(); gaps.append(now - last[0]); last[0] = now
+timer = QTimer(); timer.setInterval(5); timer.timeout.connect(tick); timer.start()
+QTimer.singleShot(int(float(sys.argv[1]) * 1000), app.quit)
+app.exec()
+print(json.dumps(sorted(gaps)[1:]))
+"""
 
 
 async def load(url: str, key: str, streams: int, seconds: float) -> dict[str, int]:
@@ -68,6 +83,20 @@ async def load(url: str, key: str, streams: int, seconds: float) -> dict[str, in
         raise RuntimeError(err.decode()[-2000:])
     result: dict[str, int] = json.loads(out.decode().strip().splitlines()[-1])
     return result
+
+
+async def bare_heartbeat(seconds: float) -> list[float]:
+    """Gaps of a bare Qt process's 5 ms heartbeat over ``seconds`` (see BARE)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", BARE, str(seconds),
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    if proc.returncode:
+        raise RuntimeError(err.decode()[-2000:])
+    gaps: list[float] = json.loads(out.decode().strip().splitlines()[-1])
+    return gaps
 
 
 async def scenario(controller: object, beat: object, args: argparse.Namespace) -> list[str]:
@@ -116,11 +145,15 @@ async def scenario(controller: object, beat: object, args: argparse.Namespace) -
         before, redraws = recorder.records()[-1].seq, monitor.redraws
         beat.take()
         began = time.perf_counter()
-        result = await load(controller.gateway.url, controller.gateway.master_key, args.streams, args.seconds)
+        result, bare = await asyncio.gather(
+            load(controller.gateway.url, controller.gateway.master_key, args.streams, args.seconds),
+            bare_heartbeat(args.seconds),
+        )
         gaps = beat.take()
         elapsed = time.perf_counter() - began
         recorded = recorder.records()[-1].seq - before
         lines.append(describe(f"{args.streams} streams, {panel} in front", gaps))
+        lines.append(describe("  a bare Qt process beside it", bare))
         held = ", ".join(f"{p * 1000:.0f} ms" for p in pauses) or "none"
         lines.append(f"{'':34s} garbage collections over 50 ms: {held}")
         pauses.clear()

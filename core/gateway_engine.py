@@ -34,15 +34,17 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from core import gateway_speedups
-from core.direct_plan import DirectPlan
-from core.direct_route import DirectRoute
 from core.gateway_auth import ASGIApp, KeyCheck, Message, Receive, Scope, Send
 from core.gateway_render import RenderedGateway, RouteTable
-from core.metrics import MetricsRecorder
+
+if TYPE_CHECKING:  # loaded with the engine, on its thread, not while the window opens
+    from core.direct_plan import DirectPlan
+    from core.direct_route import DirectRoute
+    from core.metrics import MetricsRecorder
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,8 @@ class Engine:
 
     def _take(self, rendered: RenderedGateway) -> None:
         self.routes = rendered.routes
+        from core.direct_plan import DirectPlan
+
         direct = rendered.direct_path and gateway_speedups.enabled()
         self.direct_plan = DirectPlan.from_rendered(rendered) if direct else None
         self._timeout_s = float(rendered.litellm_settings.get("request_timeout") or 600.0)
@@ -149,6 +153,8 @@ class Engine:
     def app(self, master_key: str) -> tuple[KeyCheck, LifespanWatch]:
         """The proxy app behind GateDeck's key check (and its direct path), and the lifespan
         watch inside it."""
+        from core.direct_route import DirectRoute
+
         watch = LifespanWatch(self._proxy.app)
         self.direct = DirectRoute(
             watch,
