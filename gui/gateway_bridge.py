@@ -7,8 +7,10 @@ Qt thread's asyncio loop (``add_listener(..., loop)``), so widgets only ever hea
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
+import threading
 
 from PySide6.QtCore import QObject, Signal
 
@@ -73,6 +75,7 @@ class GatewayBridge(QObject):
             return
         self._engine_loaded = True
         self._set(self.core.state.value, self.core.status.reason)
+        _warm_client_libraries()
         if self._holder.config.gateway.start_on_launch if autostart is None else autostart:
             await self.start()
 
@@ -148,3 +151,21 @@ class GatewayBridge(QObject):
     def _set(self, state: str, reason: str) -> None:
         self.state, self.reason = state, reason
         self.state_changed.emit(state, reason)
+
+
+def _warm_client_libraries() -> None:
+    """Import the OpenAI and Anthropic SDKs on a background thread once the engine is in.
+
+    The test chat and the tool-call probe need them; imported on first use they would freeze
+    the window for ~2 s on a slow machine. A send that comes while this runs waits only for
+    what is left of the import.
+    """
+
+    def warm() -> None:
+        for name in ("openai", "anthropic"):
+            try:
+                importlib.import_module(name)
+            except Exception:  # the send that needs it will say what is wrong
+                log.debug("warming %s failed", name, exc_info=True)
+
+    threading.Thread(target=warm, name="gatedeck-warm-sdks", daemon=True).start()

@@ -125,7 +125,7 @@ class GatewayPanel(QWidget):
         self.save_button = QPushButton("Save")
         self.save_button.setObjectName("saveGatewaySettings")
         self.save_button.clicked.connect(self._on_save_button_clicked)
-        settings_box = QGroupBox("Listening")
+        settings_box = QGroupBox("Serving")
         settings_form = QFormLayout(settings_box)
         settings_form.addRow("Port", self.port)
         settings_form.addRow("Listen on", self.bind)
