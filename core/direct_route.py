@@ -43,7 +43,7 @@ from core.errors import (
 )
 from core.gateway_auth import ASGIApp, Message, Receive, Scope, Send
 from core.logs import scrub
-from core.metrics import MetricsRecorder, RequestRecord, likely_truncated
+from core.metrics import MetricsRecorder, RequestRecord, generation_speed, likely_truncated
 
 if TYPE_CHECKING:
     import aiohttp
@@ -327,67 +327,50 @@ class DirectRoute:
 
     # ------------------------------------------------------------------ records
     def _record_success(self, call: _Call, done: Mapping[str, Any], first: float | None) -> None:
-        recorder = self._recorder()
-        if recorder is None:
-            return
-        end = time.perf_counter()
-        latency = end - call.began
+        latency = time.perf_counter() - call.began
         ttft = (first - call.began) if first is not None else latency
         prompt = _int(done.get("prompt_eval_count"))
         completion = _int(done.get("eval_count"))
-        recorder.record(
-            RequestRecord(
-                at=call.at,
-                dialect=call.dialect,
-                requested=call.requested,
-                mapping=call.group,
-                model=call.model,
-                backend=_backend(call.target),
-                stream=call.stream,
-                ttft_s=ttft,
-                latency_s=latency,
-                prompt_tokens=prompt,
-                completion_tokens=completion,
-                tokens_per_s=_speed(completion, call.stream, ttft, latency),
-                num_ctx=call.num_ctx,
-                likely_truncated=likely_truncated(prompt, call.num_ctx),
-            )
+        self._record(
+            call,
+            ttft_s=ttft,
+            latency_s=latency,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            tokens_per_s=generation_speed(completion, call.stream, latency - ttft, latency),
+            likely_truncated=likely_truncated(prompt, call.num_ctx),
         )
 
     def _record_failure(self, call: _Call, status: int, message: str) -> None:
-        recorder = self._recorder()
-        if recorder is None:
-            return
-        recorder.record(
-            RequestRecord(
-                at=call.at,
-                dialect=call.dialect,
-                requested=call.requested,
-                mapping=call.group,
-                model=call.model,
-                backend=_backend(call.target),
-                stream=call.stream,
-                ok=False,
-                status=status,
-                error=scrub(message.splitlines()[0] if message else "")[:300],
-                latency_s=time.perf_counter() - call.began,
-                num_ctx=call.num_ctx,
-            )
+        self._record(
+            call,
+            ok=False,
+            status=status,
+            error=scrub(message.splitlines()[0] if message else "")[:300],
+            latency_s=time.perf_counter() - call.began,
         )
+
+    def _record(self, call: _Call, **outcome: Any) -> None:
+        recorder = self._recorder()
+        if recorder is not None:
+            recorder.record(
+                RequestRecord(
+                    at=call.at,
+                    dialect=call.dialect,
+                    requested=call.requested,
+                    mapping=call.group,
+                    model=call.model,
+                    backend=_backend(call.target),
+                    stream=call.stream,
+                    num_ctx=call.num_ctx,
+                    **outcome,
+                )
+            )
 
 
 def _has_output(chunk: Mapping[str, Any]) -> bool:
     message = chunk.get("message") or {}
     return bool(message.get("content") or message.get("thinking") or message.get("tool_calls"))
-
-
-def _speed(tokens: int | None, stream: bool, ttft: float, latency: float) -> float | None:
-    if not tokens:
-        return None
-    generating = latency - ttft
-    if stream and tokens > 1 and generating > 0:
-        return (tokens - 1) / generating  # the first token's time belongs to TTFT
-    return tokens / latency if latency > 0 else None
 
 
 def _int(value: object) -> int | None:

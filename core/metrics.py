@@ -32,6 +32,7 @@ __all__ = [
     "MetricsRecorder",
     "RecordListener",
     "RequestRecord",
+    "generation_speed",
     "install_metrics",
     "likely_truncated",
 ]
@@ -39,6 +40,16 @@ __all__ = [
 #: A prompt that fills this share of the context window has most likely been cut by Ollama,
 #: which truncates silently and reports the tokens it kept (never more than ``num_ctx``).
 CONTEXT_GUARD_RATIO = 0.9
+
+
+def generation_speed(tokens: int | None, stream: bool, generating_s: float, latency_s: float) -> float | None:
+    """Tokens per second: for a stream between the first and the last token (the first one's
+    time belongs to TTFT), otherwise over the whole request."""
+    if not tokens:
+        return None
+    if stream and tokens > 1 and generating_s > 0:
+        return (tokens - 1) / generating_s
+    return tokens / latency_s if latency_s > 0 else None
 
 
 def likely_truncated(prompt_tokens: int | None, num_ctx: int | None) -> bool:

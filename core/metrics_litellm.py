@@ -84,7 +84,7 @@ class RecordBuilder:
             pending.num_ctx = _num_ctx(kwargs) or pending.num_ctx
 
     def succeeded(self, kwargs: Mapping[str, Any], start_time: Any, end_time: Any) -> None:
-        from core.metrics import RequestRecord, likely_truncated
+        from core.metrics import RequestRecord, generation_speed, likely_truncated
 
         slo: Mapping[str, Any] = kwargs.get("standard_logging_object") or {}
         meta = _metadata(kwargs)
@@ -114,7 +114,7 @@ class RecordBuilder:
                 latency_s=latency,
                 prompt_tokens=prompt,
                 completion_tokens=completion,
-                tokens_per_s=_speed(completion, stream, first, end, latency),
+                tokens_per_s=generation_speed(completion, stream, end - first, latency),
                 fallback=served if tried_fallbacks and served != original else "",
                 num_ctx=num_ctx,
                 likely_truncated=likely_truncated(prompt, num_ctx),
@@ -244,15 +244,6 @@ def _num_ctx(kwargs: Mapping[str, Any]) -> int | None:
 
 def _dialect(call_type: object) -> str:
     return "anthropic" if call_type == "anthropic_messages" else "openai"
-
-
-def _speed(tokens: int | None, stream: bool, first: float, end: float, latency: float) -> float | None:
-    if not tokens:
-        return None
-    generating = end - first
-    if stream and tokens > 1 and generating > 0:
-        return (tokens - 1) / generating  # the first token's time belongs to TTFT
-    return tokens / latency if latency > 0 else None
 
 
 def _epoch(value: object, fallback: object = None) -> float:

@@ -17,6 +17,21 @@ from core.config import Config, GatewaySettings, Mapping, ModelOptions, OllamaBa
 from core.gateway import Gateway
 
 KEY = "sk-gatedeck-test-0123456789abcdef"
+#: One tool in each dialect, and the call a model makes of it (as Ollama returns it).
+WEATHER_TOOL_OPENAI = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+WEATHER_TOOL_ANTHROPIC = {
+    "name": "get_weather",
+    "description": "Weather for a city",
+    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+PARIS_CALL = [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -20,7 +20,16 @@ import pytest
 
 from core.config import Mapping
 from core.gateway import Gateway
-from tests.core.gateway_support import KEY, auth, free_port, running, tier_config
+from tests.core.gateway_support import (
+    KEY,
+    PARIS_CALL,
+    WEATHER_TOOL_ANTHROPIC,
+    WEATHER_TOOL_OPENAI,
+    auth,
+    free_port,
+    running,
+    tier_config,
+)
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.ollama_catalog import default_models
 
@@ -30,20 +39,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Items? .* `ReadOnly` qualifier:UserWarning"),
 ]
 QWEN = "qwen2.5-coder:7b"
-WEATHER_OPENAI = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
-WEATHER_ANTHROPIC = {
-    "name": "get_weather",
-    "description": "Weather for a city",
-    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-}
-PARIS_CALL = [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +153,7 @@ def test_openai_tool_calls_are_the_same_both_ways_and_their_ids_round_trip(
         reply = openai_client(gateway).chat.completions.create(
             model="gpt-4o",
             messages=[{"role": "user", "content": "Weather in Paris?"}],
-            tools=[WEATHER_OPENAI],  # type: ignore[list-item]
+            tools=[WEATHER_TOOL_OPENAI],  # type: ignore[list-item]
         )
         tool_call = reply.choices[0].message.tool_calls[0]  # type: ignore[index]
         assert tool_call.id
@@ -193,7 +188,7 @@ def test_openai_tool_calls_are_the_same_both_ways_and_their_ids_round_trip(
         reply = openai_client(gateway).chat.completions.create(
             model="gpt-4o",
             messages=history,
-            tools=[WEATHER_OPENAI],  # type: ignore[list-item]
+            tools=[WEATHER_TOOL_OPENAI],  # type: ignore[list-item]
         )
         return reply.choices[0].message.content
 
@@ -239,7 +234,7 @@ def test_anthropic_tool_use_with_system_blocks_is_the_same_both_ways(
             model="claude-sonnet-4-5-20250929",
             max_tokens=32000,
             system=system,
-            tools=[WEATHER_ANTHROPIC],  # type: ignore[list-item]
+            tools=[WEATHER_TOOL_ANTHROPIC],  # type: ignore[list-item]
             messages=[{"role": "user", "content": "Weather in Paris?"}],
             extra_body={"temperature": 0.2, "top_k": 20},  # sampling Claude Code may send
         )
@@ -287,7 +282,7 @@ def test_anthropic_tool_results_and_streams_are_the_same_both_ways(
         with anthropic_client(gateway).messages.stream(
             model="claude-sonnet-4-5",
             max_tokens=4096,
-            tools=[WEATHER_ANTHROPIC],  # type: ignore[list-item]
+            tools=[WEATHER_TOOL_ANTHROPIC],  # type: ignore[list-item]
             messages=messages,
         ) as stream:
             events = [event.type for event in stream]

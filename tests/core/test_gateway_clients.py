@@ -20,7 +20,17 @@ from core.config import Mapping, OllamaBackend
 from core.gateway import Gateway, GatewayState
 from core.gateway_engine import FallbackEvent
 from core.gateway_health import check_health
-from tests.core.gateway_support import KEY, auth, chat, free_port, running, tier_config
+from tests.core.gateway_support import (
+    KEY,
+    PARIS_CALL,
+    WEATHER_TOOL_ANTHROPIC,
+    WEATHER_TOOL_OPENAI,
+    auth,
+    chat,
+    free_port,
+    running,
+    tier_config,
+)
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.ollama_catalog import default_models
 
@@ -31,21 +41,6 @@ pytestmark = [
     # litellm's own TypedDicts trip a pydantic notice when its Anthropic route first loads
     pytest.mark.filterwarnings("ignore:Items? .* `ReadOnly` qualifier:UserWarning"),
 ]
-
-WEATHER_TOOL_OPENAI = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
-WEATHER_TOOL_ANTHROPIC = {
-    "name": "get_weather",
-    "description": "Weather for a city",
-    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-}
-PARIS_CALL = [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]
 
 
 @pytest.fixture(scope="module")
