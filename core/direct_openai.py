@@ -213,7 +213,6 @@ def reply(answer: Mapping[str, Any], requested: str) -> dict[str, Any]:
 class StreamReply:
     """Turns Ollama's streamed chunks into OpenAI ``chat.completion.chunk`` events (SSE bytes)."""
 
-
     def __init__(self, requested: str, include_usage: bool) -> None:
         self._id = f"chatcmpl-{uuid.uuid4().hex}"
         self._created = int(time.time())
