@@ -186,42 +186,63 @@ class DirectRoute:
         route: Route,
     ) -> aiohttp.ClientResponse:
         """Send to the first backend that accepts the connection; a 200 response, or _Failure."""
-        import aiohttp
-
-        session = self._client()
         timeout = self._timeout_s()
         unreachable: list[str] = []
+        think = True
         for number, target in enumerate(route.targets):
             body = ollama_body if number == 0 else dialect.ollama_request(request, target, call.requested)
             call.target, call.model = target, body["model"]
             call.num_ctx = _int(body["options"].get("num_ctx"))
-            url = target.api_base + "/api/chat"
-            try:
-                response = await session.post(
-                    url,
-                    data=dumps(body),
-                    headers={"Content-Type": "application/json"},
-                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
-                )
-            except (aiohttp.ClientConnectorError, ConnectionRefusedError) as exc:
-                log.debug("direct path: %s refused: %s", target.api_base, exc)
-                self._trip(target.api_base)
-                unreachable.append(target.api_base)
-                continue
-            except (TimeoutError, aiohttp.ServerTimeoutError):
-                raise _Failure(
-                    504, _where(OllamaTimeout(target.api_base, "the request", timeout), call)
-                ) from None
-            except aiohttp.ClientError as exc:
-                raise _Failure(502, _where(OllamaConnectionLost(target.api_base, str(exc)), call)) from None
-            if response.status == 200:
-                return response
-            try:
-                detail = await response.read()
-            finally:
-                response.release()
-            raise _Failure(response.status, _ollama_error(response.status, detail, target, call))
+            while True:
+                if not think:
+                    body = {k: v for k, v in body.items() if k != "think"}
+                try:
+                    response = await self._send(body, target, call, timeout)
+                except ConnectionRefusedError:
+                    self._trip(target.api_base)
+                    unreachable.append(target.api_base)
+                    break
+                if response.status == 200:
+                    return response
+                try:
+                    detail = await response.read()
+                finally:
+                    response.release()
+                if (
+                    think
+                    and "think" in body
+                    and response.status == 400
+                    and b"does not support thinking" in detail
+                ):
+                    # Claude Code asks to think whatever the model; Ollama refuses the whole
+                    # request for a model that cannot. Answer without thinking instead.
+                    think = False
+                    continue
+                raise _Failure(response.status, _ollama_error(response.status, detail, target, call))
         raise _Failure(503, _where(OllamaUnreachable(unreachable[-1] if unreachable else "Ollama"), call))
+
+    async def _send(
+        self, body: dict[str, Any], target: Target, call: _Call, silence_s: float
+    ) -> aiohttp.ClientResponse:
+        """POST ``body`` to ``target``'s /api/chat; ConnectionRefusedError when nothing listens."""
+        import aiohttp
+
+        try:
+            return await self._client().post(
+                target.api_base + "/api/chat",
+                data=dumps(body),
+                headers={"Content-Type": "application/json"},
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=silence_s, sock_read=silence_s),
+            )
+        except (aiohttp.ClientConnectorError, ConnectionRefusedError) as exc:
+            log.debug("direct path: %s refused: %s", target.api_base, exc)
+            raise ConnectionRefusedError(str(exc)) from None
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            raise _Failure(
+                504, _where(OllamaTimeout(target.api_base, "the request", silence_s), call)
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise _Failure(502, _where(OllamaConnectionLost(target.api_base, str(exc)), call)) from None
 
     async def _whole(
         self, call: _Call, dialect: ModuleType, response: aiohttp.ClientResponse, send: Send

@@ -31,7 +31,7 @@ from tests.core.gateway_support import (
     tier_config,
 )
 from tests.fakes.fake_ollama import FakeOllama
-from tests.fakes.ollama_catalog import default_models
+from tests.fakes.ollama_catalog import default_models, qwen3_8b
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -43,7 +43,7 @@ QWEN = "qwen2.5-coder:7b"
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeOllama]:
-    with FakeOllama(models=default_models()) as server:
+    with FakeOllama(models=[*default_models(), qwen3_8b()]) as server:
         yield server
 
 
@@ -52,7 +52,11 @@ def gateway(fake: FakeOllama) -> Iterator[Gateway]:
     config = tier_config(fake.url, free_port())
     config = config.model_copy(
         update={
-            "mappings": [Mapping(name="with-fallback", model=QWEN, fallbacks=["gpt-4o"]), *config.mappings]
+            "mappings": [
+                Mapping(name="with-fallback", model=QWEN, fallbacks=["gpt-4o"]),
+                Mapping(name="claude-thinker", model="qwen3:8b"),
+                *config.mappings,
+            ]
         }
     )
     with running(Gateway(config, master_key=KEY)) as gw:
@@ -295,6 +299,51 @@ def test_anthropic_tool_results_and_streams_are_the_same_both_ways(
     assert direct[:3] == ("It is sunny in Paris.", "end_turn", 6)
     assert direct_body == litellm_body
     assert direct_body["messages"][2] == {"role": "tool", "content": "sunny, 24 C", "tool_call_id": "toolu_1"}
+
+
+# ---------------------------------------------------------------------- thinking
+def test_claude_code_thinking_streams_as_thinking_blocks_from_a_thinking_model(
+    gateway: Gateway, fake: FakeOllama
+) -> None:
+    fake.set_reply("qwen3:8b", "Paris.", thinking="The capital of France is Paris.")
+    with anthropic_client(gateway).messages.stream(
+        model="claude-thinker",
+        max_tokens=4096,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        messages=[{"role": "user", "content": "Capital of France?"}],
+    ) as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_message()
+    assert [block.type for block in final.content] == ["thinking", "text"]
+    assert final.content[0].thinking == "The capital of France is Paris."  # type: ignore[union-attr]
+    assert final.content[1].text == "Paris."  # type: ignore[union-attr]
+    assert "thinking" in kinds
+    assert fake.bodies("/api/chat")[-1]["think"] is True
+
+    reply = openai_client(gateway).chat.completions.create(
+        model="claude-thinker", reasoning_effort="high", messages=[{"role": "user", "content": "Capital?"}]
+    )
+    message = reply.choices[0].message
+    assert message.content == "Paris."
+    assert (message.model_extra or {}).get("reasoning_content") == "The capital of France is Paris."
+
+
+def test_thinking_asked_of_a_model_that_cannot_think_still_gets_an_answer(
+    gateway: Gateway, fake: FakeOllama
+) -> None:
+    # Claude Code sends thinking whatever the model; Ollama refuses the request for a model
+    # without the capability (HTTP 400). The answer comes without thinking instead.
+    fake.set_reply(QWEN, "Paris.")
+    reply = anthropic_client(gateway).messages.create(
+        model="claude-sonnet-4-5",
+        max_tokens=4096,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        messages=[{"role": "user", "content": "Capital of France?"}],
+    )
+    assert [(b.type, getattr(b, "text", None)) for b in reply.content] == [("text", "Paris.")]
+    refused, answered = fake.bodies("/api/chat")
+    assert refused["think"] is True and "think" not in answered
+    assert answered["messages"] == refused["messages"] and answered["options"] == refused["options"]
 
 
 # ---------------------------------------------------------------------- which path answers

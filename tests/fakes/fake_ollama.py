@@ -250,10 +250,11 @@ class FakeOllama:
         tool_calls: list[dict[str, Any]] | None = None,
         prompt_eval_count: int | None = None,
         eval_count: int | None = None,
+        thinking: str = "",
     ) -> None:
         with self._lock:
             self._replies[canonical_name(model)] = Reply(
-                text, chunks, list(tool_calls or []), prompt_eval_count, eval_count
+                text, chunks, list(tool_calls or []), prompt_eval_count, eval_count, thinking
             )
 
     def set_chunk_delay(self, seconds: float, path: str | None = None) -> None:

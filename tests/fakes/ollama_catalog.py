@@ -179,6 +179,28 @@ def qwen25_coder_7b() -> FakeModel:
     )
 
 
+def qwen3_8b() -> FakeModel:
+    """``qwen3:8b``, a model that can think (``capabilities`` has ``thinking``)."""
+    return FakeModel(
+        name="qwen3:8b",
+        family="qwen3",
+        parameter_size="8.2B",
+        quantization_level="Q4_K_M",
+        size=5_225_387_923,
+        capabilities=["completion", "tools", "thinking"],
+        model_info={
+            "general.architecture": "qwen3",
+            "general.parameter_count": 8_190_735_360,
+            "qwen3.attention.head_count": 32,
+            "qwen3.attention.head_count_kv": 8,
+            "qwen3.block_count": 36,
+            "qwen3.context_length": 40_960,
+            "qwen3.embedding_length": 4_096,
+            "qwen3.feed_forward_length": 12_288,
+        },
+    )
+
+
 def tiny_model(name: str = "tinyllama:1.1b", layers: list[int] | None = None) -> FakeModel:
     """A small llama-architecture model, handy as a pull target with a short layer plan."""
     return FakeModel(

@@ -371,6 +371,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         options = req.get("options") or {}
         stream = req.get("stream", True) is not False
+        think = req.get("think") not in (None, False)
+        if think and "thinking" not in model.capabilities:
+            # what Ollama answers (HTTP 400) when asked to think with a model that cannot
+            self._send_json(400, {"error": f'"{model.name}" does not support thinking'})
+            return
         prompt_chars = (
             sum(len(str(m.get("content") or "")) for m in req.get("messages") or [])
             if chat
@@ -406,10 +411,16 @@ class Handler(BaseHTTPRequestHandler):
             "eval_duration": eval_tokens * 20_000_000,
         }
 
-        def chunk(content: str, done: bool, tool_calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        thoughts = split_reply(reply.thinking, None) if think else []
+
+        def chunk(
+            content: str, done: bool, tool_calls: list[dict[str, Any]] | None = None, thinking: str = ""
+        ) -> dict[str, Any]:
             out: dict[str, Any] = {"model": model.name, "created_at": now_utc()}
             if chat:
                 message: dict[str, Any] = {"role": "assistant", "content": content}
+                if thinking:
+                    message["thinking"] = thinking
                 if tool_calls:
                     message["tool_calls"] = tool_calls
                 out["message"] = message
@@ -420,7 +431,7 @@ class Handler(BaseHTTPRequestHandler):
 
         try:
             if not stream:
-                final = chunk("".join(pieces), True, reply.tool_calls)
+                final = chunk("".join(pieces), True, reply.tool_calls, "".join(thoughts))
                 final["done_reason"] = done_reason
                 if not chat and not req.get("raw"):
                     final["context"] = list(range(1, prompt_tokens + eval_tokens + 1))[:64]
@@ -430,6 +441,9 @@ class Handler(BaseHTTPRequestHandler):
             out = _Stream(self, path)
             out.start()
             delay = fake._delay_for(path)
+            for thought in thoughts if chat else ():
+                self._pause(delay)
+                out.send(chunk("", False, thinking=thought))
             for piece in pieces:
                 self._pause(delay)
                 out.send(chunk(piece, False))

@@ -35,6 +35,7 @@ class Reply:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     prompt_eval_count: int | None = None
     eval_count: int | None = None
+    thinking: str = ""  # sent as message.thinking when the request asks to think
 
 
 @dataclass(frozen=True)
