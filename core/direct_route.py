@@ -322,7 +322,10 @@ class DirectRoute:
                 current.uncancel()
             self._record_failure(call, 499, "the client closed the connection")
             return
-        except (aiohttp.ClientError, TimeoutError, ValueError, ConnectionError) as exc:
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            silence = self._timeout_s()
+            problem = _where(OllamaTimeout(api_base, "the rest of the answer", silence), call)
+        except (aiohttp.ClientError, ValueError, ConnectionError) as exc:
             problem = _where(OllamaConnectionLost(api_base, type(exc).__name__), call)
         finally:
             watcher.cancel()
