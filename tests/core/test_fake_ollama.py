@@ -210,7 +210,7 @@ def test_drop_after_cuts_stream_and_pull_resumes(fake_ollama: FakeOllama) -> Non
     client = ollama.Client(host=fake_ollama.url)
     with pytest.raises(httpx.RemoteProtocolError):
         list(client.pull("tinyllama:1.1b", stream=True))
-    (dropped,) = fake_ollama.pull_sessions()
+    (dropped,) = fake_ollama.wait_for_pull_sessions("tinyllama:1.1b", 1)  # recorded as the handler ends
     assert dropped.outcome == "dropped" and 0 < dropped.ended_at < 800
     parts = list(client.pull("tinyllama:1.1b", stream=True))
     assert parts[1].completed == dropped.ended_at and parts[-1].status == "success"
