@@ -215,6 +215,7 @@ RESTART_PROBE = (
     "gw.stop_blocking(); os._exit(0)"
 )
 
+DIRECT = "direct Ollama /api/chat"
 MODES = {"stock": "0", "gatedeck": "1"}  # GATEDECK_GATEWAY_SPEEDUPS for each gateway run
 
 
@@ -255,9 +256,15 @@ def _gateway_targets(gateway: str, key: str) -> list[Target]:
 
 
 def _run_gateway(
-    mode: str, ollama: str, env: dict[str, str], key_of: Callable[[], str], args: argparse.Namespace
+    mode: str,
+    ollama: str,
+    direct_target: Target,
+    env: dict[str, str],
+    key_of: Callable[[], str],
+    args: argparse.Namespace,
 ) -> tuple[dict[str, Figures], float | None]:
-    """Figures of one gateway (``mode``), then its in-process restart time (s)."""
+    """Figures of one gateway (``mode``) with direct Ollama's measured just before them (the
+    anchor, taken under the same conditions), then its in-process restart time (s)."""
     env = {**env, "GATEDECK_GATEWAY_SPEEDUPS": MODES[mode]}
     port = _free_port()
     print(f"[{mode}] starting `gatedeck serve` (loads LiteLLM, ~15 s)...", file=sys.stderr, flush=True)
@@ -271,10 +278,11 @@ def _run_gateway(
     try:
         gateway = f"http://127.0.0.1:{port}"
         _wait_http(f"{gateway}/health/liveliness", proc)
-        figures = {
-            t.name: asyncio.run(measure(t, args.requests, args.concurrency, proc.pid))
+        figures = {DIRECT: asyncio.run(measure(direct_target, args.requests, args.concurrency))}
+        figures.update(
+            (t.name, asyncio.run(measure(t, args.requests, args.concurrency, proc.pid)))
             for t in _gateway_targets(gateway, key_of())
-        }
+        )
     finally:
         _stop(proc)
     print(f"[{mode}] timing restarts in-process...", file=sys.stderr, flush=True)
@@ -293,15 +301,13 @@ def _run_gateway(
     return figures, restart_s
 
 
-def _print_raw(
-    direct: Figures, runs: dict[str, tuple[dict[str, Figures], float | None]], args: argparse.Namespace
-) -> None:
+def _print_raw(runs: dict[str, tuple[dict[str, Figures], float | None]], args: argparse.Namespace) -> None:
     print(
         f"\nGateDeck gateway overhead ({args.requests} sequential requests, concurrency {args.concurrency})"
     )
     header = f"{'':36}{'p50 ms':>9}{'p95 ms':>9}{'req/s @' + str(args.concurrency):>11}"
     print(header + f"{'1st chunk p50':>15}{'p95':>8}{'CPU ms/chunk':>14}{'CPU ms/req':>12}")
-    rows = [("direct Ollama /api/chat", direct)]
+    rows = []
     for mode, (figures, _) in runs.items():
         rows += [(f"{mode} {name}", f) for name, f in figures.items()]
     for name, f in rows:
@@ -313,7 +319,6 @@ def _print_raw(
 
 
 def _print_issue_table(
-    direct: Figures,
     runs: dict[str, tuple[dict[str, Figures], float | None]],
     stalls: dict[str, ui_figures.Stalls | None],
     paint: tuple[float, float] | None,
@@ -326,21 +331,21 @@ def _print_issue_table(
             (
                 f"latency added p50, non-streaming {path}",
                 "≤ 3 ms",
-                [f"{runs[m][0][path].p50_ms - direct.p50_ms:.1f} ms" for m in modes],
+                [f"{runs[m][0][path].p50_ms - runs[m][0][DIRECT].p50_ms:.1f} ms" for m in modes],
             )
         )
         rows.append(
             (
                 f"throughput @8, gateway ÷ direct {path}",
                 "≥ 0.5",
-                [f"{runs[m][0][path].rps / direct.rps:.2f}" for m in modes],
+                [f"{runs[m][0][path].rps / runs[m][0][DIRECT].rps:.2f}" for m in modes],
             )
         )
         rows.append(
             (
                 f"first streamed chunk delay added {path}",
                 "≤ 5 ms",
-                [f"{runs[m][0][path].first_p50_ms - direct.first_p50_ms:.1f} ms" for m in modes],
+                [f"{runs[m][0][path].first_p50_ms - runs[m][0][DIRECT].first_p50_ms:.1f} ms" for m in modes],
             )
         )
         rows.append(
@@ -392,9 +397,12 @@ def _print_issue_table(
     rows.append(
         ("launch → window painted ÷ bare PySide6", "≤ 2.5", ["(same app)"] * (len(modes) - 1) + [ratio])
     )
-    print(
-        f"\nIssue 9 figures (direct: p50 {direct.p50_ms:.1f} ms, {direct.rps:.0f} req/s, 1st chunk {direct.first_p50_ms:.1f} ms)"
+    anchors = "; ".join(
+        f"{m}: p50 {d.p50_ms:.1f} ms, {d.rps:.0f} req/s, 1st chunk {d.first_p50_ms:.1f} ms"
+        for m in modes
+        if (d := runs[m][0][DIRECT])
     )
+    print(f"\nIssue 9 figures (direct Ollama measured just before each gateway, {anchors})")
     width = 56
     print(f"{'figure':{width}}{'target':>10}" + "".join(f"{m:>26}" for m in modes))
     for name, target, values in rows:
@@ -437,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         ollama = f"http://127.0.0.1:{ollama_port}"
         _wait_http(f"{ollama}/api/version", fake)
         direct_target = Target(
-            "direct Ollama /api/chat",
+            DIRECT,
             f"{ollama}/api/chat",
             {"model": MODEL, "messages": PROMPT, "stream": False},
             {"model": MODEL, "messages": PROMPT, "stream": True},
@@ -445,9 +453,8 @@ def main(argv: list[str] | None = None) -> int:
             _ollama_has_content,
             {"model": LONG_MODEL, "messages": PROMPT, "stream": True},
         )
-        direct = asyncio.run(measure(direct_target, args.requests, args.concurrency))
         modes = [args.only] if args.only else list(MODES)
-        runs = {mode: _run_gateway(mode, ollama, env, key_of, args) for mode in modes}
+        runs = {mode: _run_gateway(mode, ollama, direct_target, env, key_of, args) for mode in modes}
     finally:
         _stop(fake)
 
@@ -458,8 +465,8 @@ def main(argv: list[str] | None = None) -> int:
             mode: ui_figures.stalls({**env, "GATEDECK_GATEWAY_SPEEDUPS": MODES[mode]}, mode) for mode in modes
         }
         paint = ui_figures.startup(env)
-    _print_raw(direct, runs, args)
-    _print_issue_table(direct, runs, stalls, paint)
+    _print_raw(runs, args)
+    _print_issue_table(runs, stalls, paint)
     return 0
 
 
