@@ -449,19 +449,23 @@ def test_ollama_cutting_a_stream_short_is_an_error_event_not_a_complete_answer(
     assert events[0] == "message_start" and events[-1] == "error" and "message_stop" not in events
 
 
-def test_an_ollama_that_goes_silent_is_a_timeout_answer_not_a_hang(fake: FakeOllama) -> None:
-    config = tier_config(fake.url, free_port())
-    config = config.model_copy(
-        update={"gateway": config.gateway.model_copy(update={"request_timeout_s": 1.0})}
+def test_an_ollama_that_goes_silent_is_a_timeout_answer_not_a_hang(
+    gateway: Gateway, fake: FakeOllama
+) -> None:
+    # The module's gateway with a short request timeout (one gateway per program, so it is
+    # re-applied rather than a second one started), restored afterwards.
+    before = gateway.config
+    gateway.apply_blocking(
+        before.model_copy(update={"gateway": before.gateway.model_copy(update={"request_timeout_s": 1.0})})
     )
     fake.hang("/api/chat", times=1)
     try:
-        with running(Gateway(config, master_key=KEY)) as gateway:
-            with pytest.raises(openai.APIStatusError) as caught:
-                openai_client(gateway).chat.completions.create(
-                    model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
-                )
-            assert caught.value.status_code == 504
-            assert "did not answer" in caught.value.message and "'gpt-4o'" in caught.value.message
+        with pytest.raises(openai.APIStatusError) as caught:
+            openai_client(gateway).chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
+            )
+        assert caught.value.status_code == 504
+        assert "did not answer" in caught.value.message and "'gpt-4o'" in caught.value.message
     finally:
         fake.release()
+        gateway.apply_blocking(before)
