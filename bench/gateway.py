@@ -49,13 +49,6 @@ MODEL = "qwen2.5-coder:7b"
 LONG_MODEL = "llama3.2:3b"
 LONG_WORDS = 200
 PROMPT = [{"role": "user", "content": "Say hello."}]
-# The fake writes headers and body separately; with Nagle on, a reused connection then waits
-# ~40 ms for the client's delayed ACK on every answer, which would swamp what is measured here.
-FAKE_WITHOUT_NAGLE = (
-    "import sys; from tests.fakes import ollama_http, fake_ollama; "
-    "ollama_http.Handler.disable_nagle_algorithm = True; "
-    "sys.exit(fake_ollama.main(['--port', sys.argv[1], '--reply', sys.argv[2]]))"
-)
 
 
 @dataclass(frozen=True)
@@ -435,7 +428,15 @@ def main(argv: list[str] | None = None) -> int:
 
     ollama_port = _free_port()
     fake = subprocess.Popen(
-        [sys.executable, "-c", FAKE_WITHOUT_NAGLE, str(ollama_port), f"{LONG_MODEL}={LONG_WORDS}"],
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes.fake_ollama",
+            "--port",
+            str(ollama_port),
+            "--reply",
+            f"{LONG_MODEL}={LONG_WORDS}",
+        ],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,

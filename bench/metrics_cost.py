@@ -162,11 +162,9 @@ def main() -> int:
     from core.metrics import MetricsRecorder
     from core.request_log import RequestLog
     from tests.core.gateway_support import KEY, free_port, running, tier_config
-    from tests.fakes import ollama_http
     from tests.fakes.fake_ollama import FakeOllama
     from tests.fakes.ollama_catalog import default_models
 
-    ollama_http.Handler.disable_nagle_algorithm = True  # see bench/gateway.py
     gateway_engine.load()
     recorder = MetricsRecorder(RequestLog(Path(tempfile.mkdtemp(prefix="gatedeck-bench-log-"))))
     with (

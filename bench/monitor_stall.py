@@ -8,15 +8,19 @@ heartbeat timer on the UI thread measures the longest main-thread stall (the ide
 another panel in front (the monitor's own share). Garbage collections that held the GIL for
 more than 50 ms are listed too: with LiteLLM loaded (~900k objects) a full collection takes
 0.6–1 s, and ``--gc-freeze`` shows the effect of ``gc.freeze()`` once the engine has loaded.
-Prints figures, asserts nothing.
+The fake Ollama runs as its own process by default, as a real Ollama does (a Go server that
+shares no GIL with GateDeck); ``--ollama thread`` runs it inside the app's process instead, where
+its request threads take the GIL too and the stalls grow. Prints figures, asserts nothing.
 
-    .venv/bin/python -m bench.monitor_stall [--seconds 15] [--streams 8] [--history 5000] [--gc-freeze]
+    .venv/bin/python -m bench.monitor_stall [--seconds 15] [--streams 8] [--history 5000]
+        [--gc-freeze] [--ollama process|thread]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -24,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -106,6 +111,9 @@ async def scenario(controller: object, beat: object, args: argparse.Namespace) -
 
     assert isinstance(controller, AppController) and isinstance(beat, Heartbeat)
     await controller.gateway.load_engine(autostart=False)
+    warmup = controller.gateway.sdk_warmup
+    if warmup is not None:  # measure the steady state, not the client SDKs importing at startup
+        await asyncio.get_running_loop().run_in_executor(None, warmup.join)
     if args.gc_freeze:
         gc.collect()
         gc.freeze()  # what is loaded by now lives as long as the app: stop scanning it
@@ -165,12 +173,41 @@ async def scenario(controller: object, beat: object, args: argparse.Namespace) -
     return lines
 
 
+@contextlib.contextmanager
+def ollama(where: str) -> Iterator[str]:
+    """A fake Ollama whose qwen2.5-coder:7b streams 40 words at 20 ms each (~0.8 s, a fast
+    local model), in its own process or in this one; yields its URL."""
+    from tests.core.gateway_support import free_port, start_fake_process
+    from tests.fakes.fake_ollama import FakeOllama
+    from tests.fakes.ollama_catalog import default_models
+
+    if where == "process":
+        port = free_port()
+        proc = start_fake_process(port, "--reply", "qwen2.5-coder:7b=40", "--chunk-delay", "0.02")
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        return
+    with FakeOllama(models=default_models()) as fake:
+        fake.set_reply("qwen2.5-coder:7b", " ".join(f"word{i}" for i in range(40)), prompt_eval_count=900)
+        fake.set_chunk_delay(0.02)
+        yield fake.url
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--streams", type=int, default=8)
     parser.add_argument("--history", type=int, default=5000)
     parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after the engine loads")
+    parser.add_argument(
+        "--ollama",
+        choices=("process", "thread"),
+        default="process",
+        help="run the fake Ollama as its own process (like a real one; default) or in this one",
+    )
     args = parser.parse_args()
     os.environ["GATEDECK_CONFIG_DIR"] = tempfile.mkdtemp(prefix="gatedeck-bench-")
     os.environ["GATEDECK_SECRET_STORE"] = "file"
@@ -182,21 +219,15 @@ def main() -> int:
     from core.first_run import open_installation
     from gui.controller import AppController
     from tests.core.gateway_support import free_port
-    from tests.fakes import ollama_http
-    from tests.fakes.fake_ollama import FakeOllama
-    from tests.fakes.ollama_catalog import default_models
 
-    ollama_http.Handler.disable_nagle_algorithm = True  # see bench/gateway.py
     app = QApplication(sys.argv[:1])
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    with FakeOllama(models=default_models()) as fake:
-        fake.set_reply("qwen2.5-coder:7b", " ".join(f"word{i}" for i in range(40)), prompt_eval_count=900)
-        fake.set_chunk_delay(0.02)  # ~0.8 s per stream, like a fast local model
+    with ollama(args.ollama) as ollama_url:
         install = open_installation()
         install.loaded.config = install.config.model_copy(
             update={
-                "backends": [OllamaBackend(name="local", url=fake.url)],
+                "backends": [OllamaBackend(name="local", url=ollama_url)],
                 "gateway": GatewaySettings(port=free_port(), start_on_launch=False),
             }
         )
@@ -206,7 +237,10 @@ def main() -> int:
         beat = Heartbeat()
         with loop:
             lines = loop.run_until_complete(scenario(controller, beat, args))
-    print("UI main-thread stalls with the monitor open (5 ms heartbeat; lower is smoother)")
+    print(
+        "UI main-thread stalls with the monitor open (5 ms heartbeat; lower is smoother; "
+        f"Ollama in its own {args.ollama})"
+    )
     for line in lines:
         print("  " + line)
     return 0

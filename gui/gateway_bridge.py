@@ -14,6 +14,7 @@ import threading
 
 from PySide6.QtCore import QObject, Signal
 
+from core import heap
 from core.config import CloudModel, Config
 from core.config_holder import ConfigHolder
 from core.errors import GateDeckError, PortInUse
@@ -52,6 +53,8 @@ class GatewayBridge(QObject):
         self.suggested_port: int | None = None
         self._engine_loaded = False
         self._closed = False
+        #: The thread importing the client SDKs once the engine is in (None before that).
+        self.sdk_warmup: threading.Thread | None = None
         self._unsubscribe = self.core.add_listener(self._on_core_status, asyncio.get_event_loop())
 
     # ---------------------------------------------------------------- observation
@@ -75,7 +78,7 @@ class GatewayBridge(QObject):
             return
         self._engine_loaded = True
         self._set(self.core.state.value, self.core.status.reason)
-        _warm_client_libraries()
+        self.sdk_warmup = _warm_client_libraries()
         if self._holder.config.gateway.start_on_launch if autostart is None else autostart:
             await self.start()
 
@@ -153,12 +156,13 @@ class GatewayBridge(QObject):
         self.state_changed.emit(state, reason)
 
 
-def _warm_client_libraries() -> None:
+def _warm_client_libraries() -> threading.Thread:
     """Import the OpenAI and Anthropic SDKs on a background thread once the engine is in.
 
     The test chat and the tool-call probe need them; imported on first use they would freeze
     the window for ~2 s on a slow machine. A send that comes while this runs waits only for
-    what is left of the import.
+    what is left of the import. What they leave behind lives as long as the app, so it is then
+    frozen out of the garbage collector's way (:mod:`core.heap`).
     """
 
     def warm() -> None:
@@ -167,5 +171,8 @@ def _warm_client_libraries() -> None:
                 importlib.import_module(name)
             except Exception:  # the send that needs it will say what is wrong
                 log.debug("warming %s failed", name, exc_info=True)
+        heap.freeze_long_lived(full=False)
 
-    threading.Thread(target=warm, name="gatedeck-warm-sdks", daemon=True).start()
+    thread = threading.Thread(target=warm, name="gatedeck-warm-sdks", daemon=True)
+    thread.start()
+    return thread

@@ -112,10 +112,20 @@ def chat(url: str, model: str, key: str = KEY, timeout: float = 30.0) -> httpx.R
     )
 
 
-def start_fake_process(port: int) -> subprocess.Popen[bytes]:
-    """The fake Ollama as a separate process (so a test can kill it), serving on ``port``."""
+def start_fake_process(port: int, *options: str) -> subprocess.Popen[bytes]:
+    """The fake Ollama as a separate process (so a test can kill it, or so it shares no GIL
+    with GateDeck, like a real Ollama), serving on ``port``; ``options`` go to its command line."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.fake_ollama", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes.fake_ollama",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *options,
+        ],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

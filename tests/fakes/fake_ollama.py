@@ -444,6 +444,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="MODEL=WORDS",
         help="MODEL answers with WORDS words, one streamed chunk each (a long answer); repeatable",
     )
+    parser.add_argument(
+        "--chunk-delay",
+        type=float,
+        default=0.0,
+        help="seconds before each streamed chat/generate chunk (a model generating at that pace)",
+    )
     args = parser.parse_args(argv)
     env_host, env_port = _host_port_from_env(os.environ.get("OLLAMA_HOST"))
     host = args.host or env_host
@@ -460,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         log=sys.stderr,
     )
     fake.set_chunk_delay(args.pull_delay, "/api/pull")
+    fake.set_chunk_delay(args.chunk_delay)
     for plan in args.pull_plan:
         model, _, size = plan.partition("=")
         nbytes, _, steps = size.partition(":")

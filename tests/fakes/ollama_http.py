@@ -51,6 +51,9 @@ class Server6(Server):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Ollama's Go server sets TCP_NODELAY on every connection (Go's default); with Nagle on,
+    # each small streamed line would wait ~40 ms for the client's delayed ACK.
+    disable_nagle_algorithm = True
     server: Server
     server_version = "FakeOllama"
     sys_version = ""

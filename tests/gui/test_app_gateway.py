@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 
 import httpx
@@ -60,6 +61,21 @@ def test_tray_starts_and_stops_the_real_gateway(qtbot: QtBot, controller: AppCon
     qtbot.waitUntil(lambda: controller.gateway.state == "stopped", timeout=30_000)
     with pytest.raises(httpx.ConnectError):
         httpx.get(controller.gateway.url + "/health/liveliness", timeout=5)
+
+
+@pytest.mark.timeout(240)
+def test_once_everything_has_loaded_garbage_collection_has_little_to_walk(
+    qtbot: QtBot, controller: AppController
+) -> None:
+    # A full collection walks every object the collector tracks with the GIL held: with the
+    # gateway engine and the client SDKs left in its way it stalled the window for 0.1-1 s.
+    qtbot.waitUntil(lambda: controller.gateway.state == "stopped", timeout=ENGINE_MS)
+    warmup = controller.gateway.sdk_warmup
+    assert warmup is not None
+    warmup.join(timeout=120)
+    assert not warmup.is_alive()
+    assert gc.get_freeze_count() > 100_000
+    assert len(gc.get_objects()) < 20_000
 
 
 @pytest.mark.timeout(240)
