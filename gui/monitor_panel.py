@@ -3,7 +3,7 @@
 Records come from the :class:`core.metrics.MetricsRecorder` on the Qt thread's loop (the
 recorder delivers them with ``call_soon_threadsafe``). They are queued and drawn by a 100 ms
 timer, so however fast requests arrive the panel redraws at most ten times a second, in one
-batch, and not at all while it is hidden.
+batch (each plot in its own event-loop turn), and not at all while it is hidden.
 """
 
 from __future__ import annotations
@@ -164,7 +164,10 @@ class MonitorPanel(QWidget):
         mono = time.monotonic()
         slide = max(TICK_MS / 1000, self.graphs.window_s * SLIDE_FRACTION)
         if force or (mono >= self._graphs_due and (self._graphs_dirty or now - self._slid_at >= slide)):
-            self.graphs.redraw(now)
+            if force:
+                self.graphs.redraw(now)
+            else:
+                self.graphs.draw_in_slices(now)  # one plot per event-loop turn
             self._slid_at = now
             self._graphs_dirty = False
             self.redraws += 1

@@ -1,4 +1,4 @@
-"""The pyqtgraph widget under the monitor's graphs.
+"""The pyqtgraph widget under each of the monitor's graphs.
 
 Its own module so that pyqtgraph (and numpy under it) load when the graphs are first shown or
 drawn (:meth:`gui.monitor_graphs.LatencyGraphs._build_plots`), not while the window opens.
@@ -9,12 +9,17 @@ from __future__ import annotations
 import time
 
 import pyqtgraph as pg
+from PySide6.QtCore import QSize
 
 
-class TimedLayout(pg.GraphicsLayoutWidget):  # type: ignore[misc]
-    """Remembers how long its last paint took (the monitor spaces redraws by it)."""
+class TimedPlot(pg.PlotWidget):  # type: ignore[misc]
+    """One plot in its own widget, so that it repaints alone; remembers how long its last paint
+    took (the monitor spaces redraws by it)."""
 
     paint_s = 0.0
+
+    def sizeHint(self) -> QSize:
+        return QSize(400, 125)  # three of them ask for about what one layout of three did
 
     def paintEvent(self, event: object) -> None:
         began = time.perf_counter()

@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 from core.alerts import AlertPolicy
 from core.metrics import MetricsRecorder, RequestRecord
 from gui.alert_notifier import AlertNotifier
+from gui.monitor_graphs import MEASURES, LatencyGraphs
 from gui.monitor_panel import MonitorPanel
 from gui.monitor_stats_table import ALERT_COLUMN
 from gui.pyside_refcount import make_singletons_immortal
@@ -103,10 +104,10 @@ def test_graphs_kept_while_hidden_are_drawn_when_first_shown(
     recorder.record(rec())
     recorder.record(rec(ok=False, status=500, error="boom", ttft_s=None, tokens_per_s=None))
     qtbot.waitUntil(lambda: monitor.graphs.points("gpt-4o") == 1)
-    assert monitor.graphs.layout_widget is None, "no plots are built for a monitor never shown"
+    assert monitor.graphs.plot_area is None, "no plots are built for a monitor never shown"
 
     monitor.show()
-    assert monitor.graphs.layout_widget is not None and monitor.graphs.layout_widget.isVisible()
+    assert monitor.graphs.plot_area is not None and monitor.graphs.plot_area.isVisible()
     monitor.refresh()
     assert list(monitor.graphs.curve("gpt-4o", "ttft_s").getData()[1]) == [0.2]
     assert monitor.graphs.error_marks is not None and len(monitor.graphs.error_marks.data) == 1
@@ -217,3 +218,31 @@ def test_alerts_for_a_slow_mapping_are_rate_limited(recorder: MetricsRecorder, a
     now[0] = 61
     notifier.handle(rec(latency_s=5.0))
     assert shown == ["'gpt-4o' is slow", "'gpt-4o' is slow"]
+
+
+def test_the_graphs_draw_one_plot_per_turn_of_the_event_loop(qtbot: QtBot, loop: object) -> None:
+    # so the window never waits for all three plots at once while the gateway is busy
+    graphs = LatencyGraphs()
+    qtbot.addWidget(graphs)
+    graphs.resize(800, 500)
+    graphs.show()
+    graphs.add(rec(at=NOW - 30))
+    graphs.add(rec(at=NOW - 10, latency_s=4.0))
+
+    def drawn() -> list[str]:
+        return [
+            key for key, _, _ in MEASURES if graphs.curve("gpt-4o", key).getOriginalDataset()[0] is not None
+        ]
+
+    graphs.redraw(NOW - 60)  # every curve exists, drawn from the data it had then
+    graphs.add(rec(at=NOW - 5, latency_s=9.0))
+    graphs.draw_in_slices(NOW)
+    assert graphs.drawing
+    assert len(graphs.curve("gpt-4o", "ttft_s").getOriginalDataset()[0]) == 3, "the first plot now"
+    assert len(graphs.curve("gpt-4o", "latency_s").getOriginalDataset()[0]) == 2, "the others later"
+    qtbot.waitUntil(lambda: not graphs.drawing, timeout=5_000)
+    assert drawn() == [key for key, _, _ in MEASURES]
+    assert list(graphs.curve("gpt-4o", "latency_s").getOriginalDataset()[1]) == [1.5, 4.0, 9.0]
+    ranges = {key: tuple(plot.getViewBox().viewRange()[0]) for key, plot in graphs.plots.items()}
+    assert len(set(ranges.values())) == 1, f"the three time axes line up: {ranges}"
+    assert ranges["ttft_s"][1] >= NOW
