@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from PySide6.QtCore import QSortFilterProxyModel, QStringListModel, Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCompleter,
@@ -100,6 +101,8 @@ class ModelsPanel(QWidget):
         self._refresh_lock = asyncio.Lock()
         self._refreshes: set[asyncio.Task[bool]] = set()
         self._busy = False
+        self._heard: object = None  # the installed models the watcher last told of
+        self._behind = False  # a poll was skipped while hidden: refresh when shown
 
         self.queue = PullQueue(self.client, pull_factory, parent=self)
         self.queue.added.connect(self._suggest)
@@ -254,8 +257,26 @@ class ModelsPanel(QWidget):
         if not ok:
             self.status.setText("Ollama is not answering; the list shows what it last reported.")
             return
+        changed, self._heard = installed != self._heard, installed
+        if not self.isVisible() and not changed:
+            # Hidden and nothing installed or removed: what is loaded (and until when) can wait
+            # until the panel is shown, instead of three requests and a table update every poll.
+            self._behind = True
+            return
         if not self._refreshes:  # the watcher polls every few seconds; one refresh at a time is plenty
             self.schedule_refresh()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._behind:
+            self._behind = False
+            if not self._refreshes:
+                self.schedule_refresh()
+
+    @property
+    def refreshing(self) -> bool:
+        """Whether a background refresh is under way."""
+        return bool(self._refreshes)
 
     def schedule_refresh(self) -> None:
         """Refresh in the background (the tasks are awaited by :meth:`shutdown`)."""

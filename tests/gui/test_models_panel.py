@@ -352,8 +352,11 @@ def test_ollama_going_away_is_said_in_place(
 
 
 def test_needed_models_from_the_mappings_are_suggested(
-    qtbot: QtBot, holder: ConfigHolder, panel: ModelsPanel, arun: Run
+    qtbot: QtBot, holder: ConfigHolder, panel: ModelsPanel, arun: Run, fake_ollama: FakeOllama
 ) -> None:
+    # a download that takes a few seconds, so the pull is still running while the test looks
+    fake_ollama.set_pull_plan("qwen3:8b", [500_000, 1_000], steps_per_layer=50)
+    fake_ollama.set_chunk_delay(0.05, "/api/pull")
     mappings = [*holder.config.mappings[:-1], Mapping(name="gpt-4o", model="qwen3:8b")]
     holder.replace(holder.config.model_copy(update={"mappings": [*mappings, holder.config.mappings[-1]]}))
     assert arun(panel.refresh())
@@ -364,7 +367,33 @@ def test_needed_models_from_the_mappings_are_suggested(
     panel.pull_needed_button.click()
     qtbot.waitUntil(lambda: panel.queue.job("qwen3:8b") is not None, timeout=5000)
     job = panel.queue.job("qwen3:8b")
-    assert job is not None and job.state is JobState.RUNNING
+    assert job is not None and job.state is JobState.RUNNING, job.error
     assert panel.pull_needed_button.isHidden(), "a model being pulled is not offered again"
     assert panel.request_pull("qwen3:8b") is job, "asking again (Mappings panel) joins the same pull"
     assert len(panel.queue.jobs) == 1
+
+
+def test_a_hidden_panel_asks_ollama_again_only_when_the_models_changed_and_catches_up_when_shown(
+    panel: ModelsPanel, fake_ollama: FakeOllama, qtbot: QtBot
+) -> None:
+    names = ["llama3.2:3b", "qwen2.5-coder:7b"]
+    panel.on_ollama_changed(True, names)  # the first news: the list is read even while hidden
+    assert panel.refreshing
+    qtbot.waitUntil(lambda: not panel.refreshing and panel.proxy.rowCount() == 2)
+
+    fake_ollama.clear_requests()
+    panel.on_ollama_changed(True, names)  # the watcher's next polls: nothing installed or removed
+    panel.on_ollama_changed(True, names)
+    assert not panel.refreshing, "a hidden panel leaves Ollama alone when nothing changed"
+
+    panel.on_ollama_changed(True, ["llama3.2:3b"])  # a model was deleted elsewhere
+    assert panel.refreshing
+    qtbot.waitUntil(lambda: not panel.refreshing)
+    assert [r.path for r in fake_ollama.requests].count("/api/ps") == 1
+
+    panel.on_ollama_changed(True, ["llama3.2:3b"])
+    assert not panel.refreshing
+    panel.show()  # shown: it catches up on what it skipped
+    assert panel.refreshing
+    qtbot.waitUntil(lambda: not panel.refreshing)
+    assert [r.path for r in fake_ollama.requests].count("/api/ps") == 2
