@@ -239,6 +239,9 @@ class LatencyGraphs(QWidget):
                 self.error_marks.setData([e[0] for e in self._errors], [e[1] for e in self._errors])
                 self._errors_changed = False
         self.plots[key].setXRange(now - self.window_s, now, padding=0.01)
+        # pyqtgraph applies a range change to the view's matrix only when it paints, and the
+        # curves then re-clip and ask for a second full paint; applying it now saves that paint
+        self.plots[key].getViewBox().updateMatrix()
         self._update_s[key] = time.perf_counter() - began
 
     @property

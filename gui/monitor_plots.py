@@ -17,6 +17,7 @@ class TimedPlot(pg.PlotWidget):  # type: ignore[misc]
     took (the monitor spaces redraws by it)."""
 
     paint_s = 0.0
+    paints = 0
 
     def sizeHint(self) -> QSize:
         return QSize(400, 125)  # three of them ask for about what one layout of three did
@@ -25,3 +26,4 @@ class TimedPlot(pg.PlotWidget):  # type: ignore[misc]
         began = time.perf_counter()
         super().paintEvent(event)
         self.paint_s = time.perf_counter() - began
+        self.paints += 1

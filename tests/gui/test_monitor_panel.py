@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from core.alerts import AlertPolicy
@@ -246,3 +247,28 @@ def test_the_graphs_draw_one_plot_per_turn_of_the_event_loop(qtbot: QtBot, loop:
     ranges = {key: tuple(plot.getViewBox().viewRange()[0]) for key, plot in graphs.plots.items()}
     assert len(set(ranges.values())) == 1, f"the three time axes line up: {ranges}"
     assert ranges["ttft_s"][1] >= NOW
+
+
+def test_drawing_new_points_paints_each_plot_once(qtbot: QtBot, loop: object) -> None:
+    # pyqtgraph moves the view only when it paints, and the curves then asked for a second paint
+    graphs = LatencyGraphs()
+    qtbot.addWidget(graphs)
+    graphs.resize(800, 500)
+    graphs.show()
+    for i in range(50):
+        graphs.add(rec(at=NOW - 100 + i, latency_s=1.0 + i % 5))
+    graphs.redraw(NOW)
+    settle()
+    before = {key: widget.paints for key, widget in graphs.plot_widgets.items()}
+    graphs.add(rec(at=NOW + 1))
+    graphs.redraw(NOW + 1)
+    settle()
+    assert {key: widget.paints - before[key] for key, widget in graphs.plot_widgets.items()} == {
+        key: 1 for key, _, _ in MEASURES
+    }
+
+
+def settle() -> None:
+    """Handle every event posted so far, and those their handlers post (a few rounds)."""
+    for _ in range(5):
+        QApplication.processEvents()
