@@ -183,7 +183,8 @@ def test_pull_stalled_then_client_leaves_then_resumes(fake_ollama: FakeOllama) -
     parts = list(ollama.Client(host=fake_ollama.url).pull("tinyllama:1.1b", stream=True))
     assert parts[1].completed == 500  # resumed where it stopped
     assert parts[-1].status == "success"
-    assert fake_ollama.pull_sessions()[-1].started_at == 500
+    # the handler records its session a moment after the client has read the last line
+    assert fake_ollama.wait_for_pull_sessions("tinyllama:1.1b", 2)[-1].started_at == 500
 
 
 def test_stall_released_goes_on(fake_ollama: FakeOllama) -> None:
