@@ -509,19 +509,22 @@ class Handler(BaseHTTPRequestHandler):
                         reached = sum(done_map.values())
                         fake._cond.notify_all()
                     out.send({"status": status, "digest": digest, "total": size, "completed": completed})
-            for status in ("verifying sha256 digest", "writing manifest", "success"):
+            for status in ("verifying sha256 digest", "writing manifest"):
                 out.send({"status": status})
                 stall_at = fake._stall_point(name)
                 if status.startswith("verifying") and stall_at is not None and stall_at >= sum(model.layers):
                     # a stall at the full size: Ollama hashing every layer, saying nothing meanwhile
                     fake._take_fault("stall", "/api/pull", name)
                     self._pause(0, until_released=True)
+            # the manifest is written before "success" is said: a client that heard it finds
+            # the model in /api/tags at once, as with Ollama
             with fake._cond:
                 installed = model.copy_as(name)
                 installed.modified_at = dt.datetime.now().astimezone().isoformat()
                 fake._installed[name] = installed
                 fake._pull_done.pop(name, None)
                 fake._cond.notify_all()
+            out.send({"status": "success"})
             if stream:
                 out.finish()
             else:
