@@ -9,7 +9,9 @@ groups qualify and where each one's requests go.
 
 A group qualifies when every deployment in it is an Ollama model (``ollama_chat/…``) and it
 has no fallbacks: fallbacks, cloud models and retries stay with LiteLLM, which also takes any
-request the direct path fails before answering. Pure data, no I/O.
+request the direct path fails before answering. Several Ollama backends are shuffled as
+LiteLLM's default strategy does; under another strategy such a group stays with LiteLLM.
+Pure data, no I/O.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from core.gateway_render import OLLAMA_WILDCARD, RenderedGateway, RouteTable
 
 _OLLAMA_PREFIX = "ollama_chat/"
+_SHUFFLE = "simple-shuffle"
 #: ``litellm_params`` that are not Ollama ``options``.
 _NOT_OPTIONS = frozenset({"model", "api_base", "keep_alive"})
 
@@ -100,6 +103,10 @@ class DirectPlan:
                 targets.setdefault(group, []).append(target)
         for rule in rendered.router_settings.get("fallbacks", []):
             excluded.update(rule)
+        if rendered.router_settings.get("routing_strategy", _SHUFFLE) != _SHUFFLE:
+            # LiteLLM's other strategies pick a backend from load or latency it keeps itself;
+            # a group with a choice to make stays with LiteLLM so that the choice is its.
+            excluded.update(name for name, found in targets.items() if len(found) > 1)
         groups = {name: tuple(found) for name, found in targets.items() if name not in excluded}
         return cls(routes=rendered.routes, groups=groups)
 

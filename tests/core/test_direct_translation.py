@@ -372,3 +372,24 @@ def test_the_plan_leaves_fallbacks_and_cloud_models_to_litellm() -> None:
     for _ in range(10):  # whatever the shuffle, a backend that just refused goes last
         pair = plan.route("pair", is_down=lambda base: base == down)
         assert pair is not None and [t.api_base for t in pair.targets][-1] == down
+
+
+def test_a_mapping_on_several_backends_stays_with_litellm_under_another_routing_strategy() -> None:
+    def plan_for(strategy: str) -> DirectPlan:
+        config = Config(
+            gateway=GatewaySettings(routing_strategy=strategy),  # type: ignore[arg-type]
+            backends=[OllamaBackend(name="local"), OllamaBackend(name="box", url="http://10.0.0.2:11434")],
+            mappings=[
+                Mapping(name="solo", model="qwen3:8b"),
+                Mapping(name="pair", model="qwen3:8b", backends=["local", "box"]),
+            ],
+        )
+        return DirectPlan.from_rendered(render(config, master_key="sk-test", installed={}))
+
+    shuffled = plan_for("simple-shuffle").route("pair")
+    assert shuffled is not None and len(shuffled.targets) == 2
+    for strategy in ("least-busy", "latency-based-routing", "usage-based-routing-v2"):
+        plan = plan_for(strategy)
+        assert plan.route("pair") is None, f"{strategy}: LiteLLM chooses the backend"
+        solo = plan.route("solo")
+        assert solo is not None and solo.targets[0].backend == "local", "one backend: nothing to choose"
