@@ -7,7 +7,8 @@ to Ollama's ``/api/chat`` (the same body LiteLLM would build: the mapping's ``op
 ``keep_alive``, tools) and translates the answer (:mod:`core.direct_openai`,
 :mod:`core.direct_anthropic`), streaming chunk by chunk. Everything else — other routes,
 mappings with fallbacks or cloud models, requests using features the translation does not
-cover — goes to LiteLLM unchanged. Each request it answers is recorded like LiteLLM's
+cover — goes to LiteLLM unchanged (a chat request's client hanging up cancels LiteLLM's work
+on it). Each request it answers is recorded like LiteLLM's
 (:class:`core.metrics.RequestRecord`), and answers carry ``x-gatedeck-path: direct``.
 
 Why (issue 9, measured with bench/gateway.py): LiteLLM's per-request machinery added 20–40 ms
@@ -17,7 +18,8 @@ Errors keep GateDeck's wording (the same as the LiteLLM path's): Ollama not runn
 saying how to start it, a model that is not pulled → 404, Ollama's own errors with its text, a
 connection lost mid-stream → the client's error event. A backend that refuses a connection is
 skipped for the next requests (the engine's breaker) and the mapping's next backend is tried.
-When the client goes away mid-stream, the request to Ollama is closed so generation stops.
+When the client goes away before its answer is complete, streamed or not, the request to
+Ollama is closed so generation stops.
 """
 
 from __future__ import annotations
@@ -124,11 +126,14 @@ class DirectRoute:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         dialect = _DIALECTS.get(scope.get("path", "")) if scope["type"] == "http" else None
-        plan = self._plan() if dialect is not None and scope.get("method") == "POST" else None
-        if plan is None or dialect is None:
+        if dialect is None or scope.get("method") != "POST":
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
+        plan = self._plan()
+        if plan is None:
+            await _pass_on(self.app, scope, body, receive, send)
+            return
         try:
             request = loads(body)
             requested = request["model"]
@@ -139,7 +144,7 @@ class DirectRoute:
             ollama_body = dialect.ollama_request(request, route.targets[0], requested)
         except (Unsupported, ValueError, TypeError, KeyError, AttributeError):
             self.passed_on += 1
-            await self.app(scope, _replay(body, receive), send)
+            await _pass_on(self.app, scope, body, receive, send)
             return
         self.served += 1
         call = _Call(
@@ -163,19 +168,31 @@ class DirectRoute:
         receive: Receive,
         send: Send,
     ) -> None:
+        # Until the answer is complete, a client that hangs up cancels this task, which closes
+        # the request to Ollama so that it stops generating (streamed or not).
+        watcher = asyncio.ensure_future(_cancel_on_disconnect(receive, asyncio.current_task()))
+        response: aiohttp.ClientResponse | None = None
         try:
             response = await self._post(call, dialect, request, ollama_body, route)
+            if call.stream:
+                await self._stream(call, dialect, request, response, watcher, send)
+            else:
+                await self._whole(call, dialect, response, watcher, send)
         except _Failure as failure:
+            watcher.cancel()
             await _send_error(send, call.dialect, failure.status, failure.message)
             self._record_failure(call, failure.status, failure.message)
-            return
-        try:
-            if call.stream:
-                await self._stream(call, dialect, request, response, receive, send)
-            else:
-                await self._whole(call, dialect, response, send)
+        except asyncio.CancelledError:
+            if not _hung_up(watcher):
+                raise
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            self._record_failure(call, 499, "the client closed the connection")
         finally:
-            response.release()
+            watcher.cancel()
+            if response is not None:
+                response.release()
 
     async def _post(
         self,
@@ -245,7 +262,12 @@ class DirectRoute:
             raise _Failure(502, _where(OllamaConnectionLost(target.api_base, str(exc)), call)) from None
 
     async def _whole(
-        self, call: _Call, dialect: ModuleType, response: aiohttp.ClientResponse, send: Send
+        self,
+        call: _Call,
+        dialect: ModuleType,
+        response: aiohttp.ClientResponse,
+        watcher: asyncio.Future[bool],
+        send: Send,
     ) -> None:
         import aiohttp
 
@@ -253,10 +275,12 @@ class DirectRoute:
         try:
             answer = loads(await response.read())
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            watcher.cancel()
             message = _where(OllamaConnectionLost(api_base, type(exc).__name__), call)
             await _send_error(send, call.dialect, 502, message)
             self._record_failure(call, 502, message)
             return
+        watcher.cancel()  # the answer is read: from here on, a hang-up cancels nothing
         if not isinstance(answer, dict) or "error" in answer:
             detail = answer.get("error") if isinstance(answer, dict) else "an unreadable answer"
             message = _where(OllamaServerError(api_base, 500, str(detail)), call)
@@ -275,7 +299,7 @@ class DirectRoute:
         dialect: ModuleType,
         request: Mapping[str, Any],
         response: aiohttp.ClientResponse,
-        receive: Receive,
+        watcher: asyncio.Future[bool],
         send: Send,
     ) -> None:
         import aiohttp
@@ -285,7 +309,6 @@ class DirectRoute:
         opening = reply.start()
         if opening:
             await send({"type": "http.response.body", "body": opening, "more_body": True})
-        watcher = asyncio.ensure_future(_cancel_on_disconnect(receive, asyncio.current_task()))
         first: float | None = None
         done: Mapping[str, Any] | None = None
         problem: str | None = None
@@ -314,14 +337,6 @@ class DirectRoute:
                     break
             if done is None and problem is None:
                 problem = _where(OllamaConnectionLost(api_base, "the answer ended early"), call)
-        except asyncio.CancelledError:
-            if not watcher.done() or watcher.cancelled() or not watcher.result():
-                raise
-            current = asyncio.current_task()
-            if current is not None:
-                current.uncancel()
-            self._record_failure(call, 499, "the client closed the connection")
-            return
         except (TimeoutError, aiohttp.ServerTimeoutError):
             silence = self._timeout_s()
             problem = _where(OllamaTimeout(api_base, "the rest of the answer", silence), call)
@@ -456,6 +471,30 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(parts)
 
 
+async def _pass_on(app: ASGIApp, scope: Scope, body: bytes, receive: Receive, send: Send) -> None:
+    """Hand a chat request to LiteLLM (``app``). A client that hangs up before its answer is
+    complete cancels LiteLLM's work on it, which closes LiteLLM's request to Ollama (or to a
+    cloud API) so that generation stops: LiteLLM itself goes on with a whole (non-streamed)
+    answer nobody will read."""
+    task = asyncio.current_task()
+    watcher = asyncio.ensure_future(_cancel_on_disconnect(receive, task))
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            watcher.cancel()  # the answer is complete: the client leaving now cancels nothing
+        await send(message)
+
+    try:
+        await app(scope, _replay(body, receive), sending)
+    except asyncio.CancelledError:
+        if not _hung_up(watcher):
+            raise
+    finally:
+        watcher.cancel()
+        if _hung_up(watcher) and task is not None:
+            task.uncancel()  # the cancellation was ours, for the client that left
+
+
 def _replay(body: bytes, receive: Receive) -> Receive:
     """``receive`` for the LiteLLM app: the body already read, then the client's own events."""
     sent = False
@@ -468,6 +507,11 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replayed
+
+
+def _hung_up(watcher: asyncio.Future[bool]) -> bool:
+    """True when ``watcher`` (:func:`_cancel_on_disconnect`) saw the client go away."""
+    return watcher.done() and not watcher.cancelled() and watcher.result()
 
 
 async def _cancel_on_disconnect(receive: Receive, task: asyncio.Task[Any] | None) -> bool:

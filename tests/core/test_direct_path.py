@@ -3,8 +3,9 @@
 Every request here is sent twice: once as GateDeck serves it by default (Ollama-only mappings
 answered by the direct path) and once with the direct path turned off in the config (all of it
 through LiteLLM, as before). What the client gets and what reaches Ollama must be the same.
-Also: which requests take which path, a client hanging up mid-answer stops Ollama's work, and
-an Ollama that goes away mid-answer is reported as an error event.
+Also: which requests take which path, a client hanging up before its answer is complete
+(streamed or not) stops Ollama's work, and an Ollama that goes away mid-answer is reported as
+an error event.
 """
 
 from __future__ import annotations
@@ -64,13 +65,15 @@ def gateway(fake: FakeOllama) -> Iterator[Gateway]:
 
 
 @pytest.fixture(autouse=True)
-def clean(fake: FakeOllama) -> Iterator[None]:
+def clean(fake: FakeOllama, gateway: Gateway) -> Iterator[None]:
     fake.clear_requests()
     fake.clear_faults()
     fake.set_chunk_delay(0.0)
     yield
     fake.set_chunk_delay(0.0)
     fake.set_reply(QWEN, f"Hello from {QWEN}.")
+    if not gateway.config.gateway.direct_path:
+        set_direct(gateway, True)
 
 
 def set_direct(gateway: Gateway, on: bool) -> None:
@@ -396,9 +399,11 @@ def test_a_wrong_key_is_refused_before_the_direct_path(gateway: Gateway, fake: F
 
 
 # ---------------------------------------------------------------------- streams cut short
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "litellm"])
 def test_a_client_that_hangs_up_mid_stream_stops_the_request_to_ollama(
-    gateway: Gateway, fake: FakeOllama
+    gateway: Gateway, fake: FakeOllama, direct: bool
 ) -> None:
+    set_direct(gateway, direct)
     fake.set_reply(QWEN, " ".join(f"w{i}" for i in range(2000)), chunks=2000)
     fake.set_chunk_delay(0.02)  # 40 s for the whole answer
     body = {
@@ -411,13 +416,30 @@ def test_a_client_that_hangs_up_mid_stream_stops_the_request_to_ollama(
     with httpx.stream(
         "POST", f"{gateway.url}/v1/messages", json=body, headers=auth(), timeout=30
     ) as response:
-        assert path_of(response) == "direct"
+        assert path_of(response) == ("direct" if direct else "litellm")
         for line in response.iter_lines():
             deltas += line == "event: content_block_delta"
             if deltas == 3:
                 break  # closing the response closes the connection
     assert fake.wait_until(lambda: fake.in_flight == 0, timeout=15.0), (
         "Ollama kept generating for a client that was gone"
+    )
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "litellm"])
+def test_a_client_that_gives_up_on_a_whole_answer_stops_the_request_to_ollama(
+    gateway: Gateway, fake: FakeOllama, direct: bool
+) -> None:
+    set_direct(gateway, direct)
+    # A non-streamed answer: Ollama generates all of it (here 40 s) before it answers anything.
+    fake.set_reply(QWEN, " ".join(f"w{i}" for i in range(2000)), chunks=2000)
+    fake.set_chunk_delay(0.02)
+    client = openai_client(gateway).with_options(timeout=2.0)
+    with pytest.raises(openai.APITimeoutError):
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "go"}])
+    assert len(fake.bodies("/api/chat")) == 1, "the request reached Ollama before the client gave up"
+    assert fake.wait_until(lambda: fake.in_flight == 0, timeout=15.0), (
+        "Ollama kept generating a whole answer for a client that was gone"
     )
 
 

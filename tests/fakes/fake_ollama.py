@@ -21,7 +21,8 @@ Test controls (all thread-safe, all usable while a request is in flight):
 
 - ``requests`` / ``bodies(path)`` / ``wait_for_requests(path, count)``: what clients sent.
 - ``set_reply(model, text=, chunks=, tool_calls=, prompt_eval_count=, eval_count=)``.
-- ``set_chunk_delay(seconds, path=None)``: a pause before each streamed chunk.
+- ``set_chunk_delay(seconds, path=None)``: a pause before each streamed chunk (each token of
+  a ``stream: false`` answer takes as long, before the one answer).
 - ``set_pull_plan(model, layer_sizes, steps_per_layer)``: layers a pull downloads.
 - ``stall_pull(model, after_bytes, times=1)``: stop sending once the model's downloaded bytes
   reach ``after_bytes`` and hold the connection open until ``release()`` or the client leaves

@@ -433,7 +433,13 @@ class Handler(BaseHTTPRequestHandler):
             return out
 
         try:
+            delay = fake._delay_for(path)
             if not stream:
+                # Ollama generates every token before it answers, and stops when the client
+                # leaves (Go cancels the request's context when the connection closes).
+                tokens = len(pieces) + (len(thoughts) if chat else 0)
+                for _ in range(tokens if delay > 0 else 0):
+                    self._pause(delay)
                 final = chunk("".join(pieces), True, reply.tool_calls, "".join(thoughts))
                 final["done_reason"] = done_reason
                 if not chat and not req.get("raw"):
@@ -443,7 +449,6 @@ class Handler(BaseHTTPRequestHandler):
                 return
             out = _Stream(self, path)
             out.start()
-            delay = fake._delay_for(path)
             for thought in thoughts if chat else ():
                 self._pause(delay)
                 out.send(chunk("", False, thinking=thought))
