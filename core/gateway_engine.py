@@ -389,22 +389,24 @@ def load() -> Engine:
     with _load_lock:
         if not _engine:
             offline_environment()
-            import litellm
-            from litellm.proxy import proxy_server
-            from litellm.proxy.shutdown.graceful_shutdown_manager import GracefulShutdownManager
-            from litellm.router_utils.pattern_match_deployments import PatternMatchRouter
+            # LiteLLM leaves ~900k long-lived objects; every full collection walks them all with
+            # the GIL held (0.6-1 s, freezing the window and the gateway alike), and while they
+            # load the collector keeps walking what is there so far. Load them with the collector
+            # off and freeze them out of its way (bench/ui_stall.py: longest UI stall while this
+            # runs 331-388 → 48-56 ms, what is left being LiteLLM's own JSON work; 7.7-8.7 → 6.0 s).
+            with heap.loading_long_lived():
+                import litellm
+                from litellm.proxy import proxy_server
+                from litellm.proxy.shutdown.graceful_shutdown_manager import GracefulShutdownManager
+                from litellm.router_utils.pattern_match_deployments import PatternMatchRouter
 
-            litellm.telemetry = False
-            # GATEDECK_GATEWAY_SPEEDUPS=0 leaves LiteLLM's per-request work as shipped, so
-            # bench/gateway.py can show the stock proxy beside GateDeck's (issue 9).
-            if gateway_speedups.enabled():
-                _cache_static_ollama_lookup(litellm)
-                gateway_speedups.apply()
-            _engine.append(Engine(litellm, proxy_server, GracefulShutdownManager, PatternMatchRouter))
-            # LiteLLM leaves ~880k long-lived objects; every full collection then walks them all
-            # with the GIL held (0.6-1 s, freezing the window and the gateway alike). Move them
-            # out of the collector's way once: measured 731 ms → 250 ms longest UI stall.
-            heap.freeze_long_lived(full=True)
+                litellm.telemetry = False
+                # GATEDECK_GATEWAY_SPEEDUPS=0 leaves LiteLLM's per-request work as shipped, so
+                # bench/gateway.py can show the stock proxy beside GateDeck's (issue 9).
+                if gateway_speedups.enabled():
+                    _cache_static_ollama_lookup(litellm)
+                    gateway_speedups.apply()
+                _engine.append(Engine(litellm, proxy_server, GracefulShutdownManager, PatternMatchRouter))
         return _engine[0]
 
 

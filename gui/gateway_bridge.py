@@ -161,17 +161,17 @@ def _warm_client_libraries() -> threading.Thread:
 
     The test chat and the tool-call probe need them; imported on first use they would freeze
     the window for ~2 s on a slow machine. A send that comes while this runs waits only for
-    what is left of the import. What they leave behind lives as long as the app, so it is then
-    frozen out of the garbage collector's way (:mod:`core.heap`).
+    what is left of the import. What they leave behind lives as long as the app, so they load
+    with the garbage collector off and are then frozen out of its way (:mod:`core.heap`).
     """
 
     def warm() -> None:
-        for name in ("openai", "anthropic"):
-            try:
-                importlib.import_module(name)
-            except Exception:  # the send that needs it will say what is wrong
-                log.debug("warming %s failed", name, exc_info=True)
-        heap.freeze_long_lived(full=False)
+        with heap.loading_long_lived():
+            for name in ("openai", "anthropic"):
+                try:
+                    importlib.import_module(name)
+                except Exception:  # the send that needs it will say what is wrong
+                    log.debug("warming %s failed", name, exc_info=True)
 
     thread = threading.Thread(target=warm, name="gatedeck-warm-sdks", daemon=True)
     thread.start()
