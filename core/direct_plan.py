@@ -26,7 +26,7 @@ from core.gateway_render import OLLAMA_WILDCARD, RenderedGateway, RouteTable
 _OLLAMA_PREFIX = "ollama_chat/"
 _SHUFFLE = "simple-shuffle"
 #: ``litellm_params`` that are not Ollama ``options``.
-_NOT_OPTIONS = frozenset({"model", "api_base", "keep_alive"})
+_NOT_OPTIONS = frozenset({"model", "api_base", "keep_alive", "additional_drop_params"})
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ class Target:
         options: the mapping's Ollama ``options`` (``num_ctx``…).
         keep_alive: sent top-level, where Ollama reads it (``None``: Ollama's default).
         backend: the backend's name in GateDeck's config (for the request log).
+        thinks: False when Ollama said the model cannot think (its requests go without
+            ``think`` instead of being refused first).
     """
 
     api_base: str
@@ -47,6 +49,7 @@ class Target:
     options: Mapping[str, Any] = field(default_factory=dict)
     keep_alive: str | int | float | None = None
     backend: str = ""
+    thinks: bool = True
 
     def model_for(self, requested: str) -> str:
         return self.model if self.model is not None else requested.removeprefix("ollama/")
@@ -75,6 +78,7 @@ def _target(deployment: Mapping[str, Any]) -> Target | None:
         options={k: v for k, v in params.items() if k not in _NOT_OPTIONS},
         keep_alive=params.get("keep_alive"),
         backend=str(info.get("gatedeck_backend") or ""),
+        thinks="reasoning_effort" not in (params.get("additional_drop_params") or ()),
     )
 
 

@@ -205,11 +205,11 @@ class DirectRoute:
         """Send to the first backend that accepts the connection; a 200 response, or _Failure."""
         timeout = self._timeout_s()
         unreachable: list[str] = []
-        think = True
         for number, target in enumerate(route.targets):
             body = ollama_body if number == 0 else dialect.ollama_request(request, target, call.requested)
             call.target, call.model = target, body["model"]
             call.num_ctx = _int(body["options"].get("num_ctx"))
+            think = target.thinks  # False: Ollama said it cannot (asked at start), so do not ask
             while True:
                 if not think:
                     body = {k: v for k, v in body.items() if k != "think"}

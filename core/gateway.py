@@ -32,7 +32,13 @@ from core import gateway_engine
 from core.config import CloudModel, Config
 from core.errors import GateDeckError, GatewayBusy, GatewayError, GatewayStartError
 from core.gateway_engine import FallbackEvent
-from core.gateway_health import GatewayHealth, check_backends, check_health, installed_by_backend
+from core.gateway_health import (
+    GatewayHealth,
+    check_backends,
+    check_health,
+    installed_by_backend,
+    models_that_cannot_think,
+)
 from core.gateway_net import bind_listener, connect_host
 from core.gateway_render import RenderedGateway, render
 from core.gateway_status import ApplyMode, ApplyResult, GatewayState, GatewayStatus, Listeners
@@ -86,6 +92,8 @@ class Gateway:
         self._cloud_key = cloud_key
         self._installed_fixed = None if installed is None else {k: list(v) for k, v in installed.items()}
         self._installed: dict[str, list[str]] = dict(self._installed_fixed or {})
+        #: mapped models Ollama says cannot think, by backend (asked with the installed models)
+        self._cannot_think: dict[str, list[str]] = {}
         self._backoff = tuple(restart_backoff)
         self._stable_after_s = stable_after_s
         self._start_timeout_s = start_timeout_s
@@ -214,9 +222,9 @@ class Gateway:
 
     async def refresh_installed(self, per_request_s: float = 3.0) -> ApplyResult:
         """Ask the backends which models they have and serve those under their own names."""
-        backends = await check_backends(self._config, per_request_s)
-        installed = installed_by_backend(backends)
-        return await _in_thread(self._apply_installed, installed)
+        installed = installed_by_backend(await check_backends(self._config, per_request_s))
+        cannot_think = await models_that_cannot_think(self._config, installed, per_request_s)
+        return await _in_thread(self._apply_installed, installed, cannot_think)
 
     async def health(self, per_request_s: float = 3.0) -> GatewayHealth:
         running = self.state is GatewayState.RUNNING
@@ -271,15 +279,20 @@ class Gateway:
                 self._stop_locked(1.0)
                 self.start_blocking()
                 return ApplyResult(ApplyMode.RESTART, time.perf_counter() - began, self._notes)
-            if old.backends != config.backends and self._installed_fixed is None:
-                # a new or moved backend: learn its models before serving them by name
-                self._installed = installed_by_backend(asyncio.run(check_backends(config, 2.0)))
+            if self._installed_fixed is None and (
+                old.backends != config.backends or _mapped_models(old) != _mapped_models(config)
+            ):
+                # a new or moved backend, or newly mapped models: learn what they are before
+                # serving them
+                asyncio.run(self._learn_models(config, fetch_installed=old.backends != config.backends))
                 began = time.perf_counter()
             return self._hot_apply(self._render(config), began)
 
-    def _apply_installed(self, installed: dict[str, list[str]]) -> ApplyResult:
+    def _apply_installed(
+        self, installed: dict[str, list[str]], cannot_think: dict[str, list[str]]
+    ) -> ApplyResult:
         with self._op_lock:
-            self._installed = installed
+            self._installed, self._cannot_think = installed, cannot_think
             if self.state is not GatewayState.RUNNING:
                 return ApplyResult(ApplyMode.STORED, 0.0)
             return self._hot_apply(self._render(self._config), time.perf_counter())
@@ -287,8 +300,18 @@ class Gateway:
     # ------------------------------------------------------------------ internals
     def _render(self, config: Config) -> RenderedGateway:
         return render(
-            config, master_key=self._master_key, installed=self._installed, cloud_key=self._cloud_key
+            config,
+            master_key=self._master_key,
+            installed=self._installed,
+            cloud_key=self._cloud_key,
+            cannot_think=self._cannot_think,
         )
+
+    async def _learn_models(self, config: Config, *, fetch_installed: bool = True) -> None:
+        """Ask the backends which models they have, and which mapped ones cannot think."""
+        if fetch_installed:
+            self._installed = installed_by_backend(await check_backends(config, per_request_s=2.0))
+        self._cannot_think = await models_that_cannot_think(config, self._installed, per_request_s=2.0)
 
     def _hot_apply(self, rendered: RenderedGateway, began: float) -> ApplyResult:
         thread = self._thread
@@ -359,7 +382,7 @@ class Gateway:
         install_metrics(litellm, self.metrics)
         engine.recorder = self.metrics
         if self._installed_fixed is None:
-            self._installed = installed_by_backend(await check_backends(config, per_request_s=2.0))
+            await self._learn_models(config)
         rendered = self._render(config)
         self._notes = tuple(rendered.notes)
         for note in rendered.notes:
@@ -476,6 +499,10 @@ def _reason_of(exc: BaseException) -> str:
     if isinstance(exc, GatewayStartError):
         return exc.reason
     return str(exc)
+
+
+def _mapped_models(config: Config) -> set[tuple[str, str]]:
+    return {(backend, m.model) for m in config.mappings for backend in m.backends}
 
 
 def _needs_restart(old: Config, new: Config) -> bool:

@@ -84,6 +84,43 @@ def installed_by_backend(backends: Iterable[BackendHealth]) -> dict[str, list[st
     return {b.name: list(b.installed) for b in backends if b.reachable}
 
 
+async def models_that_cannot_think(
+    config: Config, installed: Mapping[str, Sequence[str]], per_request_s: float = 3.0
+) -> dict[str, list[str]]:
+    """Mapped models, by backend name, that Ollama says cannot think.
+
+    Claude Code asks for thinking whatever the model, and Ollama refuses the whole request for a
+    model without the capability (HTTP 400). Only installed models are asked about (one
+    ``/api/show`` each, at the same time); a model whose capabilities Ollama does not list
+    (an older Ollama, or no answer) is left out: nothing is known about it.
+    """
+    # (backend name, full model name) → the model as each mapping spells it
+    asks: dict[tuple[str, str], list[str]] = {}
+    for mapping in config.mappings:
+        for name in mapping.backends:
+            if any(same_model(mapping.model, model) for model in installed.get(name, ())):
+                spellings = asks.setdefault((name, _full(mapping.model)), [])
+                if mapping.model not in spellings:
+                    spellings.append(mapping.model)
+
+    async def cannot_think(url: str, model: str) -> bool:
+        try:
+            async with OllamaClient(
+                url, timeout=per_request_s, connect_timeout=min(per_request_s, 2.0)
+            ) as client:
+                capabilities = (await client.show(model)).capabilities
+        except OllamaError:
+            return False
+        return "completion" in capabilities and "thinking" not in capabilities
+
+    answers = await asyncio.gather(*(cannot_think(config.backend(name).url, model) for (name, model) in asks))
+    found: dict[str, list[str]] = {}
+    for ((name, _), spellings), refuses in zip(asks.items(), answers, strict=True):
+        if refuses:
+            found.setdefault(name, []).extend(spellings)
+    return found
+
+
 def missing_models(config: Config, installed: Mapping[str, Sequence[str]]) -> list[MissingModel]:
     """Mapped models not installed on a backend whose model list is known."""
     missing: list[MissingModel] = []

@@ -107,6 +107,13 @@ class RenderedGateway:
         }
 
 
+#: What LiteLLM drops from a request for a model that cannot think (``additional_drop_params``):
+#: Claude Code's ``thinking`` and OpenAI's ``reasoning_effort``, which LiteLLM turns into
+#: Ollama's ``think``. Without it Ollama refuses the request (HTTP 400), and a mapping's
+#: fallback (perhaps a paid cloud model) answered every request instead.
+NO_THINKING = ("reasoning_effort", "thinking")
+
+
 def ollama_params(mapping: ModelMapping, api_base: str) -> dict[str, Any]:
     """``litellm_params`` for one mapping on one Ollama backend."""
     params: dict[str, Any] = {"model": f"ollama_chat/{mapping.model}", "api_base": api_base}
@@ -133,6 +140,7 @@ def render(
     installed: Mapping[str, Sequence[str]] | None = None,
     cloud_key: CloudKeyLookup | None = None,
     export: bool = False,
+    cannot_think: Mapping[str, Sequence[str]] | None = None,
 ) -> RenderedGateway:
     """Render ``config`` for LiteLLM.
 
@@ -144,8 +152,11 @@ def render(
         cloud_key: looks up a cloud entry's key (secret store, then environment); unused with
             ``export``, where keys are referenced as ``os.environ/NAME``.
         export: render for a stock ``litellm --config`` (no secrets in the result).
+        cannot_think: mapped models Ollama says cannot think, by backend name: LiteLLM drops a
+            request's thinking for them (:data:`NO_THINKING`) instead of Ollama refusing it.
     """
     installed = installed or {}
+    cannot_think = cannot_think or {}
     notes: list[str] = []
     model_list: list[dict[str, Any]] = []
     mapped_names = {m.name for m in config.mappings}
@@ -159,10 +170,13 @@ def render(
             continue
         for backend_name in mapping.backends:
             backend = config.backend(backend_name)
+            deployment = ollama_params(mapping, backend.url)
+            if mapping.model in cannot_think.get(backend_name, ()):
+                deployment["additional_drop_params"] = list(NO_THINKING)
             model_list.append(
                 {
                     "model_name": mapping.name,
-                    "litellm_params": ollama_params(mapping, backend.url),
+                    "litellm_params": deployment,
                     "model_info": {**_FREE, "gatedeck_backend": backend.name},
                 }
             )

@@ -32,7 +32,7 @@ from tests.core.gateway_support import (
     tier_config,
 )
 from tests.fakes.fake_ollama import FakeOllama
-from tests.fakes.ollama_catalog import default_models, qwen3_8b
+from tests.fakes.ollama_catalog import default_models, qwen3_8b, tiny_model
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -44,7 +44,8 @@ QWEN = "qwen2.5-coder:7b"
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeOllama]:
-    with FakeOllama(models=[*default_models(), qwen3_8b()]) as server:
+    # tinyllama is installed but not mapped: GateDeck does not ask whether it can think
+    with FakeOllama(models=[*default_models(), qwen3_8b(), tiny_model()]) as server:
         yield server
 
 
@@ -331,14 +332,65 @@ def test_claude_code_thinking_streams_as_thinking_blocks_from_a_thinking_model(
     assert (message.model_extra or {}).get("reasoning_content") == "The capital of France is Paris."
 
 
-def test_thinking_asked_of_a_model_that_cannot_think_still_gets_an_answer(
+def test_thinking_asked_of_a_mapped_model_that_cannot_think_is_answered_without_it_both_ways(
     gateway: Gateway, fake: FakeOllama
 ) -> None:
-    # Claude Code sends thinking whatever the model; Ollama refuses the request for a model
-    # without the capability (HTTP 400). The answer comes without thinking instead.
+    # Claude Code sends thinking whatever the model; Ollama refuses the whole request for a
+    # model without the capability (HTTP 400). GateDeck asked Ollama at start which mapped
+    # models can think, so the request goes without it, once, on either path.
     fake.set_reply(QWEN, "Paris.")
+
+    def ask() -> list[tuple[str, str | None]]:
+        reply = anthropic_client(gateway).messages.create(
+            model="claude-sonnet-4-5",
+            max_tokens=4096,
+            thinking={"type": "enabled", "budget_tokens": 1024},
+            messages=[{"role": "user", "content": "Capital of France?"}],
+        )
+        return [(b.type, getattr(b, "text", None)) for b in reply.content]
+
+    (direct, direct_body), (litellm, litellm_body) = both_ways(gateway, fake, ask)
+    assert direct == litellm == [("text", "Paris.")]
+    assert "think" not in direct_body and direct_body == litellm_body
+
+
+def test_thinking_asked_of_a_model_with_fallbacks_that_cannot_think_does_not_fall_back(
+    gateway: Gateway, fake: FakeOllama
+) -> None:
+    # A mapping with fallbacks goes through LiteLLM, which would take Ollama's refusal as a
+    # failure and hand every thinking request to the fallback (a cloud model, for many users).
+    fake.set_reply(QWEN, "Paris.")
+    reply = openai_client(gateway).chat.completions.create(
+        model="with-fallback", reasoning_effort="high", messages=[{"role": "user", "content": "Capital?"}]
+    )
+    assert reply.choices[0].message.content == "Paris."
+    (body,) = fake.bodies("/api/chat")
+    assert body["model"] == QWEN and "think" not in body
+
+
+def test_a_model_newly_mapped_while_serving_is_asked_about_too(gateway: Gateway, fake: FakeOllama) -> None:
+    before = gateway.config
+    guarded = Mapping(name="tiny-guarded", model="tinyllama:1.1b", fallbacks=["gpt-4o"])
+    gateway.apply_blocking(before.model_copy(update={"mappings": [guarded, *before.mappings]}))
+    try:
+        fake.set_reply("tinyllama:1.1b", "Paris.")
+        reply = openai_client(gateway).chat.completions.create(
+            model="tiny-guarded", reasoning_effort="high", messages=[{"role": "user", "content": "Capital?"}]
+        )
+        assert reply.choices[0].message.content == "Paris."
+        (body,) = fake.bodies("/api/chat")
+        assert body["model"] == "tinyllama:1.1b" and "think" not in body, "no refusal, no fallback"
+    finally:
+        gateway.apply_blocking(before)
+
+
+def test_thinking_asked_of_a_model_gatedeck_knows_nothing_about_is_retried_without_it(
+    gateway: Gateway, fake: FakeOllama
+) -> None:
+    # An installed model asked for by its own name: not mapped, so not asked about at start.
+    fake.set_reply("tinyllama:1.1b", "Paris.")
     reply = anthropic_client(gateway).messages.create(
-        model="claude-sonnet-4-5",
+        model="tinyllama:1.1b",
         max_tokens=4096,
         thinking={"type": "enabled", "budget_tokens": 1024},
         messages=[{"role": "user", "content": "Capital of France?"}],

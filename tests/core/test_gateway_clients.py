@@ -19,7 +19,7 @@ import pytest
 from core.config import Mapping, OllamaBackend
 from core.gateway import Gateway, GatewayState
 from core.gateway_engine import FallbackEvent
-from core.gateway_health import check_health
+from core.gateway_health import check_health, models_that_cannot_think
 from tests.core.gateway_support import (
     KEY,
     PARIS_CALL,
@@ -407,3 +407,15 @@ async def test_health_sees_the_gateway_the_backends_and_missing_models(gateway: 
 
     stopped = await check_health(gateway.config, None)
     assert stopped.live is None
+
+
+async def test_each_installed_mapped_model_is_asked_once_whether_it_can_think(
+    gateway: Gateway, fake: FakeOllama
+) -> None:
+    installed = {"local": ["qwen2.5-coder:7b", "llama3.2:3b"]}  # "down" does not answer
+    found = await models_that_cannot_think(gateway.config, installed)
+    assert {name: sorted(models) for name, models in found.items()} == {
+        "local": ["llama3.2:3b", "qwen2.5-coder:7b"]
+    }
+    # once each, though several mappings use them; mistral and phi3 are not installed
+    assert sorted(body["model"] for body in fake.bodies("/api/show")) == ["llama3.2:3b", "qwen2.5-coder:7b"]

@@ -6,6 +6,7 @@ import yaml
 
 from core.config import CloudModel, Config, Mapping, ModelOptions, OllamaBackend
 from core.defaults import default_config
+from core.direct_plan import DirectPlan
 from core.gateway_render import OLLAMA_WILDCARD, render
 
 KEY = "sk-render-secret-0123456789"
@@ -55,6 +56,29 @@ def test_mapping_options_become_litellm_params_on_every_backend() -> None:
         "model": "ollama_chat/llama3.2:3b",
         "api_base": "http://127.0.0.1:11434",
     }
+
+
+def test_a_model_that_cannot_think_drops_thinking_where_ollama_said_so_and_nowhere_else() -> None:
+    config = two_backends()
+    config.mappings[0].fallbacks = []  # so that the fast path serves it too
+    rendered = render(config, master_key=KEY, cannot_think={"local": ["qwen2.5-coder:7b"]})
+    local, gpu_box = deployments(rendered, "coder")
+    assert local["litellm_params"]["additional_drop_params"] == ["reasoning_effort", "thinking"]  # type: ignore[index]
+    assert "additional_drop_params" not in gpu_box["litellm_params"]  # type: ignore[operator]
+    assert "additional_drop_params" not in deployments(rendered, "small")[0]["litellm_params"]  # type: ignore[operator]
+
+    route = DirectPlan.from_rendered(rendered).route("coder", shuffle=lambda targets: None)
+    assert route is not None
+    assert [(t.backend, t.thinks) for t in route.targets] == [("local", False), ("gpu-box", True)]
+    assert (
+        route.targets[0].options
+        == route.targets[1].options
+        == {
+            "num_ctx": 32768,
+            "num_gpu": 99,
+            "num_thread": 8,
+        }
+    ), "what LiteLLM drops is not an Ollama option"
 
 
 def test_router_settings_carry_fallbacks_strategy_and_a_retry_for_several_backends() -> None:
