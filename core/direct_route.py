@@ -117,6 +117,10 @@ class DirectRoute:
         self._session: aiohttp.ClientSession | None = None
         self.served = 0  # requests answered here
         self.passed_on = 0  # chat requests handed to LiteLLM
+        #: (api_base, model) that refused ``think`` since the plan last changed (models Ollama
+        #: was not asked about at start): their next requests go without it at once
+        self._refused_think: set[tuple[str, str]] = set()
+        self._refusals_for: DirectPlan | None = None
 
     async def close(self) -> None:
         """Close the pooled connections to Ollama (on the gateway loop, before it ends)."""
@@ -131,6 +135,9 @@ class DirectRoute:
             return
         body = await _read_body(receive)
         plan = self._plan()
+        if plan is not self._refusals_for:  # new models or mappings: learn afresh
+            self._refused_think.clear()
+            self._refusals_for = plan
         if plan is None:
             await _pass_on(self.app, scope, body, receive, send)
             return
@@ -209,7 +216,8 @@ class DirectRoute:
             body = ollama_body if number == 0 else dialect.ollama_request(request, target, call.requested)
             call.target, call.model = target, body["model"]
             call.num_ctx = _int(body["options"].get("num_ctx"))
-            think = target.thinks  # False: Ollama said it cannot (asked at start), so do not ask
+            # Ollama said it cannot (asked at start), or refused it already: do not ask
+            think = target.thinks and (target.api_base, body["model"]) not in self._refused_think
             while True:
                 if not think:
                     body = {k: v for k, v in body.items() if k != "think"}
@@ -234,6 +242,7 @@ class DirectRoute:
                     # Claude Code asks to think whatever the model; Ollama refuses the whole
                     # request for a model that cannot. Answer without thinking instead.
                     think = False
+                    self._refused_think.add((target.api_base, body["model"]))
                     continue
                 raise _Failure(response.status, _ollama_error(response.status, detail, target, call))
         raise _Failure(503, _where(OllamaUnreachable(unreachable[-1] if unreachable else "Ollama"), call))

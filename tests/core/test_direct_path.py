@@ -400,6 +400,17 @@ def test_thinking_asked_of_a_model_gatedeck_knows_nothing_about_is_retried_witho
     assert refused["think"] is True and "think" not in answered
     assert answered["messages"] == refused["messages"] and answered["options"] == refused["options"]
 
+    fake.clear_requests()  # asked again: the refusal is remembered
+    again = anthropic_client(gateway).messages.create(
+        model="tinyllama:1.1b",
+        max_tokens=4096,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        messages=[{"role": "user", "content": "And of Italy?"}],
+    )
+    assert again.content[0].type == "text"
+    (body,) = fake.bodies("/api/chat")
+    assert "think" not in body
+
 
 # ---------------------------------------------------------------------- which path answers
 def path_of(response: httpx.Response) -> str:
