@@ -175,31 +175,23 @@ class DirectRoute:
         receive: Receive,
         send: Send,
     ) -> None:
-        # Until the answer is complete, a client that hangs up cancels this task, which closes
-        # the request to Ollama so that it stops generating (streamed or not).
-        watcher = asyncio.ensure_future(_cancel_on_disconnect(receive, asyncio.current_task()))
-        response: aiohttp.ClientResponse | None = None
-        try:
-            response = await self._post(call, dialect, request, ollama_body, route)
-            if call.stream:
-                await self._stream(call, dialect, request, response, watcher, send)
-            else:
-                await self._whole(call, dialect, response, watcher, send)
-        except _Failure as failure:
-            watcher.cancel()
-            await _send_error(send, call.dialect, failure.status, failure.message)
-            self._record_failure(call, failure.status, failure.message)
-        except asyncio.CancelledError:
-            if not _hung_up(watcher):
-                raise
-            current = asyncio.current_task()
-            if current is not None:
-                current.uncancel()
+        # a client that hangs up before its answer is complete closes the request to Ollama
+        with _HangUpWatch(receive, send) as watch:
+            response: aiohttp.ClientResponse | None = None
+            try:
+                response = await self._post(call, dialect, request, ollama_body, route)
+                if call.stream:
+                    await self._stream(call, dialect, request, response, watch.send)
+                else:
+                    await self._whole(call, dialect, response, watch.send)
+            except _Failure as failure:
+                await _send_error(watch.send, call.dialect, failure.status, failure.message)
+                self._record_failure(call, failure.status, failure.message)
+            finally:
+                if response is not None:
+                    response.release()
+        if watch.hung_up:
             self._record_failure(call, 499, "the client closed the connection")
-        finally:
-            watcher.cancel()
-            if response is not None:
-                response.release()
 
     async def _post(
         self,
@@ -275,7 +267,6 @@ class DirectRoute:
         call: _Call,
         dialect: ModuleType,
         response: aiohttp.ClientResponse,
-        watcher: asyncio.Future[bool],
         send: Send,
     ) -> None:
         import aiohttp
@@ -284,12 +275,10 @@ class DirectRoute:
         try:
             answer = loads(await response.read())
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            watcher.cancel()
             message = _where(OllamaConnectionLost(api_base, type(exc).__name__), call)
             await _send_error(send, call.dialect, 502, message)
             self._record_failure(call, 502, message)
             return
-        watcher.cancel()  # the answer is read: from here on, a hang-up cancels nothing
         if not isinstance(answer, dict) or "error" in answer:
             detail = answer.get("error") if isinstance(answer, dict) else "an unreadable answer"
             message = _where(OllamaServerError(api_base, 500, str(detail)), call)
@@ -308,7 +297,6 @@ class DirectRoute:
         dialect: ModuleType,
         request: Mapping[str, Any],
         response: aiohttp.ClientResponse,
-        watcher: asyncio.Future[bool],
         send: Send,
     ) -> None:
         import aiohttp
@@ -351,8 +339,6 @@ class DirectRoute:
             problem = _where(OllamaTimeout(api_base, "the rest of the answer", silence), call)
         except (aiohttp.ClientError, ValueError, ConnectionError) as exc:
             problem = _where(OllamaConnectionLost(api_base, type(exc).__name__), call)
-        finally:
-            watcher.cancel()
         if problem is not None:
             await send({"type": "http.response.body", "body": reply.error(problem), "more_body": False})
             self._record_failure(call, 502, problem)
@@ -485,23 +471,8 @@ async def _pass_on(app: ASGIApp, scope: Scope, body: bytes, receive: Receive, se
     complete cancels LiteLLM's work on it, which closes LiteLLM's request to Ollama (or to a
     cloud API) so that generation stops: LiteLLM itself goes on with a whole (non-streamed)
     answer nobody will read."""
-    task = asyncio.current_task()
-    watcher = asyncio.ensure_future(_cancel_on_disconnect(receive, task))
-
-    async def sending(message: Message) -> None:
-        if message["type"] == "http.response.body" and not message.get("more_body", False):
-            watcher.cancel()  # the answer is complete: the client leaving now cancels nothing
-        await send(message)
-
-    try:
-        await app(scope, _replay(body, receive), sending)
-    except asyncio.CancelledError:
-        if not _hung_up(watcher):
-            raise
-    finally:
-        watcher.cancel()
-        if _hung_up(watcher) and task is not None:
-            task.uncancel()  # the cancellation was ours, for the client that left
+    with _HangUpWatch(receive, send) as watch:
+        await app(scope, _replay(body, receive), watch.send)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -518,9 +489,41 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-def _hung_up(watcher: asyncio.Future[bool]) -> bool:
-    """True when ``watcher`` (:func:`_cancel_on_disconnect`) saw the client go away."""
-    return watcher.done() and not watcher.cancelled() and watcher.result()
+class _HangUpWatch:
+    """Until an answer's last part is sent, a client that hangs up cancels the task answering
+    it (closing its request to Ollama or LiteLLM's, so that generation stops); the block it
+    guards then ends quietly, :attr:`hung_up` true.
+
+    Send the answer through :meth:`send`: its last body stops the watch, since after it the
+    server reports a disconnect for every request.
+    """
+
+    def __init__(self, receive: Receive, send: Send) -> None:
+        self._task = asyncio.current_task()
+        self._watcher = asyncio.ensure_future(_cancel_on_disconnect(receive, self._task))
+        self._send = send
+
+    @property
+    def hung_up(self) -> bool:
+        """Whether the client went away before its answer was complete."""
+        watcher = self._watcher
+        return watcher.done() and not watcher.cancelled() and watcher.result()
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            self._watcher.cancel()  # the answer is complete: the client leaving cancels nothing
+        await self._send(message)
+
+    def __enter__(self) -> _HangUpWatch:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: object, trace: object) -> bool:
+        self._watcher.cancel()
+        if not self.hung_up:
+            return False
+        if self._task is not None:
+            self._task.uncancel()  # the cancellation was ours, for the client that left
+        return kind is None or issubclass(kind, asyncio.CancelledError)
 
 
 async def _cancel_on_disconnect(receive: Receive, task: asyncio.Task[Any] | None) -> bool:

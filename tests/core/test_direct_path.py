@@ -339,17 +339,9 @@ def test_thinking_asked_of_a_mapped_model_that_cannot_think_is_answered_without_
     # model without the capability (HTTP 400). GateDeck asked Ollama at start which mapped
     # models can think, so the request goes without it, once, on either path.
     fake.set_reply(QWEN, "Paris.")
-
-    def ask() -> list[tuple[str, str | None]]:
-        reply = anthropic_client(gateway).messages.create(
-            model="claude-sonnet-4-5",
-            max_tokens=4096,
-            thinking={"type": "enabled", "budget_tokens": 1024},
-            messages=[{"role": "user", "content": "Capital of France?"}],
-        )
-        return [(b.type, getattr(b, "text", None)) for b in reply.content]
-
-    (direct, direct_body), (litellm, litellm_body) = both_ways(gateway, fake, ask)
+    (direct, direct_body), (litellm, litellm_body) = both_ways(
+        gateway, fake, lambda: ask_thinking(gateway, "claude-sonnet-4-5", "Capital of France?")
+    )
     assert direct == litellm == [("text", "Paris.")]
     assert "think" not in direct_body and direct_body == litellm_body
 
@@ -389,30 +381,35 @@ def test_thinking_asked_of_a_model_gatedeck_knows_nothing_about_is_retried_witho
 ) -> None:
     # An installed model asked for by its own name: not mapped, so not asked about at start.
     fake.set_reply("tinyllama:1.1b", "Paris.")
-    reply = anthropic_client(gateway).messages.create(
-        model="tinyllama:1.1b",
-        max_tokens=4096,
-        thinking={"type": "enabled", "budget_tokens": 1024},
-        messages=[{"role": "user", "content": "Capital of France?"}],
-    )
-    assert [(b.type, getattr(b, "text", None)) for b in reply.content] == [("text", "Paris.")]
+    assert ask_thinking(gateway, "tinyllama:1.1b", "Capital of France?") == [("text", "Paris.")]
     refused, answered = fake.bodies("/api/chat")
     assert refused["think"] is True and "think" not in answered
     assert answered["messages"] == refused["messages"] and answered["options"] == refused["options"]
 
     fake.clear_requests()  # asked again: the refusal is remembered
-    again = anthropic_client(gateway).messages.create(
-        model="tinyllama:1.1b",
-        max_tokens=4096,
-        thinking={"type": "enabled", "budget_tokens": 1024},
-        messages=[{"role": "user", "content": "And of Italy?"}],
-    )
-    assert again.content[0].type == "text"
+    assert ask_thinking(gateway, "tinyllama:1.1b", "And of Italy?") == [("text", "Paris.")]
     (body,) = fake.bodies("/api/chat")
     assert "think" not in body
 
 
 # ---------------------------------------------------------------------- which path answers
+def ask_thinking(gateway: Gateway, model: str, question: str) -> list[tuple[str, str | None]]:
+    """Ask as Claude Code does, thinking on; the answer's blocks as (type, text)."""
+    reply = anthropic_client(gateway).messages.create(
+        model=model,
+        max_tokens=4096,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        messages=[{"role": "user", "content": question}],
+    )
+    return [(b.type, getattr(b, "text", None)) for b in reply.content]
+
+
+def give_qwen_a_long_answer(fake: FakeOllama) -> None:
+    """2,000 words, 20 ms apart: 40 s for the whole answer, streamed or not."""
+    fake.set_reply(QWEN, " ".join(f"w{i}" for i in range(2000)), chunks=2000)
+    fake.set_chunk_delay(0.02)
+
+
 def path_of(response: httpx.Response) -> str:
     return response.headers.get("x-gatedeck-path", "litellm")
 
@@ -467,8 +464,7 @@ def test_a_client_that_hangs_up_mid_stream_stops_the_request_to_ollama(
     gateway: Gateway, fake: FakeOllama, direct: bool
 ) -> None:
     set_direct(gateway, direct)
-    fake.set_reply(QWEN, " ".join(f"w{i}" for i in range(2000)), chunks=2000)
-    fake.set_chunk_delay(0.02)  # 40 s for the whole answer
+    give_qwen_a_long_answer(fake)
     body = {
         "model": "claude-sonnet-4-5",
         "max_tokens": 4096,
@@ -494,9 +490,7 @@ def test_a_client_that_gives_up_on_a_whole_answer_stops_the_request_to_ollama(
     gateway: Gateway, fake: FakeOllama, direct: bool
 ) -> None:
     set_direct(gateway, direct)
-    # A non-streamed answer: Ollama generates all of it (here 40 s) before it answers anything.
-    fake.set_reply(QWEN, " ".join(f"w{i}" for i in range(2000)), chunks=2000)
-    fake.set_chunk_delay(0.02)
+    give_qwen_a_long_answer(fake)  # not streamed: Ollama generates all of it, then answers
     client = openai_client(gateway).with_options(timeout=2.0)
     with pytest.raises(openai.APITimeoutError):
         client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "go"}])

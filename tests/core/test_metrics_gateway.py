@@ -205,6 +205,21 @@ def test_errors_are_recorded_with_their_status_and_a_down_backend_raises_an_aler
     assert alert.kind == "backend_down" and alert.key == "down" and alert.critical
 
 
+def test_a_client_that_gives_up_is_recorded_as_such(
+    gateway: Gateway, fake: FakeOllama, seen: Collector
+) -> None:
+    fake.set_reply(QWEN, " ".join(f"w{i}" for i in range(500)), chunks=500)
+    fake.set_chunk_delay(0.02)  # 10 s for the whole answer
+    with pytest.raises(openai.APITimeoutError):
+        openai_client(gateway).with_options(timeout=1.0).chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
+        )
+    (record,) = seen.wait(1)
+    assert not record.ok and record.status == 499 and record.error == "the client closed the connection"
+    assert record.mapping == "gpt-4o" and record.model == QWEN and not record.stream
+    assert record.latency_s < 10, "recorded when the client left, not when Ollama would have finished"
+
+
 def test_context_guard_flags_a_prompt_at_90_percent_of_num_ctx_and_not_below(
     gateway: Gateway, fake: FakeOllama, seen: Collector
 ) -> None:
