@@ -196,8 +196,8 @@ def _anthropic_has_content(line: str) -> bool:
 
 RESTART_PROBE = (
     "import json, os, statistics, sys, time; "
-    "from core.cli_gateway import cloud_key_lookup; from core.gateway import Gateway; "
-    "from core.first_run import open_installation; "
+    "from core.cli.gateway import cloud_key_lookup; from core.gateway.service import Gateway; "
+    "from core.config.first_run import open_installation; "
     "install = open_installation(ollama_url=sys.argv[1], default_model=None); "
     "config = install.config.model_copy(deep=True); config.gateway.port = int(sys.argv[2]); "
     "gw = Gateway(config, master_key=install.master_key, cloud_key=cloud_key_lookup(install.secrets)); "
@@ -262,7 +262,7 @@ def _run_gateway(
     port = _free_port()
     print(f"[{mode}] starting `gatedeck serve` (loads LiteLLM, ~15 s)...", file=sys.stderr, flush=True)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "--ollama-url", ollama, "serve", "--port", str(port)],
+        [sys.executable, "-m", "core.cli.main", "--ollama-url", ollama, "serve", "--port", str(port)],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -29,9 +29,9 @@ os.environ.setdefault("LITELLM_LOG", "ERROR")
 
 
 def callback_cost(calls: int, sample: dict[str, Any]) -> list[str]:
-    from core.metrics import MetricsRecorder
-    from core.metrics_litellm import RecordBuilder
-    from core.request_log import RequestLog
+    from core.metrics.litellm_hook import RecordBuilder
+    from core.metrics.recorder import MetricsRecorder
+    from core.metrics.request_log import RequestLog
 
     folder = Path(tempfile.mkdtemp(prefix="gatedeck-metrics-bench-"))
     recorder = MetricsRecorder(RequestLog(folder))
@@ -104,7 +104,7 @@ def end_to_end(url: str, key: str, requests: int, rounds: int, recorder: Any) ->
     import httpx
     import litellm
 
-    from core.metrics import install_metrics
+    from core.metrics.litellm_hook import install_metrics
 
     client = httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=60)
     body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
@@ -157,10 +157,10 @@ def main() -> int:
     args = parser.parse_args()
     os.environ["GATEDECK_CONFIG_DIR"] = tempfile.mkdtemp(prefix="gatedeck-bench-")
 
-    from core import gateway_engine
-    from core.gateway import Gateway
-    from core.metrics import MetricsRecorder
-    from core.request_log import RequestLog
+    from core.gateway import engine as gateway_engine
+    from core.gateway.service import Gateway
+    from core.metrics.recorder import MetricsRecorder
+    from core.metrics.request_log import RequestLog
     from tests.core.gateway_support import KEY, free_port, running, tier_config
     from tests.fakes.fake_ollama import FakeOllama
     from tests.fakes.ollama_catalog import default_models

@@ -106,7 +106,7 @@ async def bare_heartbeat(seconds: float) -> list[float]:
 
 async def scenario(controller: object, beat: object, args: argparse.Namespace) -> list[str]:
     from bench.ui_stall import Heartbeat, describe
-    from core.metrics import RequestRecord
+    from core.metrics.recorder import RequestRecord
     from gui.controller import AppController
 
     assert isinstance(controller, AppController) and isinstance(beat, Heartbeat)
@@ -215,8 +215,8 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from bench.ui_stall import Heartbeat
-    from core.config import GatewaySettings, OllamaBackend
-    from core.first_run import open_installation
+    from core.config.first_run import open_installation
+    from core.config.schema import GatewaySettings, OllamaBackend
     from gui.controller import AppController
     from tests.core.gateway_support import free_port
 

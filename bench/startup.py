@@ -46,7 +46,7 @@ GATEDECK = (
     + """
 import asyncio, qasync
 app = QApplication(sys.argv)
-from core.first_run import open_installation
+from core.config.first_run import open_installation
 from gui.controller import AppController
 loop = qasync.QEventLoop(app); asyncio.set_event_loop(loop)
 install = open_installation()

@@ -84,8 +84,8 @@ def main() -> int:
     import qasync
     from PySide6.QtWidgets import QApplication
 
-    from core.config import GatewaySettings, OllamaBackend
-    from core.first_run import open_installation
+    from core.config.first_run import open_installation
+    from core.config.schema import GatewaySettings, OllamaBackend
     from gui.controller import AppController
     from tests.core.gateway_support import free_port
     from tests.fakes.fake_ollama import FakeOllama

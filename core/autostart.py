@@ -30,7 +30,7 @@ def launch_command() -> str:
     """How a login starts this GateDeck: straight to the tray, without opening the window."""
     if getattr(sys, "frozen", False):
         return f"{desktop_quote(sys.executable)} --hidden"
-    return f"{desktop_quote(sys.executable)} -m core.cli --hidden"
+    return f"{desktop_quote(sys.executable)} -m core.cli.main --hidden"
 
 
 def autostart_entry(command: str) -> str:

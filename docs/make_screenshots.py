@@ -61,8 +61,8 @@ def main(argv: list[str]) -> int:
     import qasync
     from PySide6.QtWidgets import QApplication
 
-    from core.config import GatewaySettings, Mapping, ModelOptions, OllamaBackend
-    from core.first_run import open_installation
+    from core.config.first_run import open_installation
+    from core.config.schema import GatewaySettings, Mapping, ModelOptions, OllamaBackend
     from gui.controller import AppController
     from gui.main_window import PANELS
     from tests.core.gateway_support import free_port

@@ -1,6 +1,6 @@
 """Tray notifications for the gateway's alerts (context guard, slow mapping, backend down).
 
-Follows the metrics recorder on the Qt loop, asks :class:`core.alerts.AlertPolicy` what deserves
+Follows the metrics recorder on the Qt loop, asks :class:`core.metrics.alerts.AlertPolicy` what deserves
 a notification and shows it. Clicking a context-guard notification asks for the hardware panel.
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from core.alerts import RAISE_CONTEXT, Alert, AlertPolicy
-from core.metrics import MetricsRecorder, RequestRecord
+from core.metrics.alerts import RAISE_CONTEXT, Alert, AlertPolicy
+from core.metrics.recorder import MetricsRecorder, RequestRecord
 
 Notify = Callable[[str, str, bool], None]
 #: A click on the tray message counts for the last alert only while its message can be on screen.
@@ -24,7 +24,7 @@ class AlertNotifier(QObject):
     """Turns request records into notifications.
 
     Signals:
-        alerted(object): an :class:`core.alerts.Alert` was raised.
+        alerted(object): an :class:`core.metrics.alerts.Alert` was raised.
         raise_context_requested(str): a context-guard notification was clicked; the mapping.
     """
 

@@ -14,7 +14,7 @@ import sys
 
 from PySide6.QtWidgets import QApplication
 
-from core.first_run import open_installation
+from core.config.first_run import open_installation
 from core.logs import register_secret, setup_logging
 from core.version import __version__
 

@@ -16,23 +16,23 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QApplication
 
-from core.claude_code import claude_code_env, render_env
-from core.config_holder import ConfigHolder
-from core.first_run import Installation
+from core.clients.claude_code import claude_code_env, render_env
+from core.config.first_run import Installation
+from core.config.holder import ConfigHolder
+from gui.dialogs.preferences import PreferencesDialog, apply_theme
 from gui.first_paint import after_first_paint
 from gui.gateway_bridge import GatewayBridge
 from gui.main_window import MainWindow
 from gui.ollama_watch import OllamaWatcher
-from gui.preferences_dialog import PreferencesDialog, apply_theme
 from gui.tray import GatewayTray
 
 if TYPE_CHECKING:
-    from gui.claude_dialog import ClaudeCodeDialog
-    from gui.gateway_panel import GatewayPanel
-    from gui.hardware_panel import HardwarePanel
-    from gui.mappings_panel import MappingsPanel
-    from gui.models_panel import ModelsPanel
+    from gui.dialogs.claude import ClaudeCodeDialog
     from gui.observability import Observability
+    from gui.panels.gateway import GatewayPanel
+    from gui.panels.hardware import HardwarePanel
+    from gui.panels.mappings import MappingsPanel
+    from gui.panels.models import ModelsPanel
 
 
 class AppController(QObject):
@@ -114,7 +114,7 @@ class AppController(QObject):
         return self._observability
 
     def _build_gateway_panel(self) -> GatewayPanel:
-        from gui.gateway_panel import GatewayPanel
+        from gui.panels.gateway import GatewayPanel
 
         panel = GatewayPanel(self.holder, self.gateway)
         panel.ollama_url_changed.connect(lambda _url: asyncio.ensure_future(self.watcher.refresh()))
@@ -122,21 +122,21 @@ class AppController(QObject):
         return panel
 
     def _build_mappings_panel(self) -> MappingsPanel:
-        from gui.mappings_panel import MappingsPanel
+        from gui.panels.mappings import MappingsPanel
 
         panel = MappingsPanel(self.holder, self.gateway.apply)
         panel.pull_requested.connect(self._on_mappings_pull_requested)
         return panel
 
     def _build_models_panel(self) -> ModelsPanel:
-        from gui.models_panel import ModelsPanel
+        from gui.panels.models import ModelsPanel
 
         panel = ModelsPanel(self.holder)
         panel.models_changed.connect(lambda: asyncio.ensure_future(self.watcher.refresh()))
         return panel
 
     def _build_hardware_panel(self) -> HardwarePanel:
-        from gui.hardware_panel import HardwarePanel
+        from gui.panels.hardware import HardwarePanel
 
         return HardwarePanel(self.holder, self.gateway)
 
@@ -211,7 +211,7 @@ class AppController(QObject):
         dialog.open()
 
     def open_claude_setup(self) -> ClaudeCodeDialog:
-        from gui.claude_dialog import ClaudeCodeDialog
+        from gui.dialogs.claude import ClaudeCodeDialog
 
         dialog = ClaudeCodeDialog(
             self.holder.config, self.gateway.url, self.gateway.master_key, parent=self.window

@@ -15,11 +15,11 @@ import threading
 from PySide6.QtCore import QObject, Signal
 
 from core import heap
-from core.config import CloudModel, Config
-from core.config_holder import ConfigHolder
+from core.config.holder import ConfigHolder
+from core.config.schema import CloudModel, Config
 from core.errors import GateDeckError, PortInUse
-from core.gateway import ApplyMode, Gateway, GatewayStatus
-from core.gateway_render import cloud_key_env
+from core.gateway.render import cloud_key_env
+from core.gateway.service import ApplyMode, Gateway, GatewayStatus
 from core.logs import register_secret
 from core.secrets import SecretStore, cloud_key_name, regenerate_master_key
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from core.hardware import HardwareInfo, read_hardware
+from core.hardware.facts import HardwareInfo, read_hardware
 
 
 async def probe_in_thread() -> HardwareInfo:
-    """:func:`core.hardware.read_hardware` in a short-lived thread.
+    """:func:`core.hardware.facts.read_hardware` in a short-lived thread.
 
     ``asyncio.to_thread`` on the qasync loop would start its pool of QThreads for this one read,
     and keep them until the loop closes.

@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.banner import Banner
 from gui.resources import icon
+from gui.widgets.banner import Banner
 
 PANELS: tuple[tuple[str, str], ...] = (
     ("gateway", "Gateway"),

@@ -12,17 +12,18 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from core.alerts import AlertPolicy, load_thresholds, save_thresholds
-from core.chat_client import ChatClient
-from core.config_holder import ConfigHolder
-from core.metrics import MetricsRecorder, install_metrics
+from core.clients.chat import ChatClient
+from core.clients.tool_probe import ProbeResult, probe_tool_calls
+from core.config.holder import ConfigHolder
+from core.metrics.alerts import AlertPolicy, load_thresholds, save_thresholds
+from core.metrics.litellm_hook import install_metrics
+from core.metrics.recorder import MetricsRecorder
+from core.metrics.request_log import RequestLog
 from core.paths import AppPaths
-from core.request_log import RequestLog
-from core.tool_probe import ProbeResult, probe_tool_calls
 from gui.alert_notifier import AlertNotifier
-from gui.chat_panel import ChatPanel
 from gui.gateway_bridge import GatewayBridge
-from gui.monitor_panel import MonitorPanel
+from gui.panels.chat import ChatPanel
+from gui.panels.monitor import MonitorPanel
 from gui.pyside_refcount import make_singletons_immortal
 from gui.tray import GatewayTray
 

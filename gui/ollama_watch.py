@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from core.config_holder import ConfigHolder
+from core.config.holder import ConfigHolder
 from core.errors import OllamaError
-from core.ollama_client import OllamaClient
+from core.ollama.client import OllamaClient
 
 ClientFactory = Callable[[str], OllamaClient]
 

@@ -1,6 +1,6 @@
 """Pulls waiting their turn: one (or a few) download at a time, the rest queued in order.
 
-Each :class:`PullJob` runs a :class:`core.pull.Pull` in its own asyncio task and reports every
+Each :class:`PullJob` runs a :class:`core.ollama.pull.Pull` in its own asyncio task and reports every
 progress record through the queue's signals, on the Qt thread. A cancelled or failed job can be
 resumed: Ollama keeps the layers it already has, so the new pull continues where it stopped.
 """
@@ -15,8 +15,8 @@ from enum import StrEnum
 from PySide6.QtCore import QObject, Signal
 
 from core.errors import GateDeckError
-from core.ollama_client import OllamaClient
-from core.pull import Pull, PullPhase, PullProgress
+from core.ollama.client import OllamaClient
+from core.ollama.pull import Pull, PullPhase, PullProgress
 
 #: Builds the pull for a model (tests pass one with a short stall timeout).
 PullFactory = Callable[[OllamaClient, str], Pull]

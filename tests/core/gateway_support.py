@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from core.config import Config, GatewaySettings, Mapping, ModelOptions, OllamaBackend
-from core.gateway import Gateway
+from core.config.schema import Config, GatewaySettings, Mapping, ModelOptions, OllamaBackend
+from core.gateway.service import Gateway
 
 KEY = "sk-gatedeck-test-0123456789abcdef"
 #: One tool in each dialect, and the call a model makes of it (as Ollama returns it).

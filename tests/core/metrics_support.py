@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from core.metrics import MetricsRecorder, RequestRecord
+from core.metrics.recorder import MetricsRecorder, RequestRecord
 
 
 class Collector:

@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 
-from core.autotune import auto_tune, tune_candidates
-from core.config import Config, Mapping, ModelOptions
-from core.defaults import default_config
-from core.fit import ModelGeometry, estimate_fit
-from core.hardware import CpuInfo, GpuInfo, HardwareInfo, MemoryInfo
-from core.measure import MeasureError, Measurement, sample_name
+from core.config.defaults import default_config
+from core.config.schema import Config, Mapping, ModelOptions
+from core.hardware.autotune import auto_tune, tune_candidates
+from core.hardware.facts import CpuInfo, GpuInfo, HardwareInfo, MemoryInfo
+from core.hardware.fit import ModelGeometry, estimate_fit
+from core.hardware.measure import MeasureError, Measurement, sample_name
 
 GIB = 2**30
 LAPTOP = HardwareInfo(CpuInfo("i5", 2, 4, "x86_64"), MemoryInfo(16 * GIB, 9 * GIB))

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from core.chat_client import ChatClient, ChatTurn, ReplyDone, TextDelta
-from core.gateway import Gateway
-from core.tool_probe import probe_tool_calls
+from core.clients.chat import ChatClient, ChatTurn, ReplyDone, TextDelta
+from core.clients.tool_probe import probe_tool_calls
+from core.gateway.service import Gateway
 from tests.core.gateway_support import KEY, free_port, running, tier_config
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.ollama_catalog import default_models

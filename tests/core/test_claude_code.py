@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from core.claude_code import claude_code_env, env_line, render_env, unserved_tiers, write_settings
-from core.config import Config, Mapping
-from core.defaults import default_config
+from core.clients.claude_code import claude_code_env, env_line, render_env, unserved_tiers, write_settings
+from core.config.defaults import default_config
+from core.config.schema import Config, Mapping
 from core.errors import ClaudeSettingsError
 
 URL = "http://127.0.0.1:4000"

@@ -18,10 +18,10 @@ import httpx
 import pytest
 import yaml
 
-from core.cli import main
-from core.config import Config, GatewaySettings, Mapping, ModelOptions, OllamaBackend
-from core.config_store import ConfigStore
-from core.gateway_net import bind_listener
+from core.cli.main import main
+from core.config.schema import Config, GatewaySettings, Mapping, ModelOptions, OllamaBackend
+from core.config.store import ConfigStore
+from core.gateway.net import bind_listener
 from core.paths import AppPaths
 from core.secrets import MASTER_KEY, open_secret_store
 from tests.core.gateway_support import REPO, free_port
@@ -143,7 +143,16 @@ def test_serve_runs_headless_without_qt_and_stops_quickly_on_sigterm(
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(no_qt), str(REPO)])}
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "--ollama-url", fake_ollama.url, "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "core.cli.main",
+            "--ollama-url",
+            fake_ollama.url,
+            "serve",
+            "--port",
+            str(port),
+        ],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -213,8 +222,8 @@ def test_serve_runs_headless_without_qt_and_stops_quickly_on_sigterm(
 def test_serve_overrides_apply_to_this_run_only() -> None:
     import argparse
 
-    from core.cli_gateway import serve_config
-    from core.defaults import default_config
+    from core.cli.gateway import serve_config
+    from core.config.defaults import default_config
 
     config = default_config("http://127.0.0.1:11434")
     args = argparse.Namespace(

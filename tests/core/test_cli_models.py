@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
-from core.cli_format import parse_size, render_progress
-from core.config import Config, OllamaBackend
-from core.config_store import ConfigStore
-from core.pull import PullPhase, PullProgress
+from core.cli.format import parse_size, render_progress
+from core.cli.main import main
+from core.config.schema import Config, OllamaBackend
+from core.config.store import ConfigStore
+from core.ollama.pull import PullPhase, PullProgress
 from tests.fakes.fake_ollama import FakeOllama
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,7 +99,7 @@ def test_ctrl_c_cancels_a_pull_cleanly(fake_ollama: FakeOllama) -> None:
         [
             sys.executable,
             "-m",
-            "core.cli",
+            "core.cli.main",
             "models",
             "pull",
             "tinyllama:1.1b",

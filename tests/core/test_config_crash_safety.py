@@ -11,15 +11,15 @@ import textwrap
 
 import pytest
 
-from core.config_store import ConfigStore
+from core.config.store import ConfigStore
 from core.paths import AppPaths
 
 SAVER = textwrap.dedent(
     """
     import sys
-    from core.config import Mapping, ModelOptions
-    from core.config_store import ConfigStore
-    from core.defaults import default_config
+    from core.config.schema import Mapping, ModelOptions
+    from core.config.store import ConfigStore
+    from core.config.defaults import default_config
     from core.paths import AppPaths
 
     store = ConfigStore(AppPaths.from_env())

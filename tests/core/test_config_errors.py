@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from core.config import SCHEMA_VERSION, Config
-from core.config_store import config_to_yaml, parse_config
-from core.defaults import default_config
+from core.config.defaults import default_config
+from core.config.schema import SCHEMA_VERSION, Config
+from core.config.store import config_to_yaml, parse_config
 from core.errors import ConfigError, ConfigProblem
 
 

@@ -6,9 +6,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.config import Config
-from core.config_store import config_to_yaml, parse_config
-from core.defaults import default_config
+from core.config.defaults import default_config
+from core.config.schema import Config
+from core.config.store import config_to_yaml, parse_config
 from core.errors import ConfigError
 
 BASE = config_to_yaml(default_config())

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from core.config import CLAUDE_MIN_CTX, Mapping, ModelOptions
-from core.config_store import ConfigStore
-from core.defaults import default_config, ollama_url_from_env
-from core.first_run import open_installation
+from core.config.defaults import default_config, ollama_url_from_env
+from core.config.first_run import open_installation
+from core.config.schema import CLAUDE_MIN_CTX, Mapping, ModelOptions
+from core.config.store import ConfigStore
 from core.paths import AppPaths
 
 

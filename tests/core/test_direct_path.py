@@ -19,8 +19,8 @@ import httpx
 import openai
 import pytest
 
-from core.config import Mapping
-from core.gateway import Gateway
+from core.config.schema import Mapping
+from core.gateway.service import Gateway
 from tests.core.gateway_support import (
     KEY,
     PARIS_CALL,

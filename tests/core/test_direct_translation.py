@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from core import direct_anthropic, direct_openai
-from core.config import CloudModel, Config, GatewaySettings, Mapping, ModelOptions, OllamaBackend
-from core.direct_plan import DirectPlan, Target
-from core.direct_wire import Unsupported
-from core.gateway_render import render
+from core.config.schema import CloudModel, Config, GatewaySettings, Mapping, ModelOptions, OllamaBackend
+from core.fastpath import anthropic as direct_anthropic
+from core.fastpath import openai as direct_openai
+from core.fastpath.plan import DirectPlan, Target
+from core.fastpath.wire import Unsupported
+from core.gateway.render import render
 
 TARGET = Target(
     api_base="http://127.0.0.1:11434",

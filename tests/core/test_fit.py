@@ -1,12 +1,19 @@
-"""Fit estimate against cases computed by hand from the formula in core/fit.py."""
+"""Fit estimate against cases computed by hand from the formula in core/hardware/fit.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from core.fit import GPU_OVERHEAD, ModelGeometry, Placement, estimate_fit, estimate_for_model, kv_cache_bytes
-from core.hardware import CpuInfo, HardwareInfo, MemoryInfo
-from core.ollama_client import OllamaClient
+from core.hardware.facts import CpuInfo, HardwareInfo, MemoryInfo
+from core.hardware.fit import (
+    GPU_OVERHEAD,
+    ModelGeometry,
+    Placement,
+    estimate_fit,
+    estimate_for_model,
+    kv_cache_bytes,
+)
+from core.ollama.client import OllamaClient
 from tests.fakes.fake_ollama import FakeOllama
 
 GIB = 2**30

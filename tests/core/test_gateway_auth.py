@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from core.gateway_auth import KeyCheck, Message, Scope
+from core.gateway.auth import KeyCheck, Message, Scope
 
 KEY = "sk-auth-test-0123456789"
 

@@ -16,10 +16,10 @@ import httpx
 import openai
 import pytest
 
-from core.config import Mapping, OllamaBackend
-from core.gateway import Gateway, GatewayState
-from core.gateway_engine import FallbackEvent
-from core.gateway_health import check_health, models_that_cannot_think
+from core.config.schema import Mapping, OllamaBackend
+from core.gateway.engine import FallbackEvent
+from core.gateway.health import check_health, models_that_cannot_think
+from core.gateway.service import Gateway, GatewayState
 from tests.core.gateway_support import (
     KEY,
     PARIS_CALL,

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.cli import main
-from core.config import CloudModel, Config, GatewaySettings, Mapping, ModelOptions, OllamaBackend
-from core.config_store import ConfigStore
+from core.cli.main import main
+from core.config.schema import CloudModel, Config, GatewaySettings, Mapping, ModelOptions, OllamaBackend
+from core.config.store import ConfigStore
 from tests.core.gateway_support import free_port, wait_until
 from tests.fakes.fake_ollama import FakeOllama
 

@@ -12,10 +12,10 @@ import httpx
 import openai
 import pytest
 
-from core.config import Config, GatewaySettings, Mapping, ModelOptions, OllamaBackend
+from core.config.schema import Config, GatewaySettings, Mapping, ModelOptions, OllamaBackend
 from core.errors import GatewayBusy, GatewayStartError, PortInUse
-from core.gateway import ApplyMode, Gateway, GatewayState, GatewayStatus
-from core.gateway_net import bind_listener
+from core.gateway.net import bind_listener
+from core.gateway.service import ApplyMode, Gateway, GatewayState, GatewayStatus
 from tests.core.gateway_support import KEY, chat, free_port, open_fds, running, tcp_sockets, wait_until
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.ollama_catalog import default_models

@@ -33,9 +33,9 @@ def getaddrinfo(host, *args, **kwargs):
 
 socket.socket.connect, socket.getaddrinfo = connect, getaddrinfo
 
-import core.gateway, core.cli_gateway, core.gateway_doctor
+import core.gateway.service, core.cli.gateway, core.gateway.doctor
 imported_early = "litellm" in sys.modules
-from core import gateway_engine
+from core.gateway import engine as gateway_engine
 
 loaded_on = []
 loader = threading.Thread(target=lambda: (gateway_engine.load(), loaded_on.append(threading.current_thread().name)))

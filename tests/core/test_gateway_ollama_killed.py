@@ -15,8 +15,8 @@ import httpx
 import openai
 import pytest
 
-from core.config import Config, GatewaySettings, Mapping, ModelOptions, OllamaBackend
-from core.gateway import Gateway, GatewayState
+from core.config.schema import Config, GatewaySettings, Mapping, ModelOptions, OllamaBackend
+from core.gateway.service import Gateway, GatewayState
 from tests.core.gateway_support import KEY, REPO, auth, free_port, running
 
 pytestmark = [

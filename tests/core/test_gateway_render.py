@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import yaml
 
-from core.config import CloudModel, Config, Mapping, ModelOptions, OllamaBackend
-from core.defaults import default_config
-from core.direct_plan import DirectPlan
-from core.gateway_render import OLLAMA_WILDCARD, render
+from core.config.defaults import default_config
+from core.config.schema import CloudModel, Config, Mapping, ModelOptions, OllamaBackend
+from core.fastpath.plan import DirectPlan
+from core.gateway.render import OLLAMA_WILDCARD, render
 
 KEY = "sk-render-secret-0123456789"
 
@@ -165,7 +165,7 @@ def test_export_references_keys_from_the_environment_and_holds_no_secret() -> No
 
 
 def test_keep_alive_without_a_unit_is_sent_as_seconds_not_a_string() -> None:
-    from core.gateway_render import ollama_keep_alive
+    from core.gateway.render import ollama_keep_alive
 
     assert ollama_keep_alive("-1") == -1
     assert ollama_keep_alive("300") == 300

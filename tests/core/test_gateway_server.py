@@ -11,8 +11,8 @@ import httpx
 import pytest
 import uvicorn
 
-from core.gateway import Gateway, GatewayState
-from core.gateway_server import UVICORN_PINNED, QuickStopServer
+from core.gateway.server import UVICORN_PINNED, QuickStopServer
+from core.gateway.service import Gateway, GatewayState
 from tests.core.gateway_support import KEY, auth, free_port, tier_config
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.ollama_catalog import default_models
@@ -23,7 +23,7 @@ def test_the_uvicorn_code_it_replaces_is_the_code_it_was_written_against(name: s
     source = inspect.getsource(getattr(uvicorn.Server, name))
     assert hashlib.sha256(source.encode()).hexdigest() == UVICORN_PINNED[name], (
         f"uvicorn.Server.{name} changed (uvicorn {uvicorn.__version__}): compare it with "
-        "core/gateway_server.py, carry the change over, then update UVICORN_PINNED"
+        "core/gateway/server.py, carry the change over, then update UVICORN_PINNED"
     )
 
 

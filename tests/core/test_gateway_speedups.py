@@ -1,4 +1,4 @@
-"""core.gateway_speedups: each patch still targets the LiteLLM code it was written against.
+"""core.gateway.speedups: each patch still targets the LiteLLM code it was written against.
 
 No timings here (bench/gateway.py measures them). A failure after a LiteLLM upgrade means:
 read the new source of the named function, re-check (or drop) the patch, then update its hash.
@@ -12,8 +12,9 @@ import inspect
 
 import pytest
 
-from core import gateway_engine, gateway_speedups
-from core.gateway_speedups import PATCHES, Patch
+from core.gateway import engine as gateway_engine
+from core.gateway import speedups as gateway_speedups
+from core.gateway.speedups import PATCHES, Patch
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from typing import Any
 import psutil
 import pytest
 
-from core.hardware import GpuInfo, GpuUnavailable, NvidiaProbe, probe_hardware, read_hardware
+from core.hardware.facts import GpuInfo, GpuUnavailable, NvidiaProbe, probe_hardware, read_hardware
 
 
 def test_cpu_and_memory_are_read_from_this_machine() -> None:

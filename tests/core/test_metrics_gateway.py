@@ -15,11 +15,12 @@ import anthropic
 import openai
 import pytest
 
-from core.alerts import AlertPolicy
-from core.config import Mapping, ModelOptions, OllamaBackend
-from core.gateway import Gateway
-from core.metrics import MetricsRecorder, RequestRecord, install_metrics
-from core.request_log import LOG_FILE, RequestLog, read_log
+from core.config.schema import Mapping, ModelOptions, OllamaBackend
+from core.gateway.service import Gateway
+from core.metrics.alerts import AlertPolicy
+from core.metrics.litellm_hook import install_metrics
+from core.metrics.recorder import MetricsRecorder, RequestRecord
+from core.metrics.request_log import LOG_FILE, RequestLog, read_log
 from tests.core.gateway_support import KEY, free_port, running, tier_config
 from tests.core.metrics_support import Collector
 from tests.fakes.fake_ollama import FakeOllama

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from core import cli, cli_stats
-from core.alerts import AlertPolicy, ContextGuard, load_thresholds, save_thresholds, unreachable
-from core.metrics import MetricsRecorder, RequestRecord, likely_truncated
-from core.metrics_stats import percentile, summarize
+from core.cli import main as cli
+from core.cli import stats as cli_stats
+from core.metrics.alerts import AlertPolicy, ContextGuard, load_thresholds, save_thresholds, unreachable
+from core.metrics.recorder import MetricsRecorder, RequestRecord, likely_truncated
+from core.metrics.request_log import LOG_FILE, RequestLog, log_files, read_log
+from core.metrics.stats import percentile, summarize
 from core.paths import AppPaths
-from core.request_log import LOG_FILE, RequestLog, log_files, read_log
 
 
 def rec(mapping: str = "gpt-4o", **changes: object) -> RequestRecord:

@@ -18,8 +18,8 @@ from core.errors import (
     OllamaTimeout,
     OllamaUnreachable,
 )
-from core.ollama_client import OllamaClient
-from core.ollama_models import LoadedModel, parse_parameters
+from core.ollama.client import OllamaClient
+from core.ollama.models import LoadedModel, parse_parameters
 from tests.fakes.fake_ollama import FakeOllama
 
 pytestmark = pytest.mark.timeout(30)

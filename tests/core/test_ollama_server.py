@@ -10,10 +10,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from core.config import OllamaServerSettings
+from core.config.schema import OllamaServerSettings
 from core.errors import ManagedServerError, NotOurServer, OllamaNotInstalled
-from core.ollama_client import OllamaClient
-from core.ollama_server import EnsureResult, OllamaServer, server_environment
+from core.ollama.client import OllamaClient
+from core.ollama.server import EnsureResult, OllamaServer, server_environment
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.fake_ollama_exe import FakeOllamaExe, install_fake_ollama_exe
 

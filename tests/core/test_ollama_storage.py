@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from core.config import OllamaServerSettings
-from core.ollama_storage import free_bytes, is_local_url, ollama_models_dir
+from core.config.schema import OllamaServerSettings
+from core.ollama.storage import free_bytes, is_local_url, ollama_models_dir
 
 
 def test_models_dir_order(tmp_path: Path) -> None:

@@ -17,8 +17,8 @@ from core.errors import (
     PullInterrupted,
     PullStalled,
 )
-from core.ollama_client import OllamaClient
-from core.pull import Pull, PullPhase, PullProgress, SpeedMeter
+from core.ollama.client import OllamaClient
+from core.ollama.pull import Pull, PullPhase, PullProgress, SpeedMeter
 from tests.fakes.fake_ollama import FakeOllama
 
 pytestmark = pytest.mark.timeout(30)

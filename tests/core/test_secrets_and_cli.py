@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
-from core.first_run import open_installation
+from core.cli.main import main
+from core.config.first_run import open_installation
 from core.logs import REDACTED, register_secret, setup_logging
 from core.secrets import (
     MASTER_KEY,
@@ -27,7 +27,7 @@ from core.version import __version__
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "core.cli", *args],
+        [sys.executable, "-m", "core.cli.main", *args],
         capture_output=True,
         text=True,
         env=os.environ.copy(),
@@ -144,17 +144,18 @@ BLOCK_QT = "import sys; sys.modules['PySide6'] = None; sys.modules['qasync'] = N
 )
 def test_cli_commands_run_without_qt(args: list[str]) -> None:
     open_installation()
-    code = BLOCK_QT + f"from core.cli import main\nraise SystemExit(main({args!r}))\n"
+    code = BLOCK_QT + f"from core.cli.main import main\nraise SystemExit(main({args!r}))\n"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
 
 
 def test_every_core_module_imports_without_qt() -> None:
     core_dir = Path(__file__).resolve().parents[2] / "core"
-    modules = sorted(p.stem for p in core_dir.glob("*.py") if p.stem != "__init__")
-    assert "config_store" in modules
-    code = (
-        BLOCK_QT + "import importlib\n" + "".join(f"importlib.import_module('core.{m}')\n" for m in modules)
+    modules = sorted(
+        ".".join(("core", *p.relative_to(core_dir).with_suffix("").parts)).removesuffix(".__init__")
+        for p in core_dir.rglob("*.py")
     )
+    assert "core.config.store" in modules and "core.fastpath.route" in modules
+    code = BLOCK_QT + "import importlib\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -11,7 +11,7 @@ import qasync
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from core.first_run import Installation, open_installation
+from core.config.first_run import Installation, open_installation
 from gui.pyside_refcount import make_singletons_immortal
 
 # PySide6 6.12.0 on Python 3.11 drops references to None/True/False (see gui/pyside_refcount.py);

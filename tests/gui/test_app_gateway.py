@@ -11,10 +11,10 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from core.config import GatewaySettings, OllamaBackend
-from core.first_run import Installation
+from core.config.first_run import Installation
+from core.config.schema import GatewaySettings, OllamaBackend
 from gui.controller import AppController
-from gui.mappings_table import COLUMNS
+from gui.widgets.mappings_table import COLUMNS
 from tests.core.gateway_support import free_port
 from tests.fakes.fake_ollama import FakeOllama
 from tests.gui.conftest import Run

@@ -9,9 +9,9 @@ import pytest
 import qasync
 from pytestqt.qtbot import QtBot
 
-from core.autotune import tune_candidates
-from core.config import GatewaySettings, Mapping, OllamaBackend
-from core.first_run import Installation
+from core.config.first_run import Installation
+from core.config.schema import GatewaySettings, Mapping, OllamaBackend
+from core.hardware.autotune import tune_candidates
 from gui.controller import AppController
 from gui.pull_queue import JobState
 from tests.core.gateway_support import free_port

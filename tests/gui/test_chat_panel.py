@@ -9,10 +9,10 @@ import pytest
 from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
-from core.chat_client import ChatClient
-from core.gateway import Gateway
-from core.tool_probe import ProbeResult, probe_tool_calls
-from gui.chat_panel import ChatPanel
+from core.clients.chat import ChatClient
+from core.clients.tool_probe import ProbeResult, probe_tool_calls
+from core.gateway.service import Gateway
+from gui.panels.chat import ChatPanel
 from gui.pyside_refcount import make_singletons_immortal
 from tests.core.gateway_support import KEY, free_port, running, tier_config
 from tests.fakes.fake_ollama import FakeOllama

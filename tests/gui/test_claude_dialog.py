@@ -8,8 +8,8 @@ from pathlib import Path
 from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
-from core.first_run import Installation
-from gui.claude_dialog import ClaudeCodeDialog
+from core.config.first_run import Installation
+from gui.dialogs.claude import ClaudeCodeDialog
 
 URL = "http://127.0.0.1:4000"
 

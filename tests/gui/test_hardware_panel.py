@@ -8,13 +8,13 @@ import pytest
 import qasync
 from pytestqt.qtbot import QtBot
 
-from core.config import Mapping, ModelOptions, OllamaBackend, OllamaServerSettings
-from core.config_holder import ConfigHolder
-from core.first_run import Installation
-from core.fit import Placement
-from core.hardware import CpuInfo, GpuInfo, HardwareInfo, MemoryInfo
+from core.config.first_run import Installation
+from core.config.holder import ConfigHolder
+from core.config.schema import Mapping, ModelOptions, OllamaBackend, OllamaServerSettings
+from core.hardware.facts import CpuInfo, GpuInfo, HardwareInfo, MemoryInfo
+from core.hardware.fit import Placement
 from gui.gateway_bridge import GatewayBridge
-from gui.hardware_panel import HardwarePanel
+from gui.panels.hardware import HardwarePanel
 from tests.core.gateway_support import free_port
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.fake_ollama_exe import FakeOllamaExe

@@ -5,11 +5,11 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from core.config import Config
-from core.config_holder import ConfigHolder
-from core.first_run import Installation
-from gui.mappings_panel import MappingsPanel
-from gui.mappings_table import COLUMNS
+from core.config.first_run import Installation
+from core.config.holder import ConfigHolder
+from core.config.schema import Config
+from gui.panels.mappings import MappingsPanel
+from gui.widgets.mappings_table import COLUMNS
 from tests.gui.conftest import Run
 
 COL = {key: i for i, (key, _title) in enumerate(COLUMNS)}

@@ -12,15 +12,15 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
-from core.config import Mapping, ModelOptions, OllamaBackend
-from core.config_holder import ConfigHolder
-from core.first_run import Installation
-from core.hardware import CpuInfo, GpuInfo, HardwareInfo, MemoryInfo
-from core.pull import Pull
-from gui.models_panel import ModelsPanel
-from gui.models_table import COL
+from core.config.first_run import Installation
+from core.config.holder import ConfigHolder
+from core.config.schema import Mapping, ModelOptions, OllamaBackend
+from core.hardware.facts import CpuInfo, GpuInfo, HardwareInfo, MemoryInfo
+from core.ollama.pull import Pull
+from gui.panels.models import ModelsPanel
 from gui.pull_queue import JobState, PullJob
-from gui.pull_widget import BAR_SCALE, PullWidget
+from gui.widgets.models_table import COL
+from gui.widgets.pull import BAR_SCALE, PullWidget
 from tests.fakes.fake_ollama import FakeOllama
 from tests.gui.conftest import Run
 from tests.gui.qt_support import asyncio_like, dispose

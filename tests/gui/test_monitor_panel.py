@@ -11,14 +11,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from core.alerts import AlertPolicy
-from core.metrics import MetricsRecorder, RequestRecord
+from core.metrics.alerts import AlertPolicy
+from core.metrics.recorder import MetricsRecorder, RequestRecord
 from gui.alert_notifier import AlertNotifier
-from gui.monitor_graphs import MEASURES, LatencyGraphs
-from gui.monitor_panel import MonitorPanel
-from gui.monitor_stats_table import ALERT_COLUMN
+from gui.panels.monitor import MonitorPanel
 from gui.pyside_refcount import make_singletons_immortal
-from gui.request_log_view import ERROR_BG, FALLBACK_BG, MAX_ROWS, TRUNCATED_BG
+from gui.widgets.monitor_graphs import MEASURES, LatencyGraphs
+from gui.widgets.monitor_stats_table import ALERT_COLUMN
+from gui.widgets.request_log_view import ERROR_BG, FALLBACK_BG, MAX_ROWS, TRUNCATED_BG
 from tests.gui.conftest import Run
 
 NOW = 1_800_000_000.0

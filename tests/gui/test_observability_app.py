@@ -12,13 +12,13 @@ import openai
 import pytest
 from pytestqt.qtbot import QtBot
 
-from core import cli
-from core.config import GatewaySettings, OllamaBackend
-from core.first_run import Installation
-from core.request_log import LOG_FILE, read_log
+from core.cli import main as cli
+from core.config.first_run import Installation
+from core.config.schema import GatewaySettings, OllamaBackend
+from core.metrics.request_log import LOG_FILE, read_log
 from gui.controller import AppController
-from gui.monitor_stats_table import ALERT_COLUMN
 from gui.pyside_refcount import make_singletons_immortal
+from gui.widgets.monitor_stats_table import ALERT_COLUMN
 from tests.core.gateway_support import free_port
 from tests.fakes.fake_ollama import FakeOllama
 from tests.gui.conftest import Run

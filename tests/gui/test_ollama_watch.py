@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pytestqt.qtbot import QtBot
 
-from core.config import OllamaBackend
-from core.config_holder import ConfigHolder
-from core.first_run import Installation
+from core.config.first_run import Installation
+from core.config.holder import ConfigHolder
+from core.config.schema import OllamaBackend
 from gui.ollama_watch import OllamaWatcher
 from tests.fakes.fake_ollama import FakeOllama
 from tests.gui.conftest import Run

@@ -7,9 +7,9 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from core.config_holder import ConfigHolder
-from core.first_run import Installation
-from gui.preferences_dialog import PreferencesDialog
+from core.config.first_run import Installation
+from core.config.holder import ConfigHolder
+from gui.dialogs.preferences import PreferencesDialog
 
 
 def test_start_on_login_writes_the_autostart_entry_and_saves(qtbot: QtBot, install: Installation) -> None:

@@ -17,11 +17,11 @@ from gui.first_paint import after_first_paint
 HEAVY = ("litellm", "pyqtgraph", "numpy", "openai", "anthropic", "httpx", "ollama", "aiohttp")
 #: The panels not in front at a first start (the Gateway panel is).
 LATER_PANELS = (
-    "gui.mappings_panel",
-    "gui.models_panel",
-    "gui.hardware_panel",
-    "gui.monitor_panel",
-    "gui.chat_panel",
+    "gui.panels.mappings",
+    "gui.panels.models",
+    "gui.panels.hardware",
+    "gui.panels.monitor",
+    "gui.panels.chat",
 )
 
 # The app as gui/app.py starts it; prints what is imported when its window first paints.
@@ -33,7 +33,7 @@ from PySide6.QtWidgets import QApplication
 from gui.pyside_refcount import make_singletons_immortal
 make_singletons_immortal()
 app = QApplication(sys.argv)
-from core.first_run import open_installation
+from core.config.first_run import open_installation
 from gui.controller import AppController
 
 class FirstPaint(QObject):
@@ -59,7 +59,7 @@ def test_the_window_paints_before_the_heavy_libraries_and_other_panels_load() ->
     done = subprocess.run([sys.executable, "-c", FIRST_PAINT], capture_output=True, text=True, timeout=100)
     assert done.returncode == 0, done.stderr
     loaded = set(json.loads(done.stdout.splitlines()[-1]))
-    assert "gui.gateway_panel" in loaded, "the panel in front is part of the first frame"
+    assert "gui.panels.gateway" in loaded, "the panel in front is part of the first frame"
     assert [m for m in HEAVY if m in loaded] == []
     assert [m for m in LATER_PANELS if m in loaded] == []
 

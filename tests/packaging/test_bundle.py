@@ -263,12 +263,12 @@ def test_config_path_points_into_the_config_folder(bundle: Bundle, env: dict[str
 
 
 def _cli_has_serve() -> bool:
-    from core.cli import build_parser
+    from core.cli.main import build_parser
 
     return "serve" in build_parser().format_help()
 
 
-@pytest.mark.skipif(not _cli_has_serve(), reason="`gatedeck serve` is not in core/cli.py yet")
+@pytest.mark.skipif(not _cli_has_serve(), reason="`gatedeck serve` is not in core/cli/main.py yet")
 def test_serve_answers_through_fake_ollama_and_stops_on_sigterm(
     bundle: Bundle, env: dict[str, str], fake_ollama: FakeOllama, tmp_path: Path
 ) -> None:

@@ -188,7 +188,7 @@ def test_uninstall_leaves_a_gatedeck_command_it_did_not_make(home: Home, tmp_pat
     home.bin.unlink()
     home.bin.write_text("#!/bin/sh\n# a pip-installed gatedeck\n", encoding="utf-8")
     home.autostart.parent.mkdir(parents=True)
-    home.autostart.write_text("[Desktop Entry]\nExec=/usr/bin/python3 -m core.cli\n", encoding="utf-8")
+    home.autostart.write_text("[Desktop Entry]\nExec=/usr/bin/python3 -m core.cli.main\n", encoding="utf-8")
 
     result = home.run("uninstall")
 

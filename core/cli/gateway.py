@@ -1,0 +1,236 @@
+"""``gatedeck serve | claude-env | doctor | export-litellm-config``: the gateway without a window.
+
+Nothing here imports Qt; ``serve`` runs the same embedded gateway as the desktop app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from core.clients.claude_code import SHELLS, claude_code_env, env_line, render_env, write_settings
+from core.config.first_run import Installation, open_installation
+from core.config.schema import CLAUDE_MIN_CTX, CloudModel, Config, Mapping, ModelOptions
+from core.errors import GateDeckError
+from core.gateway.render import EXPORT_MASTER_KEY_ENV, cloud_key_env, render
+from core.secrets import SecretStore, cloud_key_name
+
+#: Seconds in-flight requests get to finish when ``serve`` is stopped (Ctrl-C / SIGTERM).
+STOP_GRACE_S = 1.0
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    serve = subparsers.add_parser("serve", help="run the gateway without the window (Ctrl-C stops it)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: from the config, 4000)")
+    serve.add_argument("--host", help="address to listen on (default: from the config, 127.0.0.1)")
+    serve.add_argument(
+        "--ollama-url", dest="serve_ollama_url", metavar="URL", help="Ollama's address for this run"
+    )
+    serve.add_argument(
+        "--default-model",
+        dest="serve_default_model",
+        metavar="NAME",
+        help="Ollama model for names no mapping catches (a brand-new config uses it for every mapping)",
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    env = subparsers.add_parser("claude-env", help="print the environment that points Claude Code here")
+    env.add_argument("--shell", choices=SHELLS, default=_default_shell(), help="output format")
+    env.add_argument(
+        "--write-settings",
+        action="store_true",
+        help="merge it into ~/.claude/settings.json instead (other settings kept, old file backed up)",
+    )
+    env.set_defaults(func=cmd_claude_env)
+
+    doctor = subparsers.add_parser("doctor", help="check Ollama, models, port and Claude Code settings")
+    doctor.set_defaults(func=cmd_doctor)
+
+    export = subparsers.add_parser(
+        "export-litellm-config", help="write a config the stock `litellm --config` proxy serves"
+    )
+    export.add_argument("out", type=Path, help="file to write ('-' for standard output)")
+    export.add_argument("--force", action="store_true", help="overwrite an existing file")
+    export.set_defaults(func=cmd_export)
+
+
+# ---------------------------------------------------------------------- shared
+def _default_shell() -> str:
+    if sys.platform == "win32":
+        return "powershell"
+    name = Path(os.environ.get("SHELL", "bash")).name
+    return name if name in SHELLS else "bash"
+
+
+def _open(args: argparse.Namespace) -> Installation:
+    install = open_installation(
+        ollama_url=getattr(args, "serve_ollama_url", None) or args.ollama_url,
+        default_model=getattr(args, "serve_default_model", None) or args.default_model,
+    )
+    if install.loaded.problems:
+        print(f"warning: {install.store.path} is not usable; using {install.loaded.source}:", file=sys.stderr)
+        for problem in install.loaded.problems:
+            print(f"  - {problem}", file=sys.stderr)
+    return install
+
+
+def cloud_key_lookup(secrets: SecretStore) -> Any:
+    def lookup(entry: CloudModel) -> str | None:
+        return secrets.get(cloud_key_name(entry.name)) or os.environ.get(cloud_key_env(entry)) or None
+
+    return lookup
+
+
+def gateway_url(config: Config) -> str:
+    from core.gateway.net import connect_host
+
+    return f"http://{connect_host(config.gateway.host)}:{config.gateway.port}"
+
+
+def serve_config(config: Config, args: argparse.Namespace, fresh: bool) -> Config:
+    """``config`` with this run's command-line overrides (not saved)."""
+    config = config.model_copy(deep=True)  # assignments below are validated (validate_assignment)
+    if args.port is not None:
+        config.gateway.port = args.port
+    if args.host is not None:
+        config.gateway.host = args.host
+    if args.serve_ollama_url:
+        config.backends[0].url = args.serve_ollama_url
+    if args.serve_default_model and not fresh:  # a fresh config already uses it everywhere
+        catch_all = Mapping(
+            name="*", model=args.serve_default_model, options=ModelOptions(num_ctx=CLAUDE_MIN_CTX)
+        )
+        config.mappings = [*(m for m in config.mappings if m.name != "*"), catch_all]
+    return config
+
+
+# ---------------------------------------------------------------------- serve
+def cmd_serve(args: argparse.Namespace) -> int:
+    from core.gateway.service import Gateway, GatewayState, GatewayStatus
+
+    install = _open(args)
+    config = serve_config(install.config, args, fresh=install.loaded.source == "new")
+    gateway = Gateway(config, master_key=install.master_key, cloud_key=cloud_key_lookup(install.secrets))
+    done = threading.Event()
+    exit_code = [0]
+
+    def on_status(status: GatewayStatus) -> None:
+        if status.state is GatewayState.FAILED:
+            print(f"gateway: {status.reason}", file=sys.stderr, flush=True)
+            if not status.retrying:
+                exit_code[0] = 1
+                done.set()
+        elif status.state is GatewayState.RUNNING and status.restarts:
+            print(f"gateway: running again (restart {status.restarts})", file=sys.stderr, flush=True)
+
+    def on_signal(signum: int, frame: object) -> None:
+        done.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for warning in gateway.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        print("Starting the gateway (the first start loads LiteLLM, ~10 s)...", file=sys.stderr, flush=True)
+        try:
+            gateway.start_blocking()
+        except GateDeckError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        gateway.add_listener(on_status)
+        for note in gateway.notes:
+            print(f"note: {note}", file=sys.stderr)
+        env = claude_code_env(config, gateway.url, install.master_key)
+        print(f"GateDeck gateway running at {gateway.url}")
+        print(f"OpenAI clients: base URL {gateway.url}/v1, API key: the gateway key")
+        print(f"Claude Code:    {env_line(env)}")
+        print("Stop with Ctrl-C.", flush=True)
+        while not done.wait(0.5):  # a timed wait keeps Ctrl-C responsive on every platform
+            pass
+    finally:
+        began = time.monotonic()
+        if gateway.state is not GatewayState.STOPPED:
+            gateway.stop_blocking(grace_s=STOP_GRACE_S)
+            print(f"Stopped in {time.monotonic() - began:.1f} s.", file=sys.stderr, flush=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    _exit_now(exit_code[0])
+    return exit_code[0]
+
+
+def _exit_now(code: int) -> None:
+    """Leave without tearing down LiteLLM's module state: that alone takes ~3 s on 2 cores, and
+    the gateway is already stopped, so Ctrl-C would otherwise take far longer than it should."""
+    from core.gateway import engine as gateway_engine
+
+    if gateway_engine.is_loaded():
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+# ---------------------------------------------------------------------- claude-env
+def cmd_claude_env(args: argparse.Namespace) -> int:
+    install = _open(args)
+    env = claude_code_env(install.config, gateway_url(install.config), install.master_key)
+    if args.write_settings:
+        try:
+            written = write_settings(env)
+        except (GateDeckError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"Updated {written.path} ({len(written.changed)} variable(s) changed).")
+        if written.backup:
+            print(f"The previous file is at {written.backup}.")
+        print("Start `claude` in a new terminal; the gateway must be running (`gatedeck serve` or the app).")
+        return 0
+    print(render_env(env, args.shell))
+    return 0
+
+
+# ---------------------------------------------------------------------- doctor
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from core.gateway.doctor import diagnose, render_checks
+
+    install = _open(args)
+    checks = asyncio.run(
+        diagnose(install.config, master_key=install.master_key, cloud_key=cloud_key_lookup(install.secrets))
+    )
+    print(render_checks(checks))
+    return 1 if any(c.status == "fail" for c in checks) else 0
+
+
+# ---------------------------------------------------------------------- export
+def cmd_export(args: argparse.Namespace) -> int:
+    install = _open(args)
+    rendered = render(install.config, master_key="", export=True)
+    env_names = [EXPORT_MASTER_KEY_ENV, *sorted({cloud_key_env(c) for c in install.config.cloud})]
+    header = [
+        "# LiteLLM proxy config exported by GateDeck. Serve it with:",
+        "#   litellm --config THIS_FILE --port 4000",
+        "# Keys are read from the environment, never written here. Set before starting:",
+        *(f"#   {name}" for name in env_names),
+        f"# ({EXPORT_MASTER_KEY_ENV} is the key clients send; `gatedeck config show --show-secrets`",
+        "#  prints GateDeck's own if you want to keep it.)",
+        *(f"# Note: {note}" for note in rendered.notes),
+    ]
+    text = "\n".join(header) + "\n" + yaml.safe_dump(rendered.litellm_config(), sort_keys=False)
+    if str(args.out) == "-":
+        sys.stdout.write(text)
+        return 0
+    if args.out.exists() and not args.force:
+        print(f"error: {args.out} exists; add --force to overwrite it", file=sys.stderr)
+        return 1
+    args.out.write_text(text, encoding="utf-8")
+    print(f"Wrote {args.out}. Set {', '.join(env_names)} and run: litellm --config {args.out}")
+    return 0

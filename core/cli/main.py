@@ -1,0 +1,78 @@
+"""``gatedeck`` command line.
+
+``gatedeck`` alone opens the desktop app; every subcommand runs without importing Qt, so the
+same install serves headless machines. Subcommands live in ``core/cli_*.py`` modules, each with
+``register(subparsers)``; they are listed in :data:`COMMAND_MODULES`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from core.version import __version__
+
+#: Modules that add subcommands (each has ``register(subparsers)``).
+COMMAND_MODULES: tuple[str, ...] = (
+    "core.cli.config",
+    "core.cli.models",
+    "core.cli.gateway",
+    "core.cli.stats",
+)
+
+PANELS = ("gateway", "mappings", "models", "hardware", "monitor", "chat")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gatedeck",
+        description="Run Claude Code and other OpenAI/Anthropic clients on local Ollama models.",
+    )
+    parser.add_argument("--version", action="version", version=f"GateDeck {__version__}")
+    parser.add_argument(
+        "--ollama-url",
+        metavar="URL",
+        help="Ollama's address for a brand-new config (default: $OLLAMA_HOST or http://127.0.0.1:11434)",
+    )
+    parser.add_argument(
+        "--default-model", metavar="NAME", help="Ollama model for a brand-new config's mappings"
+    )
+    parser.add_argument("--panel", choices=PANELS, help="open the window on this panel")
+    parser.add_argument(
+        "--hidden", action="store_true", help="start in the tray without opening the window (used on login)"
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        if args.command:  # a command group given without its action (e.g. `gatedeck config`)
+            parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "--help"])
+        return _run_gui(args)
+    code: int = func(args)
+    return code
+
+
+def _run_gui(args: argparse.Namespace) -> int:
+    # The only place core reaches the GUI, by name at run time, so core keeps no import of it.
+    gui_app = importlib.import_module("gui.app")
+    code: int = gui_app.run(
+        ollama_url=args.ollama_url, default_model=args.default_model, panel=args.panel, hidden=args.hidden
+    )
+    return code
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

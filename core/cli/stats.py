@@ -1,0 +1,118 @@
+"""``gatedeck stats``: p50/p95 TTFT, latency and tokens/s per mapping, from the request log.
+
+Reads ``<data dir>/logs/requests.jsonl`` (and its rotated files), which the window's gateway and
+``gatedeck serve`` both write, so it works whichever of them served the requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from dataclasses import asdict
+from typing import Any, TextIO
+
+from core.cli.format import table
+from core.metrics.recorder import RequestRecord
+from core.metrics.request_log import LOG_FILE, read_log
+from core.metrics.stats import MappingStats, summarize
+from core.paths import AppPaths
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """``90s``, ``30m``, ``1h``, ``7d`` → seconds (``argparse`` type)."""
+    match = _DURATION.match(text.lower())
+    if not match:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a duration such as 30m, 1h or 7d")
+    return float(match.group(1)) * _UNIT_S[match.group(2)]
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    stats = subparsers.add_parser(
+        "stats", help="p50/p95 time to first token, latency and tokens/s per mapping (request log)"
+    )
+    stats.add_argument("--since", type=parse_duration, metavar="DURATION", help="only the last 30m, 1h, 7d…")
+    stats.add_argument("--mapping", metavar="NAME", help="only this mapping")
+    stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    stats.set_defaults(func=cmd_stats)
+
+
+def cmd_stats(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    folder = AppPaths.from_env().log_dir
+    since = time.time() - args.since if args.since else None
+    read = (_record(item) for item in read_log(folder, since=since))
+    records = [r for r in read if r is not None and (not args.mapping or r.mapping == args.mapping)]
+    stats = summarize(records)
+    if args.json:
+        json.dump([asdict(s) for s in stats], out, indent=2)
+        out.write("\n")
+        return 0
+    where = folder / LOG_FILE
+    if not stats:
+        scope = " matching those filters" if (args.since or args.mapping) else ""
+        out.write(
+            f"No requests{scope} in {where}.\nRequests through the gateway (GateDeck's window or "
+            "`gatedeck serve`) are logged there.\n"
+        )
+        return 0
+    out.write(f"{len(records)} requests from {where}\n\n")
+    print_table(stats, out)
+    return 0
+
+
+def print_table(stats: list[MappingStats], out: TextIO) -> None:
+    rows = [
+        [
+            "MAPPING",
+            "REQUESTS",
+            "ERRORS",
+            "FALLBACKS",
+            "TRUNCATED",
+            "TTFT p50",
+            "TTFT p95",
+            "LATENCY p50",
+            "LATENCY p95",
+            "TOK/S p50",
+            "TOK/S p95",
+        ]
+    ]
+    for s in stats:
+        rows.append(
+            [
+                s.mapping,
+                str(s.requests),
+                str(s.errors),
+                str(s.fallbacks),
+                str(s.truncated),
+                seconds(s.ttft_s.p50),
+                seconds(s.ttft_s.p95),
+                seconds(s.latency_s.p50),
+                seconds(s.latency_s.p95),
+                speed(s.tokens_per_s.p50),
+                speed(s.tokens_per_s.p95),
+            ]
+        )
+    table(rows, out)
+
+
+def seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def speed(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _record(item: dict[str, Any]) -> RequestRecord | None:
+    try:
+        return RequestRecord.from_json(item)
+    except (TypeError, ValueError):
+        return None

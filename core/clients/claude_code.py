@@ -1,0 +1,159 @@
+"""Pointing Claude Code at the gateway: its environment, for a shell or its settings file.
+
+Claude Code reads ``ANTHROPIC_BASE_URL`` and ``ANTHROPIC_AUTH_TOKEN`` (sent as
+``Authorization: Bearer``), and picks models by tier: ``ANTHROPIC_DEFAULT_OPUS_MODEL``,
+``ANTHROPIC_DEFAULT_SONNET_MODEL``, ``ANTHROPIC_DEFAULT_HAIKU_MODEL`` and
+``CLAUDE_CODE_SUBAGENT_MODEL``. Its own default names are dated (``claude-sonnet-4-5-20250929``),
+so GateDeck sets a tier variable only to a name that lands on that tier's mapping; when the
+tiers are patterns the variables are left out and Claude Code's own names land on them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from core.config.schema import Config
+from core.errors import ClaudeSettingsError
+
+Shell = Literal["bash", "zsh", "fish", "powershell", "json"]
+SHELLS: tuple[Shell, ...] = ("bash", "zsh", "fish", "powershell", "json")
+
+TIER_VARIABLES = {
+    "opus": "ANTHROPIC_DEFAULT_OPUS_MODEL",
+    "sonnet": "ANTHROPIC_DEFAULT_SONNET_MODEL",
+    "haiku": "ANTHROPIC_DEFAULT_HAIKU_MODEL",
+}
+#: Names Claude Code has used for each tier; a mapping that catches one serves the tier.
+TIER_PROBES = {
+    "opus": ("claude-opus-4-1-20250805", "claude-opus-4-1", "claude-3-opus-latest"),
+    "sonnet": ("claude-sonnet-4-5-20250929", "claude-sonnet-4-5", "claude-3-7-sonnet-latest"),
+    "haiku": ("claude-haiku-4-5-20251001", "claude-3-5-haiku-latest", "claude-3-5-haiku-20241022"),
+}
+
+
+def tier_model(config: Config, tier: str) -> str | None:
+    """An exact mapping name for ``tier`` (e.g. ``claude-sonnet-local``), if the config has one."""
+    for mapping in config.mappings:
+        if not mapping.is_pattern and mapping.name.startswith("claude") and tier in mapping.name:
+            return mapping.name
+    return None
+
+
+def unserved_tiers(config: Config) -> list[str]:
+    """Tiers whose Claude Code names no mapping (pattern or catch-all) would serve."""
+    return [
+        tier
+        for tier, names in TIER_PROBES.items()
+        if tier_model(config, tier) is None and not any(config.mapping_for(name) for name in names)
+    ]
+
+
+def claude_code_env(config: Config, base_url: str, token: str) -> dict[str, str]:
+    """The environment that points Claude Code at the gateway at ``base_url``."""
+    env = {"ANTHROPIC_BASE_URL": base_url, "ANTHROPIC_AUTH_TOKEN": token}
+    for tier, variable in TIER_VARIABLES.items():
+        name = tier_model(config, tier)
+        if name:
+            env[variable] = name
+    sonnet = tier_model(config, "sonnet")
+    if sonnet:
+        env["CLAUDE_CODE_SUBAGENT_MODEL"] = sonnet
+    return env
+
+
+def render_env(env: dict[str, str], shell: Shell) -> str:
+    """Lines that set ``env`` in ``shell`` (``eval "$(gatedeck claude-env)"``), or JSON."""
+    if shell == "json":
+        return json.dumps(env, indent=2)
+    lines = []
+    for name, value in env.items():
+        if shell in ("bash", "zsh"):
+            lines.append(f"export {name}={_posix_quote(value)}")
+        elif shell == "fish":
+            escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+            lines.append(f"set -gx {name} '{escaped}'")
+        else:
+            escaped = value.replace("'", "''")
+            lines.append(f"$env:{name} = '{escaped}'")
+    return "\n".join(lines)
+
+
+def env_line(env: dict[str, str]) -> str:
+    """One line to start Claude Code on the gateway from a POSIX shell."""
+    return " ".join(f"{name}={_posix_quote(value)}" for name, value in env.items()) + " claude"
+
+
+def _posix_quote(value: str) -> str:
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def default_settings_path() -> Path:
+    return Path.home() / ".claude" / "settings.json"
+
+
+@dataclass(frozen=True)
+class SettingsWritten:
+    """Where the settings went, the copy of the old file, and which variables changed."""
+
+    path: Path
+    backup: Path | None
+    changed: tuple[str, ...]
+
+
+def write_settings(env: dict[str, str], path: Path | None = None) -> SettingsWritten:
+    """Merge ``env`` into the ``env`` block of Claude Code's ``settings.json``.
+
+    Every other key (and every other variable) is kept; the old file is copied to
+    ``settings.json.bak`` first; the new one is written atomically, readable by this user only
+    (it holds the gateway key).
+
+    Raises:
+        ClaudeSettingsError: the file exists but is not a JSON object (it is left untouched).
+    """
+    path = path or default_settings_path()
+    data: dict[str, object] = {}
+    backup: Path | None = None
+    if path.exists():
+        text = path.read_text(encoding="utf-8")
+        try:
+            loaded = json.loads(text) if text.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ClaudeSettingsError(
+                f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}). "
+                "GateDeck left it as it is: fix it, or move it away and run this again."
+            ) from None
+        if not isinstance(loaded, dict):
+            raise ClaudeSettingsError(f"{path} does not hold a JSON object; GateDeck left it as it is.")
+        data = loaded
+        backup = path.with_name(path.name + ".bak")
+        shutil.copy2(path, backup)
+    section = data.get("env", {})
+    if not isinstance(section, dict):
+        raise ClaudeSettingsError(f'"env" in {path} is not an object; GateDeck left the file as it is.')
+    changed = tuple(name for name, value in env.items() if section.get(name) != value)
+    data["env"] = {**section, **env}
+    _atomic_write(path, json.dumps(data, indent=2) + "\n")
+    return SettingsWritten(path=path, backup=backup, changed=changed)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temp, 0o600)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise

@@ -1,0 +1,134 @@
+"""Checks on a list of mappings before it is applied, phrased for the person editing it.
+
+Errors stop Apply (the gateway could not serve the list as meant); warnings are shown but
+allowed (a model not pulled yet, a context too small for Claude Code).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from core.config.schema import CLAUDE_MIN_CTX, Mapping
+
+Severity = Literal["error", "warning"]
+
+_BAD_PATTERN = re.compile(r"\[[^\]]*$")  # an unclosed [ never matches anything
+
+
+@dataclass(frozen=True)
+class MappingIssue:
+    """One problem with one mapping.
+
+    Attributes:
+        row: index of the mapping in the list.
+        field: which part is wrong (``name``, ``model``, ``num_ctx``, ``fallbacks``, ``backends``).
+        severity: ``error`` blocks Apply; ``warning`` does not.
+        message: what is wrong and what to do.
+        missing_model: set when the fix is to pull this model.
+    """
+
+    row: int
+    field: str
+    severity: Severity
+    message: str
+    missing_model: str | None = None
+
+
+def check_mappings(
+    rows: Sequence[Mapping | dict[str, Any]],
+    installed_models: Iterable[str] | None = None,
+    backend_names: Iterable[str] = ("local",),
+    cloud_names: Iterable[str] = (),
+) -> list[MappingIssue]:
+    """Every issue in ``rows``; ``installed_models=None`` skips the "not installed" check.
+
+    Rows may be :class:`Mapping` objects or their dict form as a table edits it; a row whose
+    fields are invalid is reported field by field and left out of the cross-row checks.
+    """
+    issues: list[MappingIssue] = []
+    mappings: list[tuple[int, Mapping]] = []
+    for row, raw in enumerate(rows):
+        mapping, errors = _validated(row, raw)
+        issues += errors
+        if mapping is not None:
+            mappings.append((row, mapping))
+    names = [str(r.name if isinstance(r, Mapping) else r.get("name", "")) for r in rows]
+    backends = set(backend_names)
+    targets = set(names) | set(cloud_names)
+    installed = None if installed_models is None else {_canonical(m) for m in installed_models}
+    for row, mapping in mappings:
+        if names.count(mapping.name) > 1 and names.index(mapping.name) != row:
+            issues.append(
+                MappingIssue(
+                    row,
+                    "name",
+                    "error",
+                    f"'{mapping.name}' is already used by row {names.index(mapping.name) + 1}",
+                )
+            )
+        if mapping.is_pattern and _BAD_PATTERN.search(mapping.name):
+            issues.append(
+                MappingIssue(row, "name", "error", f"'{mapping.name}' has a '[' that is never closed")
+            )
+        for backend in mapping.backends:
+            if backend not in backends:
+                issues.append(MappingIssue(row, "backends", "error", f"no Ollama backend named '{backend}'"))
+        for fallback in mapping.fallbacks:
+            if fallback == mapping.name:
+                issues.append(MappingIssue(row, "fallbacks", "error", "a mapping cannot fall back to itself"))
+            elif fallback not in targets:
+                issues.append(
+                    MappingIssue(row, "fallbacks", "error", f"fallback '{fallback}' does not exist")
+                )
+        if installed is not None and _canonical(mapping.model) not in installed:
+            issues.append(
+                MappingIssue(
+                    row,
+                    "model",
+                    "warning",
+                    f"'{mapping.model}' is not installed in Ollama; pull it before clients use this mapping",
+                    missing_model=mapping.model,
+                )
+            )
+        ctx = mapping.options.num_ctx
+        if mapping.is_claude and (ctx is None or ctx < CLAUDE_MIN_CTX):
+            shown = "Ollama's default" if ctx is None else f"{ctx:,}"
+            issues.append(
+                MappingIssue(
+                    row,
+                    "num_ctx",
+                    "warning",
+                    f"context {shown} is below {CLAUDE_MIN_CTX:,}: Claude Code's prompts (~30k tokens) "
+                    "will be cut off silently",
+                )
+            )
+    return issues
+
+
+def _validated(row: int, raw: Mapping | dict[str, Any]) -> tuple[Mapping | None, list[MappingIssue]]:
+    try:
+        return Mapping.model_validate(raw.model_dump() if isinstance(raw, Mapping) else raw), []
+    except ValidationError as exc:
+        return None, [
+            MappingIssue(
+                row,
+                str(err["loc"][-1]) if err["loc"] else "name",
+                "error",
+                err["msg"].removeprefix("Value error, "),
+            )
+            for err in exc.errors(include_url=False)
+        ]
+
+
+def _canonical(model: str) -> str:
+    """Ollama treats ``name`` and ``name:latest`` as the same model."""
+    return model if ":" in model.rsplit("/", 1)[-1] else f"{model}:latest"
+
+
+def has_errors(issues: Iterable[MappingIssue]) -> bool:
+    return any(issue.severity == "error" for issue in issues)

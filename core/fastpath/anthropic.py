@@ -1,0 +1,310 @@
+"""Anthropic messages ⇄ Ollama ``/api/chat``, for the direct path (:mod:`core.fastpath.route`).
+
+Covers what Claude Code sends: system blocks, text and base64 images, tool use and tool
+results, thinking, streaming. Server tools, documents, image URLs or unknown fields raise
+:class:`~core.fastpath.wire.Unsupported` and go to LiteLLM. Answers follow Anthropic's
+documented message and event shapes (``message_start`` … ``message_stop``).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from core.fastpath.plan import Target
+from core.fastpath.wire import Unsupported, ollama_options, sse_event
+
+DIALECT = "anthropic"
+_KNOWN = frozenset(
+    {
+        "model",
+        "messages",
+        "system",
+        "max_tokens",
+        "stream",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stop_sequences",
+        "tools",
+        "tool_choice",
+        "metadata",
+        "thinking",
+        "service_tier",
+        "context_management",
+    }
+)
+_STOP = {"stop": "end_turn", "length": "max_tokens", "load": "end_turn", "unload": "end_turn"}
+
+
+def ollama_request(body: Mapping[str, Any], target: Target, requested: str) -> dict[str, Any]:
+    """The ``/api/chat`` body for an Anthropic messages request; :class:`Unsupported` when it
+    needs LiteLLM."""
+    unknown = set(body) - _KNOWN
+    if unknown:
+        raise Unsupported(f"fields {sorted(unknown)}")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise Unsupported("no messages")
+    out_messages: list[dict[str, Any]] = []
+    system = _system_text(body.get("system"))
+    if system:
+        out_messages.append({"role": "system", "content": system})
+    for message in messages:
+        out_messages.extend(_messages(message))
+    sampling: dict[str, Any] = {}
+    for name in ("temperature", "top_p", "top_k"):
+        if body.get(name) is not None:
+            sampling[name] = body[name]
+    if body.get("max_tokens") is not None:
+        sampling["num_predict"] = body["max_tokens"]
+    if body.get("stop_sequences"):
+        sampling["stop"] = list(body["stop_sequences"])
+    out: dict[str, Any] = {
+        "model": target.model_for(requested),
+        "messages": out_messages,
+        "options": ollama_options(target, sampling),
+        "stream": bool(body.get("stream")),
+    }
+    tools = body.get("tools")
+    if tools:
+        out["tools"] = [_tool(t) for t in tools]
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive"):
+        out["think"] = True
+    if target.keep_alive is not None:
+        out["keep_alive"] = target.keep_alive
+    return out
+
+
+def _system_text(system: Any) -> str:
+    if system is None or isinstance(system, str):
+        return system or ""
+    if isinstance(system, list):
+        texts = []
+        for block in system:
+            if not isinstance(block, dict) or block.get("type") != "text":
+                raise Unsupported("system block")
+            texts.append(str(block.get("text", "")))
+        return "\n\n".join(t for t in texts if t)
+    raise Unsupported("system")
+
+
+def _tool(tool: Any) -> dict[str, Any]:
+    if not isinstance(tool, dict) or tool.get("type", "custom") != "custom" or "name" not in tool:
+        raise Unsupported("server tool")
+    function: dict[str, Any] = {"name": tool["name"], "parameters": tool.get("input_schema") or {}}
+    if tool.get("description"):
+        function["description"] = tool["description"]
+    return {"type": "function", "function": function}
+
+
+def _image(block: Mapping[str, Any]) -> str:
+    source = block.get("source") or {}
+    if source.get("type") != "base64":
+        raise Unsupported("image source")
+    return str(source.get("data", ""))
+
+
+def _messages(message: Any) -> list[dict[str, Any]]:
+    """One Anthropic message as Ollama messages (tool results become ``tool`` messages)."""
+    if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
+        raise Unsupported("message role")
+    role = message["role"]
+    content = message.get("content")
+    if isinstance(content, str):
+        return [{"role": role, "content": content}]
+    if not isinstance(content, list):
+        raise Unsupported("content")
+    out: list[dict[str, Any]] = []
+    texts: list[str] = []
+    images: list[str] = []
+    thinking: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for block in content:
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "text":
+            texts.append(str(block.get("text", "")))
+        elif kind == "image":
+            images.append(_image(block))
+        elif kind == "tool_result" and role == "user":
+            out.append(_tool_result(block))
+        elif kind == "tool_use" and role == "assistant":
+            calls.append({"function": {"name": block.get("name", ""), "arguments": block.get("input") or {}}})
+        elif kind == "thinking" and role == "assistant":
+            thinking.append(str(block.get("thinking", "")))
+        elif kind == "redacted_thinking" and role == "assistant":
+            continue
+        else:
+            raise Unsupported(f"content block {kind!r}")
+    if texts or images or calls or thinking or not out:
+        merged: dict[str, Any] = {"role": role, "content": "\n".join(texts)}
+        if images:
+            merged["images"] = images
+        if thinking:
+            merged["thinking"] = "\n".join(thinking)
+        if calls:
+            merged["tool_calls"] = calls
+        out.append(merged)
+    return out
+
+
+def _tool_result(block: Mapping[str, Any]) -> dict[str, Any]:
+    content = block.get("content")
+    images: list[str] = []
+    if isinstance(content, list):
+        texts = []
+        for part in content:
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind == "text":
+                texts.append(str(part.get("text", "")))
+            elif kind == "image":
+                images.append(_image(part))
+            else:
+                raise Unsupported(f"tool result part {kind!r}")
+        text = "\n".join(texts)
+    elif content is None or isinstance(content, str):
+        text = content or ""
+    else:
+        raise Unsupported("tool result")
+    if block.get("is_error"):
+        text = f"Error: {text}"
+    out: dict[str, Any] = {"role": "tool", "content": text, "tool_call_id": str(block.get("tool_use_id", ""))}
+    if images:
+        out["images"] = images
+    return out
+
+
+def _tool_use(call: Mapping[str, Any]) -> tuple[str, str, Any]:
+    function = call.get("function") or {}
+    arguments = function.get("arguments", {})
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            arguments = {"arguments": arguments}
+    return f"toolu_{uuid.uuid4().hex[:24]}", str(function.get("name", "")), arguments
+
+
+def _usage(done: Mapping[str, Any]) -> dict[str, int]:
+    return {
+        "input_tokens": int(done.get("prompt_eval_count") or 0),
+        "output_tokens": int(done.get("eval_count") or 0),
+    }
+
+
+def reply(answer: Mapping[str, Any], requested: str) -> dict[str, Any]:
+    """An Anthropic ``message`` from Ollama's non-streamed answer."""
+    message = answer.get("message") or {}
+    content: list[dict[str, Any]] = []
+    if message.get("thinking"):
+        content.append({"type": "thinking", "thinking": message["thinking"], "signature": ""})
+    if message.get("content"):
+        content.append({"type": "text", "text": message["content"]})
+    calls = message.get("tool_calls") or []
+    for call in calls:
+        call_id, name, arguments = _tool_use(call)
+        content.append({"type": "tool_use", "id": call_id, "name": name, "input": arguments})
+    if not content:
+        content.append({"type": "text", "text": ""})
+    return {
+        "id": f"msg_{uuid.uuid4().hex[:24]}",
+        "type": "message",
+        "role": "assistant",
+        "model": requested,
+        "content": content,
+        "stop_reason": "tool_use"
+        if calls
+        else _STOP.get(str(answer.get("done_reason") or "stop"), "end_turn"),
+        "stop_sequence": None,
+        "usage": _usage(answer),
+    }
+
+
+class StreamReply:
+    """Turns Ollama's streamed chunks into Anthropic stream events (SSE bytes)."""
+
+    def __init__(self, requested: str) -> None:
+        self._requested = requested
+        self._index = -1
+        self._open: str | None = None  # the kind of the content block being streamed
+        self._calls = 0
+
+    def start(self) -> bytes:
+        message: dict[str, Any] = {
+            "id": f"msg_{uuid.uuid4().hex[:24]}",
+            "type": "message",
+            "role": "assistant",
+            "model": self._requested,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 0, "output_tokens": 0},
+        }
+        return sse_event(b"message_start", {"type": "message_start", "message": message})
+
+    def _close(self) -> bytes:
+        if self._open is None:
+            return b""
+        self._open = None
+        return sse_event(b"content_block_stop", {"type": "content_block_stop", "index": self._index})
+
+    def _block(self, kind: str, start: dict[str, Any]) -> bytes:
+        out = self._close()
+        self._index += 1
+        self._open = kind
+        return out + sse_event(
+            b"content_block_start",
+            {"type": "content_block_start", "index": self._index, "content_block": start},
+        )
+
+    def _delta(self, delta: dict[str, Any]) -> bytes:
+        return sse_event(
+            b"content_block_delta", {"type": "content_block_delta", "index": self._index, "delta": delta}
+        )
+
+    def feed(self, chunk: Mapping[str, Any]) -> bytes:
+        """The events for one Ollama chunk (``b""`` when it carries nothing)."""
+        message = chunk.get("message") or {}
+        out = b""
+        thinking = message.get("thinking")
+        if thinking:
+            if self._open != "thinking":
+                out += self._block("thinking", {"type": "thinking", "thinking": "", "signature": ""})
+            out += self._delta({"type": "thinking_delta", "thinking": thinking})
+        text = message.get("content")
+        if text:
+            if self._open != "text":
+                out += self._block("text", {"type": "text", "text": ""})
+            out += self._delta({"type": "text_delta", "text": text})
+        for call in message.get("tool_calls") or ():
+            call_id, name, arguments = _tool_use(call)
+            out += self._block("tool_use", {"type": "tool_use", "id": call_id, "name": name, "input": {}})
+            out += self._delta({"type": "input_json_delta", "partial_json": json.dumps(arguments)})
+            out += self._close()
+            self._calls += 1
+        if chunk.get("done"):
+            out += self._close()
+            reason = (
+                "tool_use" if self._calls else _STOP.get(str(chunk.get("done_reason") or "stop"), "end_turn")
+            )
+            out += sse_event(
+                b"message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": reason, "stop_sequence": None},
+                    "usage": _usage(chunk),
+                },
+            )
+            out += sse_event(b"message_stop", {"type": "message_stop"})
+        return out
+
+    def error(self, message: str) -> bytes:
+        """The ``error`` event; the stream ends without ``message_stop`` (not a complete answer)."""
+        return sse_event(b"error", {"type": "error", "error": {"type": "api_error", "message": message}})
+
+
+def stream_reply(requested: str, request: Mapping[str, Any]) -> StreamReply:
+    return StreamReply(requested)

@@ -1,0 +1,538 @@
+"""The gateway's direct path: chat requests for Ollama-only mappings, answered without LiteLLM.
+
+An ASGI middleware between GateDeck's key check and the LiteLLM app. For
+``POST /v1/chat/completions`` and ``POST /v1/messages`` whose model lands on a group of
+Ollama deployments without fallbacks (:mod:`core.fastpath.plan`), it sends the request straight
+to Ollama's ``/api/chat`` (the same body LiteLLM would build: the mapping's ``options``,
+``keep_alive``, tools) and translates the answer (:mod:`core.fastpath.openai`,
+:mod:`core.fastpath.anthropic`), streaming chunk by chunk. Everything else — other routes,
+mappings with fallbacks or cloud models, requests using features the translation does not
+cover — goes to LiteLLM unchanged (a chat request's client hanging up cancels LiteLLM's work
+on it). Each request it answers is recorded like LiteLLM's
+(:class:`core.metrics.recorder.RequestRecord`), and answers carry ``x-gatedeck-path: direct``.
+
+Why (issue 9, measured with bench/gateway.py): LiteLLM's per-request machinery added 20–40 ms
+and ~10 ms of CPU per request under the GIL the window shares.
+
+Errors keep GateDeck's wording (the same as the LiteLLM path's): Ollama not running → 503
+saying how to start it, a model that is not pulled → 404, Ollama's own errors with its text, a
+connection lost mid-stream → the client's error event. A backend that refuses a connection is
+skipped for the next requests (the engine's breaker) and the mapping's next backend is tried.
+When the client goes away before its answer is complete, streamed or not, the request to
+Ollama is closed so generation stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from core.errors import (
+    ModelNotFound,
+    OllamaConnectionLost,
+    OllamaServerError,
+    OllamaTimeout,
+    OllamaUnreachable,
+)
+from core.fastpath import anthropic as direct_anthropic
+from core.fastpath import openai as direct_openai
+from core.fastpath.plan import DirectPlan, Route, Target
+from core.fastpath.wire import Unsupported, dumps, loads
+from core.gateway.auth import ASGIApp, Message, Receive, Scope, Send
+from core.logs import scrub
+from core.metrics.recorder import MetricsRecorder, RequestRecord, generation_speed, likely_truncated
+
+if TYPE_CHECKING:
+    import aiohttp
+
+log = logging.getLogger(__name__)
+
+_DIALECTS: dict[str, ModuleType] = {
+    "/v1/chat/completions": direct_openai,
+    "/chat/completions": direct_openai,
+    "/v1/messages": direct_anthropic,
+}
+_JSON = [(b"content-type", b"application/json")]
+_MARK = (b"x-gatedeck-path", b"direct")
+_SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), _MARK]
+
+
+@dataclass
+class _Call:
+    """One request on its way: what the record needs."""
+
+    dialect: str
+    requested: str
+    group: str
+    stream: bool
+    at: float
+    began: float
+    target: Target | None = None
+    model: str = ""
+    num_ctx: int | None = None
+
+
+class _Failure(Exception):
+    """Ollama could not answer; ``status`` and ``message`` are what the client gets."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class DirectRoute:
+    """ASGI middleware: Ollama-only chat requests straight to Ollama, the rest to ``app``.
+
+    Args:
+        app: the LiteLLM proxy app.
+        plan: the current plan (``None``: pass everything on); read per request, so a
+            hot-applied config takes effect on the next request.
+        recorder: where request records go (``None``: not recorded).
+        is_down / trip: the engine's backend breaker, shared with the LiteLLM path.
+        timeout_s: how long Ollama may stay silent (connect, first byte, between chunks).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        plan: Callable[[], DirectPlan | None],
+        recorder: Callable[[], MetricsRecorder | None],
+        *,
+        is_down: Callable[[str], bool],
+        trip: Callable[[str], None],
+        timeout_s: Callable[[], float],
+    ) -> None:
+        self.app = app
+        self._plan = plan
+        self._recorder = recorder
+        self._is_down = is_down
+        self._trip = trip
+        self._timeout_s = timeout_s
+        self._session: aiohttp.ClientSession | None = None
+        self.served = 0  # requests answered here
+        self.passed_on = 0  # chat requests handed to LiteLLM
+        #: (api_base, model) that refused ``think`` since the plan last changed (models Ollama
+        #: was not asked about at start): their next requests go without it at once
+        self._refused_think: set[tuple[str, str]] = set()
+        self._refusals_for: DirectPlan | None = None
+
+    async def close(self) -> None:
+        """Close the pooled connections to Ollama (on the gateway loop, before it ends)."""
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        dialect = _DIALECTS.get(scope.get("path", "")) if scope["type"] == "http" else None
+        if dialect is None or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        plan = self._plan()
+        if plan is not self._refusals_for:  # new models or mappings: learn afresh
+            self._refused_think.clear()
+            self._refusals_for = plan
+        if plan is None:
+            await _pass_on(self.app, scope, body, receive, send)
+            return
+        try:
+            request = loads(body)
+            requested = request["model"]
+            route = plan.route(requested, self._is_down) if isinstance(requested, str) else None
+            if route is None:
+                raise Unsupported("not an Ollama-only mapping")
+            # translate for the first backend now: an unsupported request goes to LiteLLM whole
+            ollama_body = dialect.ollama_request(request, route.targets[0], requested)
+        except (Unsupported, ValueError, TypeError, KeyError, AttributeError):
+            self.passed_on += 1
+            await _pass_on(self.app, scope, body, receive, send)
+            return
+        self.served += 1
+        call = _Call(
+            dialect=dialect.DIALECT,
+            requested=requested,
+            group=route.group,
+            stream=bool(ollama_body["stream"]),
+            at=time.time(),
+            began=time.perf_counter(),
+        )
+        await self._answer(call, dialect, request, ollama_body, route, receive, send)
+
+    # ------------------------------------------------------------------ answering
+    async def _answer(
+        self,
+        call: _Call,
+        dialect: ModuleType,
+        request: Mapping[str, Any],
+        ollama_body: dict[str, Any],
+        route: Route,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        # a client that hangs up before its answer is complete closes the request to Ollama
+        with _HangUpWatch(receive, send) as watch:
+            response: aiohttp.ClientResponse | None = None
+            try:
+                response = await self._post(call, dialect, request, ollama_body, route)
+                if call.stream:
+                    await self._stream(call, dialect, request, response, watch.send)
+                else:
+                    await self._whole(call, dialect, response, watch.send)
+            except _Failure as failure:
+                await _send_error(watch.send, call.dialect, failure.status, failure.message)
+                self._record_failure(call, failure.status, failure.message)
+            finally:
+                if response is not None:
+                    response.release()
+        if watch.hung_up:
+            self._record_failure(call, 499, "the client closed the connection")
+
+    async def _post(
+        self,
+        call: _Call,
+        dialect: ModuleType,
+        request: Mapping[str, Any],
+        ollama_body: dict[str, Any],
+        route: Route,
+    ) -> aiohttp.ClientResponse:
+        """Send to the first backend that accepts the connection; a 200 response, or _Failure."""
+        timeout = self._timeout_s()
+        unreachable: list[str] = []
+        for number, target in enumerate(route.targets):
+            body = ollama_body if number == 0 else dialect.ollama_request(request, target, call.requested)
+            call.target, call.model = target, body["model"]
+            call.num_ctx = _int(body["options"].get("num_ctx"))
+            # Ollama said it cannot (asked at start), or refused it already: do not ask
+            think = target.thinks and (target.api_base, body["model"]) not in self._refused_think
+            while True:
+                if not think:
+                    body = {k: v for k, v in body.items() if k != "think"}
+                try:
+                    response = await self._send(body, target, call, timeout)
+                except ConnectionRefusedError:
+                    self._trip(target.api_base)
+                    unreachable.append(target.api_base)
+                    break
+                if response.status == 200:
+                    return response
+                try:
+                    detail = await response.read()
+                finally:
+                    response.release()
+                if (
+                    think
+                    and "think" in body
+                    and response.status == 400
+                    and b"does not support thinking" in detail
+                ):
+                    # Claude Code asks to think whatever the model; Ollama refuses the whole
+                    # request for a model that cannot. Answer without thinking instead.
+                    think = False
+                    self._refused_think.add((target.api_base, body["model"]))
+                    continue
+                raise _Failure(response.status, _ollama_error(response.status, detail, target, call))
+        raise _Failure(503, _where(OllamaUnreachable(unreachable[-1] if unreachable else "Ollama"), call))
+
+    async def _send(
+        self, body: dict[str, Any], target: Target, call: _Call, silence_s: float
+    ) -> aiohttp.ClientResponse:
+        """POST ``body`` to ``target``'s /api/chat; ConnectionRefusedError when nothing listens."""
+        import aiohttp
+
+        try:
+            return await self._client().post(
+                target.api_base + "/api/chat",
+                data=dumps(body),
+                headers={"Content-Type": "application/json"},
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=silence_s, sock_read=silence_s),
+            )
+        except (aiohttp.ClientConnectorError, ConnectionRefusedError) as exc:
+            log.debug("direct path: %s refused: %s", target.api_base, exc)
+            raise ConnectionRefusedError(str(exc)) from None
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            raise _Failure(
+                504, _where(OllamaTimeout(target.api_base, "the request", silence_s), call)
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise _Failure(502, _where(OllamaConnectionLost(target.api_base, str(exc)), call)) from None
+
+    async def _whole(
+        self,
+        call: _Call,
+        dialect: ModuleType,
+        response: aiohttp.ClientResponse,
+        send: Send,
+    ) -> None:
+        import aiohttp
+
+        api_base = call.target.api_base if call.target else "Ollama"
+        try:
+            answer = loads(await response.read())
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            message = _where(OllamaConnectionLost(api_base, type(exc).__name__), call)
+            await _send_error(send, call.dialect, 502, message)
+            self._record_failure(call, 502, message)
+            return
+        if not isinstance(answer, dict) or "error" in answer:
+            detail = answer.get("error") if isinstance(answer, dict) else "an unreadable answer"
+            message = _where(OllamaServerError(api_base, 500, str(detail)), call)
+            await _send_error(send, call.dialect, 500, message)
+            self._record_failure(call, 500, message)
+            return
+        payload = dumps(dialect.reply(answer, call.requested))
+        headers = [*_JSON, (b"content-length", str(len(payload)).encode()), _MARK]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+        self._record_success(call, answer, first=None)
+
+    async def _stream(
+        self,
+        call: _Call,
+        dialect: ModuleType,
+        request: Mapping[str, Any],
+        response: aiohttp.ClientResponse,
+        send: Send,
+    ) -> None:
+        import aiohttp
+
+        reply = dialect.stream_reply(call.requested, request)
+        await send({"type": "http.response.start", "status": 200, "headers": _SSE})
+        opening = reply.start()
+        if opening:
+            await send({"type": "http.response.body", "body": opening, "more_body": True})
+        first: float | None = None
+        done: Mapping[str, Any] | None = None
+        problem: str | None = None
+        api_base = call.target.api_base if call.target else "Ollama"
+        try:
+            pending = b""
+            async for data in response.content.iter_any():
+                pending += data
+                *lines, pending = pending.split(b"\n")
+                out = b""
+                for line in lines:
+                    if not line.strip():
+                        continue
+                    chunk = loads(line)
+                    if "error" in chunk:
+                        problem = _where(OllamaServerError(api_base, 0, str(chunk["error"])), call)
+                        break
+                    if first is None and _has_output(chunk):
+                        first = time.perf_counter()
+                    out += reply.feed(chunk)
+                    if chunk.get("done"):
+                        done = chunk
+                if out:
+                    await send({"type": "http.response.body", "body": out, "more_body": True})
+                if problem is not None or done is not None:
+                    break
+            if done is None and problem is None:
+                problem = _where(OllamaConnectionLost(api_base, "the answer ended early"), call)
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            silence = self._timeout_s()
+            problem = _where(OllamaTimeout(api_base, "the rest of the answer", silence), call)
+        except (aiohttp.ClientError, ValueError, ConnectionError) as exc:
+            problem = _where(OllamaConnectionLost(api_base, type(exc).__name__), call)
+        if problem is not None:
+            await send({"type": "http.response.body", "body": reply.error(problem), "more_body": False})
+            self._record_failure(call, 502, problem)
+            return
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        assert done is not None
+        self._record_success(call, done, first=first)
+        await _drain(response)
+
+    def _client(self) -> aiohttp.ClientSession:
+        import aiohttp
+
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
+
+    # ------------------------------------------------------------------ records
+    def _record_success(self, call: _Call, done: Mapping[str, Any], first: float | None) -> None:
+        latency = time.perf_counter() - call.began
+        ttft = (first - call.began) if first is not None else latency
+        prompt = _int(done.get("prompt_eval_count"))
+        completion = _int(done.get("eval_count"))
+        self._record(
+            call,
+            ttft_s=ttft,
+            latency_s=latency,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            tokens_per_s=generation_speed(completion, call.stream, latency - ttft, latency),
+            likely_truncated=likely_truncated(prompt, call.num_ctx),
+        )
+
+    def _record_failure(self, call: _Call, status: int, message: str) -> None:
+        self._record(
+            call,
+            ok=False,
+            status=status,
+            error=scrub(message.splitlines()[0] if message else "")[:300],
+            latency_s=time.perf_counter() - call.began,
+        )
+
+    def _record(self, call: _Call, **outcome: Any) -> None:
+        recorder = self._recorder()
+        if recorder is not None:
+            recorder.record(
+                RequestRecord(
+                    at=call.at,
+                    dialect=call.dialect,
+                    requested=call.requested,
+                    mapping=call.group,
+                    model=call.model,
+                    backend=_backend(call.target),
+                    stream=call.stream,
+                    num_ctx=call.num_ctx,
+                    **outcome,
+                )
+            )
+
+
+def _has_output(chunk: Mapping[str, Any]) -> bool:
+    message = chunk.get("message") or {}
+    return bool(message.get("content") or message.get("thinking") or message.get("tool_calls"))
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _backend(target: Target | None) -> str:
+    if target is None:
+        return ""
+    return target.backend or target.api_base
+
+
+def _where(error: Exception, call: _Call) -> str:
+    return f"{error} (serving '{call.group}')"
+
+
+def _ollama_error(status: int, detail: bytes, target: Target, call: _Call) -> str:
+    try:
+        text = str(loads(detail).get("error") or "")
+    except (ValueError, AttributeError):
+        text = detail.decode("utf-8", "replace").strip()
+    if status == 404 and "not found" in text:
+        return _where(ModelNotFound(call.model, target.api_base), call)
+    return _where(OllamaServerError(target.api_base, status, text or f"HTTP {status}"), call)
+
+
+async def _send_error(send: Send, dialect: str, status: int, message: str) -> None:
+    if dialect == "anthropic":
+        kind = {404: "not_found_error", 503: "overloaded_error", 504: "timeout_error"}.get(
+            status, "api_error"
+        )
+        body: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": message}}
+    else:
+        body = {"error": {"message": message, "type": "api_error", "param": None, "code": str(status)}}
+    payload = dumps(body)
+    headers = [*_JSON, (b"content-length", str(len(payload)).encode()), _MARK]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def _drain(response: aiohttp.ClientResponse) -> None:
+    """Read what follows Ollama's last chunk (the end of the chunked body), so the connection
+    goes back to the pool instead of being closed: a new connection per request costs more
+    CPU than the whole translation."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(1.0):
+            await response.read()
+
+
+async def _read_body(receive: Receive) -> bytes:
+    parts: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        parts.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(parts)
+
+
+async def _pass_on(app: ASGIApp, scope: Scope, body: bytes, receive: Receive, send: Send) -> None:
+    """Hand a chat request to LiteLLM (``app``). A client that hangs up before its answer is
+    complete cancels LiteLLM's work on it, which closes LiteLLM's request to Ollama (or to a
+    cloud API) so that generation stops: LiteLLM itself goes on with a whole (non-streamed)
+    answer nobody will read."""
+    with _HangUpWatch(receive, send) as watch:
+        await app(scope, _replay(body, receive), watch.send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` for the LiteLLM app: the body already read, then the client's own events."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+class _HangUpWatch:
+    """Until an answer's last part is sent, a client that hangs up cancels the task answering
+    it (closing its request to Ollama or LiteLLM's, so that generation stops); the block it
+    guards then ends quietly, :attr:`hung_up` true.
+
+    Send the answer through :meth:`send`: its last body stops the watch, since after it the
+    server reports a disconnect for every request.
+    """
+
+    def __init__(self, receive: Receive, send: Send) -> None:
+        self._task = asyncio.current_task()
+        self._watcher = asyncio.ensure_future(_cancel_on_disconnect(receive, self._task))
+        self._send = send
+
+    @property
+    def hung_up(self) -> bool:
+        """Whether the client went away before its answer was complete."""
+        watcher = self._watcher
+        return watcher.done() and not watcher.cancelled() and watcher.result()
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            self._watcher.cancel()  # the answer is complete: the client leaving cancels nothing
+        await self._send(message)
+
+    def __enter__(self) -> _HangUpWatch:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: object, trace: object) -> bool:
+        self._watcher.cancel()
+        if not self.hung_up:
+            return False
+        if self._task is not None:
+            self._task.uncancel()  # the cancellation was ours, for the client that left
+        return kind is None or issubclass(kind, asyncio.CancelledError)
+
+
+async def _cancel_on_disconnect(receive: Receive, task: asyncio.Task[Any] | None) -> bool:
+    """Wait for the client to go away, then cancel ``task`` (its stream); True when it did."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            if task is not None:
+                with contextlib.suppress(RuntimeError):
+                    task.cancel()
+            return True

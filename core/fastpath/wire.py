@@ -1,0 +1,43 @@
+"""Small pieces both direct-path dialects share: JSON, server-sent events, Ollama ``options``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from core.fastpath.plan import Target
+
+try:  # orjson comes with LiteLLM's proxy; several times faster on every chunk
+    import orjson
+
+    dumps: Callable[[Any], bytes] = orjson.dumps
+    loads: Callable[[bytes | str], Any] = orjson.loads
+except ImportError:  # pragma: no cover - the plain library answers the same
+
+    def dumps(value: Any) -> bytes:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+    loads = json.loads
+
+
+class Unsupported(Exception):
+    """The request uses something the direct path does not translate; LiteLLM answers it."""
+
+
+def ollama_options(target: Target, sampling: Mapping[str, Any]) -> dict[str, Any]:
+    """The mapping's options with the request's sampling on top (the client's value wins,
+    as it does through LiteLLM's router)."""
+    options = dict(target.options)
+    options.update(sampling)
+    return options
+
+
+def sse_data(value: Any) -> bytes:
+    """One ``data:`` event (OpenAI streams)."""
+    return b"data: " + dumps(value) + b"\n\n"
+
+
+def sse_event(name: bytes, value: Any) -> bytes:
+    """One named event (Anthropic streams)."""
+    return b"event: " + name + b"\ndata: " + dumps(value) + b"\n\n"

@@ -1,0 +1,279 @@
+"""The LiteLLM callback that turns the proxy's events into :class:`core.metrics.recorder.RequestRecord`\\ s.
+
+What LiteLLM 1.106.2 tells a ``CustomLogger`` inside the proxy, per client request (measured
+against the fake Ollama; the keys used here are the ones checked by the tests):
+
+- ``async_pre_call_hook`` once, on the gateway loop, with ``data["model"]`` as the client sent
+  it, as long as this callback comes before GateDeck's routing hook, which rewrites it;
+  ``data["litellm_call_id"]`` ties the later events to it and ``call_type`` is
+  ``anthropic_messages`` for ``/v1/messages``;
+- ``async_log_failure_event`` for each failed attempt (a fallback may follow);
+- then either ``async_log_success_event`` once (streams: after the last chunk) with the
+  ``standard_logging_object`` (model group, token counts, start / first-token / end times) and
+  ``original_model_group`` / ``attempted_fallbacks`` in the request metadata, or
+  ``async_post_call_failure_hook`` once with the exception the client got (also for a stream
+  that broke half-way).
+
+Those events become one record, so a request is counted once however many attempts it took.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from core.logs import scrub
+
+if TYPE_CHECKING:
+    from core.metrics.recorder import MetricsRecorder
+
+#: Requests seen by the pre-call hook and not finished yet; older ones are dropped beyond this
+#: (a request LiteLLM never reports on must not grow the map forever).
+MAX_PENDING = 4096
+_CALLBACK_LISTS = (
+    "callbacks",
+    "input_callback",
+    "success_callback",
+    "failure_callback",
+    "_async_success_callback",
+    "_async_failure_callback",
+)
+
+
+@dataclass
+class _Pending:
+    requested: str
+    dialect: str
+    at: float
+    model: str = ""
+    backend: str = ""
+    num_ctx: int | None = None
+
+
+class RecordBuilder:
+    """Pairs LiteLLM's events for one request and hands the finished record to the recorder.
+
+    LiteLLM-free (it reads plain dicts), so each event can be exercised on its own.
+    """
+
+    def __init__(self, recorder: MetricsRecorder, clock: Callable[[], float] = time.time) -> None:
+        self.recorder = recorder
+        self._clock = clock
+        self._pending: OrderedDict[str, _Pending] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def started(self, call_id: str, requested: str, call_type: str) -> None:
+        dialect = "anthropic" if call_type == "anthropic_messages" else "openai"
+        with self._lock:
+            self._pending[call_id] = _Pending(requested, dialect, self._clock())
+            while len(self._pending) > MAX_PENDING:
+                self._pending.popitem(last=False)
+
+    def attempt_failed(self, kwargs: Mapping[str, Any]) -> None:
+        """A deployment failed; remember what was tried in case nothing else answers."""
+        with self._lock:
+            pending = self._pending.get(str(kwargs.get("litellm_call_id") or ""))
+        if pending is not None:
+            pending.model = str(kwargs.get("model") or pending.model)
+            pending.backend = _backend(kwargs) or pending.backend
+            pending.num_ctx = _num_ctx(kwargs) or pending.num_ctx
+
+    def succeeded(self, kwargs: Mapping[str, Any], start_time: Any, end_time: Any) -> None:
+        from core.metrics.recorder import RequestRecord, generation_speed, likely_truncated
+
+        slo: Mapping[str, Any] = kwargs.get("standard_logging_object") or {}
+        meta = _metadata(kwargs)
+        pending = self._pop(kwargs.get("litellm_call_id"))
+        served = str(slo.get("model_group") or meta.get("model_group") or "")
+        original = str(meta.get("original_model_group") or served)
+        tried_fallbacks = _int(meta.get("attempted_fallbacks")) or 0
+        start = _epoch(slo.get("startTime"), start_time)
+        end = _epoch(slo.get("endTime"), end_time)
+        first = _epoch(slo.get("completionStartTime"), kwargs.get("completion_start_time")) or end
+        at = pending.at if pending else start
+        stream = bool(kwargs.get("stream"))
+        prompt = _int(slo.get("prompt_tokens"))
+        completion = _int(slo.get("completion_tokens"))
+        num_ctx = _num_ctx(kwargs)
+        latency = max(0.0, end - at)
+        self.recorder.record(
+            RequestRecord(
+                at=at,
+                dialect=pending.dialect if pending else _dialect(kwargs.get("call_type")),
+                requested=pending.requested if pending else original,
+                mapping=original,
+                model=str(kwargs.get("model") or ""),
+                backend=_backend(kwargs),
+                stream=stream,
+                ttft_s=max(0.0, min(first, end) - at),
+                latency_s=latency,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                tokens_per_s=generation_speed(completion, stream, end - first, latency),
+                fallback=served if tried_fallbacks and served != original else "",
+                num_ctx=num_ctx,
+                likely_truncated=likely_truncated(prompt, num_ctx),
+            )
+        )
+
+    def failed(self, request_data: Mapping[str, Any], error: BaseException) -> None:
+        from core.metrics.recorder import RequestRecord
+
+        pending = self._pop(request_data.get("litellm_call_id"))
+        now = self._clock()
+        requested = str(request_data.get("model") or "")
+        status = _int(getattr(error, "status_code", None)) or 500
+        self.recorder.record(
+            RequestRecord(
+                at=pending.at if pending else now,
+                dialect=pending.dialect if pending else "openai",
+                requested=pending.requested if pending else requested,
+                mapping=requested,
+                model=pending.model if pending else "",
+                backend=pending.backend if pending else "",
+                stream=bool(request_data.get("stream")),
+                ok=False,
+                status=status,
+                error=_one_line(error),
+                latency_s=max(0.0, now - pending.at) if pending else 0.0,
+                num_ctx=pending.num_ctx if pending else None,
+            )
+        )
+
+    def _pop(self, call_id: object) -> _Pending | None:
+        with self._lock:
+            return self._pending.pop(str(call_id or ""), None)
+
+
+def install_metrics(litellm: Any, recorder: MetricsRecorder) -> Callable[[], None]:
+    """Feed ``recorder`` from LiteLLM (the imported ``litellm`` module); returns an uninstaller.
+
+    Call it after the gateway engine is loaded, before or while the proxy serves. It puts one
+    callback first in ``litellm.callbacks`` (ahead of GateDeck's routing hook, so it sees the
+    name the client asked for) and replaces one installed earlier, so calling it at every
+    start is safe.
+    """
+    logger = _logger_class()(RecordBuilder(recorder))
+    for old in [cb for cb in list(litellm.callbacks) if getattr(cb, "gatedeck_metrics", False)]:
+        _remove(litellm, old)
+    litellm.callbacks.insert(0, logger)
+    return lambda: _remove(litellm, logger)
+
+
+def _remove(litellm: Any, logger: object) -> None:
+    # LiteLLM copies litellm.callbacks into its success/failure lists on first use, and skips
+    # adding a logger whose class is already there: an old one left behind would shadow a new one.
+    for name in _CALLBACK_LISTS:
+        entries = getattr(litellm, name, None)
+        if isinstance(entries, list):
+            while any(entry is logger for entry in entries):
+                entries.remove(logger)
+
+
+_logger_classes: list[type] = []
+_class_lock = threading.Lock()
+
+
+def _logger_class() -> type:
+    """The ``CustomLogger`` subclass, built once LiteLLM is imported (core imports it lazily)."""
+    with _class_lock:
+        if _logger_classes:
+            return _logger_classes[0]
+        from litellm.integrations.custom_logger import CustomLogger
+
+        class GateDeckMetrics(CustomLogger):
+            gatedeck_metrics = True
+
+            def __init__(self, builder: RecordBuilder) -> None:
+                super().__init__()
+                self._builder = builder
+
+            async def async_pre_call_hook(
+                self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: Any
+            ) -> dict[str, Any]:
+                call_id, model = data.get("litellm_call_id"), data.get("model")
+                if isinstance(call_id, str) and isinstance(model, str):
+                    self._builder.started(call_id, model, str(call_type or ""))
+                return data
+
+            async def async_log_success_event(
+                self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
+            ) -> None:
+                self._builder.succeeded(kwargs, start_time, end_time)
+
+            async def async_log_failure_event(
+                self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
+            ) -> None:
+                self._builder.attempt_failed(kwargs)
+
+            async def async_post_call_failure_hook(
+                self,
+                request_data: dict[str, Any],
+                original_exception: Exception,
+                user_api_key_dict: Any,
+                traceback_str: str | None = None,
+            ) -> None:
+                self._builder.failed(request_data, original_exception)
+
+        _logger_classes.append(GateDeckMetrics)
+        return GateDeckMetrics
+
+
+# ---------------------------------------------------------------------- reading LiteLLM's dicts
+def _metadata(kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
+    params = kwargs.get("litellm_params") or {}
+    meta = params.get("metadata") or params.get("litellm_metadata") or {}
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def _backend(kwargs: Mapping[str, Any]) -> str:
+    params = kwargs.get("litellm_params") or {}
+    info = params.get("model_info") or {}
+    name = info.get("gatedeck_backend") if isinstance(info, Mapping) else None
+    if name:
+        return str(name)
+    base = str(params.get("api_base") or "")
+    return base.split("/api/", 1)[0] if base else ""
+
+
+def _num_ctx(kwargs: Mapping[str, Any]) -> int | None:
+    optional = kwargs.get("optional_params") or {}
+    return _int(kwargs.get("num_ctx")) or _int(
+        optional.get("num_ctx") if isinstance(optional, Mapping) else None
+    )
+
+
+def _dialect(call_type: object) -> str:
+    return "anthropic" if call_type == "anthropic_messages" else "openai"
+
+
+def _epoch(value: object, fallback: object = None) -> float:
+    for item in (value, fallback):
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            return float(item)
+        if isinstance(item, dt.datetime):
+            return item.timestamp()
+    return 0.0
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value)
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(getattr(error, "message", "") or error).strip()
+    first = text.splitlines()[0] if text else type(error).__name__
+    return scrub(first)[:300]

@@ -1,0 +1,75 @@
+"""p50/p95 of TTFT, latency and tokens/s per mapping, for ``gatedeck stats`` and the monitor."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from core.metrics.recorder import RequestRecord
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The ``q``-th percentile (0–100) with linear interpolation between ranks; ``None`` if empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100.0
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """p50 and p95 of one measure (``None`` when no request had it)."""
+
+    p50: float | None
+    p95: float | None
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        return cls(percentile(values, 50), percentile(values, 95))
+
+
+@dataclass(frozen=True)
+class MappingStats:
+    """What one mapping's requests looked like.
+
+    Timings and speed come from requests that succeeded; ``errors``, ``fallbacks`` and
+    ``truncated`` count requests.
+    """
+
+    mapping: str
+    requests: int
+    errors: int
+    fallbacks: int
+    truncated: int
+    ttft_s: Spread
+    latency_s: Spread
+    tokens_per_s: Spread
+    last_at: float
+
+
+def summarize(records: Iterable[RequestRecord]) -> list[MappingStats]:
+    """Stats per mapping (the one the request was routed to), busiest first."""
+    groups: dict[str, list[RequestRecord]] = {}
+    for record in records:
+        groups.setdefault(record.mapping or record.requested, []).append(record)
+    stats = [_stats(name, items) for name, items in groups.items()]
+    return sorted(stats, key=lambda s: (-s.requests, s.mapping))
+
+
+def _stats(mapping: str, records: list[RequestRecord]) -> MappingStats:
+    good = [r for r in records if r.ok]
+    return MappingStats(
+        mapping=mapping,
+        requests=len(records),
+        errors=len(records) - len(good),
+        fallbacks=sum(1 for r in records if r.fallback),
+        truncated=sum(1 for r in records if r.likely_truncated),
+        ttft_s=Spread.of([r.ttft_s for r in good if r.ttft_s is not None]),
+        latency_s=Spread.of([r.latency_s for r in good]),
+        tokens_per_s=Spread.of([r.tokens_per_s for r in good if r.tokens_per_s is not None]),
+        last_at=max(r.at for r in records),
+    )

@@ -1,0 +1,340 @@
+"""Gateway panel: state, address, start/stop/restart, port and bind address, master key."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+from qasync import asyncSlot
+
+from core.config.holder import ConfigHolder
+from core.config.schema import OllamaBackend
+from gui.gateway_bridge import GatewayBridge
+from gui.widgets.banner import Banner
+from gui.widgets.confirm import ask_yes_no
+
+STATE_WORDS = {
+    "stopped": "Stopped",
+    "starting": "Starting…",
+    "running": "Running",
+    "stopping": "Stopping…",
+    "failed": "Failed",
+    "loading": "Loading gateway engine…",
+}
+STATE_COLOURS = {"running": "#2f9e55", "failed": "#d23f3f", "stopped": "#8a8f98"}
+BIND_CHOICES = (
+    ("127.0.0.1", "This computer only (127.0.0.1)"),
+    ("0.0.0.0", "All network interfaces (0.0.0.0) — other machines can connect"),
+)
+
+
+class GatewayPanel(QWidget):
+    """Controls for the embedded gateway.
+
+    Signals:
+        claude_code_requested(): the user wants the Claude Code setup dialog.
+        ollama_url_changed(str): the Ollama address was changed and saved.
+    """
+
+    claude_code_requested = Signal()
+    ollama_url_changed = Signal(str)
+
+    def __init__(self, holder: ConfigHolder, gateway: GatewayBridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("gatewayPanel")
+        self._holder = holder
+        self._gateway = gateway
+        self._suggested_port: int | None = None
+
+        self.banner = Banner()
+        self.banner.action.clicked.connect(self._on_banner_action_clicked)
+
+        self.state_label = QLabel()
+        self.state_label.setObjectName("gatewayState")
+        self.url_field = QLineEdit()
+        self.url_field.setObjectName("gatewayUrl")
+        self.url_field.setReadOnly(True)
+        copy_url = QPushButton("Copy")
+        copy_url.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.url_field.text()))
+        url_row = QHBoxLayout()
+        url_row.addWidget(self.url_field, 1)
+        url_row.addWidget(copy_url)
+
+        self.start_button = QPushButton("Start")
+        self.start_button.setObjectName("startGateway")
+        self.start_button.clicked.connect(self._on_start_button_clicked)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("stopGateway")
+        self.stop_button.clicked.connect(self._on_stop_button_clicked)
+        self.restart_button = QPushButton("Restart")
+        self.restart_button.setObjectName("restartGateway")
+        self.restart_button.clicked.connect(self._on_restart_button_clicked)
+        claude = QPushButton("Set up Claude Code…")
+        claude.setObjectName("claudeCodeSetup")
+        claude.clicked.connect(self.claude_code_requested)
+        controls = QHBoxLayout()
+        for button in (self.start_button, self.stop_button, self.restart_button):
+            controls.addWidget(button)
+        controls.addStretch(1)
+        controls.addWidget(claude)
+
+        status_box = QGroupBox("Gateway")
+        status_form = QFormLayout(status_box)
+        status_form.addRow("State", self.state_label)
+        status_form.addRow("Address", url_row)
+        status_form.addRow(controls)
+
+        self.port = QSpinBox()
+        self.port.setObjectName("gatewayPort")
+        self.port.setRange(1, 65535)
+        self.port.setMaximumWidth(120)
+        self.bind = QComboBox()
+        self.bind.setObjectName("gatewayBind")
+        for value, title in BIND_CHOICES:
+            self.bind.addItem(title, value)
+        self.bind_warning = QLabel(
+            "Other machines on your network will be able to reach the gateway. Anyone with the master "
+            "key can use your models."
+        )
+        self.bind_warning.setObjectName("bindWarning")
+        self.bind_warning.setWordWrap(True)
+        self.bind_warning.setStyleSheet("color: #7a5200;")
+        self.start_on_launch = QCheckBox("Start the gateway when GateDeck starts")
+        self.start_on_launch.setObjectName("startOnLaunch")
+        self.direct_path = QCheckBox("Answer Ollama mappings directly (fast path)")
+        self.direct_path.setObjectName("directPath")
+        self.direct_path.setToolTip(
+            "Requests for mappings served only by Ollama go straight to Ollama: about 1–2 ms added "
+            "per request instead of 20–40 ms through LiteLLM, and far less CPU. Mappings with "
+            "fallbacks or cloud models always go through LiteLLM, as do mappings on several "
+            "backends when the config sets a routing strategy other than simple-shuffle. Turn off "
+            "to send every request through LiteLLM."
+        )
+        self.save_button = QPushButton("Save")
+        self.save_button.setObjectName("saveGatewaySettings")
+        self.save_button.clicked.connect(self._on_save_button_clicked)
+        settings_box = QGroupBox("Serving")
+        settings_form = QFormLayout(settings_box)
+        settings_form.addRow("Port", self.port)
+        settings_form.addRow("Listen on", self.bind)
+        settings_form.addRow(self.bind_warning)
+        settings_form.addRow(self.start_on_launch)
+        settings_form.addRow(self.direct_path)
+        self.settings_status = QLabel()
+        self.settings_status.setObjectName("gatewaySettingsStatus")
+        self.settings_status.setWordWrap(True)
+        save_row = QHBoxLayout()
+        save_row.addWidget(self.settings_status, 1)
+        save_row.addWidget(self.save_button)
+        settings_form.addRow(save_row)
+
+        self.ollama_url = QLineEdit()
+        self.ollama_url.setObjectName("ollamaUrl")
+        self.ollama_url.setPlaceholderText("http://127.0.0.1:11434")
+        self.ollama_save = QPushButton("Use this address")
+        self.ollama_save.setObjectName("saveOllamaUrl")
+        self.ollama_save.clicked.connect(self._on_ollama_save_clicked)
+        self.ollama_error = QLabel()
+        self.ollama_error.setObjectName("ollamaUrlError")
+        self.ollama_error.setStyleSheet("color: #b00020;")
+        self.ollama_error.hide()
+        ollama_row = QHBoxLayout()
+        ollama_row.addWidget(self.ollama_url, 1)
+        ollama_row.addWidget(self.ollama_save)
+        ollama_box = QGroupBox("Ollama server")
+        ollama_form = QFormLayout(ollama_box)
+        ollama_form.addRow("Address", ollama_row)
+        ollama_form.addRow(self.ollama_error)
+
+        self.key_field = QLineEdit()
+        self.key_field.setObjectName("masterKey")
+        self.key_field.setReadOnly(True)
+        self.key_field.setEchoMode(QLineEdit.EchoMode.Password)
+        self.show_key = QPushButton("Show")
+        self.show_key.setObjectName("showMasterKey")
+        self.show_key.setCheckable(True)
+        self.show_key.toggled.connect(self._on_show_key_toggled)
+        copy_key = QPushButton("Copy")
+        copy_key.setObjectName("copyMasterKey")
+        copy_key.clicked.connect(lambda: QGuiApplication.clipboard().setText(self._gateway.master_key))
+        self.regenerate = QPushButton("Regenerate…")
+        self.regenerate.setObjectName("regenerateMasterKey")
+        self.regenerate.clicked.connect(self._on_regenerate_clicked)
+        key_row = QHBoxLayout()
+        key_row.addWidget(self.key_field, 1)
+        for button in (self.show_key, copy_key, self.regenerate):
+            key_row.addWidget(button)
+        key_box = QGroupBox("Master key")
+        key_layout = QVBoxLayout(key_box)
+        key_note = QLabel(
+            "Clients send this key as <code>Authorization: Bearer …</code> or <code>x-api-key</code>. "
+            "It is stored outside the config file."
+        )
+        key_note.setWordWrap(True)
+        key_layout.addWidget(key_note)
+        key_layout.addLayout(key_row)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.banner)
+        layout.addWidget(status_box)
+        layout.addWidget(settings_box)
+        layout.addWidget(ollama_box)
+        layout.addWidget(key_box)
+        layout.addStretch(1)
+
+        self.port.valueChanged.connect(self._update_save_button)
+        self.bind.currentIndexChanged.connect(self._update_save_button)
+        self.start_on_launch.toggled.connect(self._update_save_button)
+        self.direct_path.toggled.connect(self._update_save_button)
+        gateway.state_changed.connect(self._on_gateway_state_changed)
+        self.load_settings()
+        self._on_gateway_state_changed(gateway.state, gateway.reason)
+
+    # ---------------------------------------------------------------- public API
+    def load_settings(self) -> None:
+        settings = self._holder.config.gateway
+        self.port.setValue(settings.port)
+        index = self.bind.findData(settings.host)
+        if index < 0:
+            self.bind.addItem(settings.host, settings.host)
+            index = self.bind.count() - 1
+        self.bind.setCurrentIndex(index)
+        self.start_on_launch.setChecked(settings.start_on_launch)
+        self.direct_path.setChecked(settings.direct_path)
+        self.ollama_url.setText(self._holder.config.backends[0].url)
+        self.key_field.setText(self._gateway.master_key)
+        self._update_save_button()
+
+    async def save_settings(self) -> bool:
+        """Save port/bind/start-on-launch/fast path; a running gateway restarts on a new address
+        (the fast path switches without a restart)."""
+        config = self._holder.config
+        gateway = config.gateway.model_copy(
+            update={
+                "port": self.port.value(),
+                "host": str(self.bind.currentData()),
+                "start_on_launch": self.start_on_launch.isChecked(),
+                "direct_path": self.direct_path.isChecked(),
+            }
+        )
+        message = await self._gateway.apply(config.model_copy(update={"gateway": gateway}))
+        self._update_save_button()
+        self.url_field.setText(self._gateway.url)
+        self.settings_status.setText(message)
+        return True
+
+    async def save_ollama_url(self) -> bool:
+        """Point the first Ollama backend at the typed address; the gateway follows at once."""
+        config = self._holder.config
+        try:
+            backend = OllamaBackend(name=config.backends[0].name, url=self.ollama_url.text().strip())
+        except ValidationError as exc:
+            self.ollama_error.setText(exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, "))
+            self.ollama_error.show()
+            return False
+        self.ollama_error.hide()
+        self.ollama_url.setText(backend.url)
+        await self._gateway.apply(config.model_copy(update={"backends": [backend, *config.backends[1:]]}))
+        self.ollama_url_changed.emit(backend.url)
+        return True
+
+    async def regenerate_key(self) -> str:
+        key = await self._gateway.regenerate_master_key()
+        self.key_field.setText(key)
+        self.banner.show_message(
+            "A new master key is in use. Clients using the old key now get 401: give them the new one "
+            "(the Claude Code setup shows it).",
+            "info",
+        )
+        return key
+
+    # ---------------------------------------------------------------- slots
+    @asyncSlot()
+    async def _on_start_button_clicked(self) -> None:
+        await self._gateway.start()
+
+    @asyncSlot()
+    async def _on_stop_button_clicked(self) -> None:
+        await self._gateway.stop()
+
+    @asyncSlot()
+    async def _on_restart_button_clicked(self) -> None:
+        await self._gateway.restart()
+
+    @asyncSlot()
+    async def _on_save_button_clicked(self) -> None:
+        await self.save_settings()
+
+    @asyncSlot()
+    async def _on_ollama_save_clicked(self) -> None:
+        await self.save_ollama_url()
+
+    @asyncSlot()
+    async def _on_regenerate_clicked(self) -> None:
+        if await ask_yes_no(
+            self,
+            "Regenerate the master key?",
+            "Every client using the current key (Claude Code included) will be refused until you "
+            "give it the new key. Continue?",
+        ):
+            await self.regenerate_key()
+
+    @asyncSlot()
+    async def _on_banner_action_clicked(self) -> None:
+        if self._suggested_port is not None:
+            self.port.setValue(self._suggested_port)
+            self._suggested_port = None
+            await self.save_settings()
+            if self._gateway.state == "stopped":
+                await self._gateway.start()
+
+    def _on_show_key_toggled(self, shown: bool) -> None:
+        self.key_field.setEchoMode(QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password)
+        self.show_key.setText("Hide" if shown else "Show")
+
+    def _on_gateway_state_changed(self, state: str, reason: str) -> None:
+        colour = STATE_COLOURS.get(state, "#d99a1e")
+        self.state_label.setText(f"<b style='color:{colour}'>●</b> {STATE_WORDS.get(state, state)}")
+        self.url_field.setText(self._gateway.url)
+        busy = state in ("starting", "stopping", "loading")
+        self.start_button.setEnabled(state in ("stopped", "failed"))
+        self.stop_button.setEnabled(state in ("running", "starting"))
+        self.restart_button.setEnabled(state in ("running", "failed"))
+        self.save_button.setEnabled(not busy and self._settings_changed())
+        if state == "failed":
+            self._suggested_port = self._gateway.suggested_port
+            action = f"Use port {self._suggested_port}" if self._suggested_port else ""
+            self.banner.show_message(reason or "The gateway stopped unexpectedly.", "error", action)
+        elif state == "running":
+            self.banner.clear()
+            if self._holder.config.gateway.exposed:
+                self.banner.show_message(
+                    f"The gateway listens on {self._holder.config.gateway.host}: other machines can reach it.",
+                    "warning",
+                )
+
+    def _settings_changed(self) -> bool:
+        settings = self._holder.config.gateway
+        return (
+            self.port.value() != settings.port
+            or self.bind.currentData() != settings.host
+            or self.start_on_launch.isChecked() != settings.start_on_launch
+            or self.direct_path.isChecked() != settings.direct_path
+        )
+
+    def _update_save_button(self, *_args: object) -> None:
+        self.save_button.setEnabled(self._settings_changed())
+        self.bind_warning.setVisible(self.bind.currentData() not in ("127.0.0.1", "localhost", "::1"))

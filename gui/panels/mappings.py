@@ -1,0 +1,296 @@
+"""Mappings panel: which Ollama model answers each name clients ask for."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+from qasync import asyncSlot
+
+from core.config.defaults import DEFAULT_MODEL
+from core.config.holder import ConfigHolder
+from core.config.mapping_checks import MappingIssue, check_mappings, has_errors
+from core.config.schema import CLAUDE_MIN_CTX, Config, Mapping, ModelOptions
+from gui.widgets.mappings_table import COLUMNS, MappingDelegate, MappingTableModel
+
+#: Saves the new config and hot-applies it; returns a short status for the user.
+ApplyConfig = Callable[[Config], Awaitable[str]]
+
+
+class MappingsPanel(QWidget):
+    """Edit, check and apply the mapping list.
+
+    Signals:
+        pull_requested(str): the user pressed "Pull" on a model a mapping needs.
+        applied(str): the mappings were saved and applied; carries the status text.
+    """
+
+    pull_requested = Signal(str)
+    applied = Signal(str)
+
+    def __init__(self, holder: ConfigHolder, apply: ApplyConfig, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("mappingsPanel")
+        self._holder = holder
+        self._apply = apply
+        self._installed: list[str] | None = None
+        self._issues: list[MappingIssue] = []
+
+        intro = QLabel(
+            "Clients ask for a model by name; the first exact name wins, then the first pattern "
+            "that matches (<code>*</code> any text, <code>?</code> one character). Claude Code "
+            f"needs a context of at least {CLAUDE_MIN_CTX:,} tokens."
+        )
+        intro.setWordWrap(True)
+
+        self.model = MappingTableModel(parent=self)
+        self.delegate = MappingDelegate(self)
+        self.table = QTableView()
+        self.table.setObjectName("mappingsTable")
+        self.table.setModel(self.model)
+        self.table.setItemDelegate(self.delegate)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+            | QAbstractItemView.EditTrigger.AnyKeyPressed
+        )
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        for column in range(2, len(COLUMNS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+
+        buttons = QHBoxLayout()
+        self.add_button = self._button("Add", "addMapping", self.add_mapping)
+        self.duplicate_button = self._button("Duplicate", "duplicateMapping", self.duplicate_selected)
+        self.remove_button = self._button("Remove", "removeMapping", self.remove_selected)
+        self.up_button = self._button("Move up", "moveUp", lambda: self.move_selected(-1))
+        self.down_button = self._button("Move down", "moveDown", lambda: self.move_selected(1))
+        for button in (
+            self.add_button,
+            self.duplicate_button,
+            self.remove_button,
+            self.up_button,
+            self.down_button,
+        ):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        self.revert_button = self._button("Revert", "revertMappings", self.revert)
+        self.apply_button = QPushButton("Apply")
+        self.apply_button.setObjectName("applyMappings")
+        self.apply_button.setDefault(True)
+        self.apply_button.clicked.connect(self._on_apply_clicked)
+        buttons.addWidget(self.revert_button)
+        buttons.addWidget(self.apply_button)
+
+        self.issue_list = QListWidget()
+        self.issue_list.setObjectName("mappingIssues")
+        self.status = QLabel()
+        self.status.setObjectName("mappingsStatus")
+        self.status.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.issue_list)
+        layout.addWidget(self.status)
+
+        self.model.edited.connect(self._recheck)
+        self.table.selectionModel().selectionChanged.connect(self._update_buttons)
+        self.revert()
+
+    def _button(self, text: str, name: str, slot: Callable[[], object]) -> QPushButton:
+        button = QPushButton(text)
+        button.setObjectName(name)
+        button.clicked.connect(lambda _checked=False: slot())
+        return button
+
+    # ---------------------------------------------------------------- public API
+    @property
+    def issues(self) -> list[MappingIssue]:
+        return list(self._issues)
+
+    @property
+    def dirty(self) -> bool:
+        return self._saved_rows() != self.model.rows()
+
+    def set_installed_models(self, names: list[str] | None) -> None:
+        """Models Ollama has; ``None`` when Ollama cannot be asked (no "not installed" warnings)."""
+        self._installed = None if names is None else sorted(names)
+        self.delegate.installed_models = self._installed or []
+        self._recheck()
+
+    def revert(self) -> None:
+        """Throw away edits: show the mappings in use."""
+        self.model.set_rows(self._saved_rows())
+        self.status.setText("")
+
+    def add_mapping(self) -> None:
+        names = {row.get("name") for row in self.model.rows()}
+        n = 1
+        while f"new-model-{n}" in names:
+            n += 1
+        model = (self._installed or [DEFAULT_MODEL])[0]
+        row = Mapping(name=f"new-model-{n}", model=model, options=ModelOptions(num_ctx=8192))
+        at = self._selected_row()
+        at = len(names) if at is None else at + 1
+        self.model.insert_row(at, row.model_dump(mode="json"))
+        self._select(at)
+
+    def duplicate_selected(self) -> None:
+        at = self._selected_row()
+        if at is None:
+            return
+        row = copy.deepcopy(self.model.rows()[at])
+        names = {r.get("name") for r in self.model.rows()}
+        base = f"{row.get('name', 'mapping')}-copy"
+        name, n = base, 2
+        while name in names:
+            name, n = f"{base}-{n}", n + 1
+        row["name"] = name
+        self.model.insert_row(at + 1, row)
+        self._select(at + 1)
+
+    def remove_selected(self) -> None:
+        at = self._selected_row()
+        if at is None:
+            return
+        self.model.remove_row(at)
+        if self.model.rowCount():
+            self._select(min(at, self.model.rowCount() - 1))
+
+    def move_selected(self, delta: int) -> None:
+        at = self._selected_row()
+        if at is None:
+            return
+        to = at + delta
+        if 0 <= to < self.model.rowCount():
+            self.model.move_row(at, to)
+            self._select(to)
+
+    async def apply(self) -> bool:
+        """Check, save and hot-apply the edited mappings. Returns False (and says why) if refused."""
+        self._recheck()
+        if has_errors(self._issues):
+            count = sum(1 for i in self._issues if i.severity == "error")
+            self.status.setText(f"Not applied: fix the {count} problem(s) marked in red first.")
+            return False
+        current = self._holder.config
+        try:
+            new = current.model_copy(
+                update={"mappings": [Mapping.model_validate(row) for row in self.model.rows()]}
+            )
+            new = Config.model_validate(new.model_dump())
+        except ValueError as exc:
+            self.status.setText(f"Not applied: {exc}")
+            return False
+        self.apply_button.setEnabled(False)
+        try:
+            message = await self._apply(new)
+        except Exception as exc:  # shown in place; the table keeps the user's edits
+            self.status.setText(f"Not applied: {exc}")
+            self._update_buttons()
+            return False
+        self.model.set_rows(self._saved_rows())
+        self.status.setText(message)
+        self.applied.emit(message)
+        return True
+
+    # ---------------------------------------------------------------- internals
+    @asyncSlot()
+    async def _on_apply_clicked(self) -> None:
+        await self.apply()
+
+    def _saved_rows(self) -> list[dict[str, Any]]:
+        return [m.model_dump(mode="json") for m in self._holder.config.mappings]
+
+    def _selected_row(self) -> int | None:
+        rows = self.table.selectionModel().selectedRows()
+        return rows[0].row() if rows else None
+
+    def _select(self, row: int) -> None:
+        self.table.selectRow(row)
+
+    def _recheck(self, *_args: object) -> None:
+        config = self._holder.config
+        rows = self.model.rows()
+        self._issues = check_mappings(
+            rows,
+            installed_models=self._installed,
+            backend_names=[b.name for b in config.backends],
+            cloud_names=[c.name for c in config.cloud],
+        )
+        self.delegate.backend_names = [b.name for b in config.backends]
+        self.delegate.fallback_targets = [str(r.get("name", "")) for r in rows] + [
+            c.name for c in config.cloud
+        ]
+        self.model.set_issues(self._issues)
+        self._show_issues()
+        self._update_buttons()
+
+    def _show_issues(self) -> None:
+        self.issue_list.clear()
+        for issue in self._issues:
+            item = QListWidgetItem()
+            row_widget = QWidget()
+            row_layout = QHBoxLayout(row_widget)
+            row_layout.setContentsMargins(4, 1, 4, 1)
+            mark = "✖" if issue.severity == "error" else "⚠"
+            label = QLabel(
+                f"{mark} Row {issue.row + 1}, {_FIELD_NAMES.get(issue.field, issue.field)}: {issue.message}"
+            )
+            label.setStyleSheet("color: #b00020;" if issue.severity == "error" else "color: #8a5a00;")
+            row_layout.addWidget(label, 1)
+            if issue.missing_model:
+                pull = QPushButton(f"Pull {issue.missing_model}")
+                pull.setObjectName("pullMissingModel")
+                model_name = issue.missing_model
+                pull.clicked.connect(lambda _c=False, m=model_name: self.pull_requested.emit(m))
+                row_layout.addWidget(pull)
+            item.setSizeHint(row_widget.sizeHint())
+            self.issue_list.addItem(item)
+            self.issue_list.setItemWidget(item, row_widget)
+        self.issue_list.setVisible(bool(self._issues))
+        if self._issues:  # as tall as its rows, up to four; scroll beyond
+            rows = min(len(self._issues), 4)
+            self.issue_list.setFixedHeight(
+                rows * self.issue_list.sizeHintForRow(0) + 2 * self.issue_list.frameWidth() + 2
+            )
+
+    def _update_buttons(self, *_args: object) -> None:
+        selected = self._selected_row()
+        has_selection = selected is not None
+        self.duplicate_button.setEnabled(has_selection)
+        self.remove_button.setEnabled(has_selection)
+        self.up_button.setEnabled(has_selection and selected != 0)
+        self.down_button.setEnabled(has_selection and selected != self.model.rowCount() - 1)
+        dirty = self.dirty
+        self.revert_button.setEnabled(dirty)
+        self.apply_button.setEnabled(dirty and not has_errors(self._issues))
+        if dirty and not has_errors(self._issues):
+            self.status.setText("Unsaved changes: Apply saves them and updates the running gateway at once.")
+
+
+_FIELD_NAMES = {
+    "name": "client name",
+    "model": "Ollama model",
+    "backends": "backend",
+    "num_ctx": "context",
+    "fallbacks": "fallback",
+}

@@ -1,0 +1,471 @@
+"""Models panel: what Ollama has installed and loaded, and pulling, deleting, loading models."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from collections.abc import Awaitable, Callable
+
+from PySide6.QtCore import QSortFilterProxyModel, QStringListModel, Qt, Signal
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCompleter,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+from qasync import asyncSlot
+
+from core.config.holder import ConfigHolder
+from core.config.schema import ModelOptions
+from core.errors import GateDeckError, OllamaError
+from core.hardware.facts import HardwareInfo
+from core.ollama.client import OllamaClient
+from core.ollama.models import InstalledModel, LoadedModel, ModelDetails
+from core.ollama.pull import Pull
+from gui.hardware_probe import probe_in_thread
+from gui.pull_queue import JobState, PullFactory, PullJob, PullQueue
+from gui.widgets.banner import Banner
+from gui.widgets.confirm import ask_yes_no
+from gui.widgets.models_table import COL, SORT_ROLE, ModelsTableModel, build_row, canonical
+from gui.widgets.pull import PullList
+
+ClientFactory = Callable[[str], OllamaClient]
+HardwareProbe = Callable[[], Awaitable[HardwareInfo]]
+#: Asks the user a yes/no question: (parent, title, text) → yes?
+Confirm = Callable[[QWidget, str, str], Awaitable[bool]]
+
+HARDWARE_MAX_AGE_S = 30.0
+
+
+def keep_alive_value(text: str | None, default: float = -1) -> str | float:
+    """A keep-alive for Ollama: bare numbers go as numbers (a string ``"-1"`` is not a duration)."""
+    if text is None:
+        return default
+    return float(text) if re.fullmatch(r"-?\d+(\.\d+)?", text) else text
+
+
+def load_options(options: ModelOptions) -> dict[str, int]:
+    """The options a mapping sends with each request that decide how a model is loaded."""
+    fields = ("num_ctx", "num_gpu", "num_thread", "num_batch", "main_gpu")
+    return {k: v for k, v in options.model_dump(include=set(fields)).items() if v is not None}
+
+
+class ModelsPanel(QWidget):
+    """Installed models (sortable, filterable), a pull queue, and delete/load/unload.
+
+    Args:
+        holder: the config in use (mappings say which models are needed and at what context).
+        client_factory: builds an Ollama client for a URL.
+        pull_factory: builds each pull (tests pass one with a short stall timeout).
+        hardware_probe: reads the machine's CPU, RAM and GPUs (for the fit badges).
+        confirm: asks before deleting (default: a message box that does not block the loop).
+
+    Signals:
+        models_changed(): the installed models changed (a pull finished, a model was deleted).
+    """
+
+    models_changed = Signal()
+
+    def __init__(
+        self,
+        holder: ConfigHolder,
+        client_factory: ClientFactory = OllamaClient,
+        *,
+        pull_factory: PullFactory = Pull,
+        hardware_probe: HardwareProbe = probe_in_thread,
+        confirm: Confirm = ask_yes_no,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("modelsPanel")
+        self._holder = holder
+        self._factory = client_factory
+        self._probe = hardware_probe
+        self._confirm = confirm
+        self._client: OllamaClient | None = None
+        self._old_clients: list[OllamaClient] = []
+        self._details: dict[tuple[str, str], ModelDetails | str] = {}
+        self._installed: list[InstalledModel] = []
+        self._loaded: dict[str, LoadedModel] = {}
+        self._hardware: HardwareInfo | None = None
+        self._hardware_at = 0.0
+        self._refresh_lock = asyncio.Lock()
+        self._refreshes: set[asyncio.Task[bool]] = set()
+        self._busy = False
+        self._heard: object = None  # the installed models the watcher last told of
+        self._behind = False  # a poll was skipped while hidden: refresh when shown
+
+        self.queue = PullQueue(self.client, pull_factory, parent=self)
+        self.queue.added.connect(self._suggest)
+        self.queue.removed.connect(self._suggest)
+        self.queue.finished.connect(self._on_queue_finished)
+
+        self.banner = Banner()
+        self.banner.setObjectName("modelsBanner")
+
+        # ---- pull
+        self.pull_field = QLineEdit()
+        self.pull_field.setObjectName("pullName")
+        self.pull_field.setPlaceholderText("Model to pull, e.g. llama3.2:3b or qwen2.5-coder:7b")
+        self._suggestions = QStringListModel(self)
+        completer = QCompleter(self._suggestions, self)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setCompletionMode(QCompleter.CompletionMode.UnfilteredPopupCompletion)
+        self.pull_field.setCompleter(completer)
+        self.pull_field.returnPressed.connect(self._on_pull_button_clicked)
+        self.pull_button = QPushButton("Pull")
+        self.pull_button.setObjectName("pullButton")
+        self.pull_button.clicked.connect(self._on_pull_button_clicked)
+        self.needed_hint = QLabel()
+        self.needed_hint.setObjectName("neededModels")
+        self.needed_hint.setWordWrap(True)
+        self.needed_hint.setStyleSheet("color: #8a5a00;")
+        self.needed_hint.hide()
+        self.pull_needed_button = QPushButton()
+        self.pull_needed_button.setObjectName("pullNeeded")
+        self.pull_needed_button.clicked.connect(self._on_pull_needed_button_clicked)
+        self.pull_needed_button.hide()
+        needed_row = QHBoxLayout()
+        needed_row.addWidget(self.needed_hint, 1)
+        needed_row.addWidget(self.pull_needed_button)
+        pull_row = QHBoxLayout()
+        pull_row.addWidget(QLabel("Pull"))
+        pull_row.addWidget(self.pull_field, 1)
+        pull_row.addWidget(self.pull_button)
+
+        self.pull_list = PullList(self.queue)
+
+        # ---- installed models
+        self.filter_field = QLineEdit()
+        self.filter_field.setObjectName("modelFilter")
+        self.filter_field.setPlaceholderText("Filter by name")
+        self.filter_field.setClearButtonEnabled(True)
+        self.load_button = self._button("Load", "loadModel", self._on_load_button_clicked)
+        self.load_button.setToolTip(
+            "Load into memory with the options of the mapping that uses it (so the first request "
+            "does not wait for the load)"
+        )
+        self.unload_button = self._button("Unload", "unloadModel", self._on_unload_button_clicked)
+        self.delete_button = self._button("Delete…", "deleteModel", self._on_delete_button_clicked)
+        self.refresh_button = self._button("Refresh", "refreshModels", self._on_refresh_button_clicked)
+        tools = QHBoxLayout()
+        tools.addWidget(self.filter_field, 1)
+        for button in (self.load_button, self.unload_button, self.delete_button, self.refresh_button):
+            tools.addWidget(button)
+
+        self.model = ModelsTableModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.proxy.setFilterKeyColumn(COL["name"])
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.filter_field.textChanged.connect(self.proxy.setFilterFixedString)
+        self.table = QTableView()
+        self.table.setObjectName("modelsTable")
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(COL["name"], Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL["name"], QHeaderView.ResizeMode.Stretch)
+        self.table.selectionModel().selectionChanged.connect(self._update_buttons)
+
+        self.status = QLabel()
+        self.status.setObjectName("modelsStatus")
+        self.status.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.banner)
+        layout.addLayout(pull_row)
+        layout.addLayout(needed_row)
+        layout.addWidget(self.pull_list)
+        layout.addLayout(tools)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.status)
+
+        self._unsubscribe = holder.subscribe(lambda _old, _new: self._rebuild_rows())
+        self._update_buttons()
+
+    def _button(self, text: str, name: str, slot: Callable[[], object]) -> QPushButton:
+        button = QPushButton(text)
+        button.setObjectName(name)
+        button.clicked.connect(slot)
+        return button
+
+    # ---------------------------------------------------------------- services
+    @property
+    def url(self) -> str:
+        return self._holder.config.backends[0].url
+
+    def client(self) -> OllamaClient:
+        """The Ollama client for the configured address (a new one when the address changed)."""
+        if self._client is None or self._client.url != self.url.rstrip("/"):
+            if self._client is not None:
+                self._old_clients.append(self._client)  # a pull may still be using it
+            self._client = self._factory(self.url)
+        return self._client
+
+    async def shutdown(self) -> None:
+        """Stop every pull and close the connections to Ollama."""
+        self._unsubscribe()
+        await self.queue.close()
+        for task in list(self._refreshes):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for client in [*self._old_clients, *([self._client] if self._client else [])]:
+            await client.aclose()
+        self._client, self._old_clients = None, []
+
+    # ---------------------------------------------------------------- public API
+    def selected_model(self) -> str | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        return str(self.proxy.index(rows[0].row(), COL["name"]).data())
+
+    def select_model(self, name: str) -> bool:
+        for row in range(self.proxy.rowCount()):
+            if self.proxy.index(row, COL["name"]).data() == name:
+                self.table.selectRow(row)
+                return True
+        return False
+
+    def needed_models(self) -> list[str]:
+        """Models the mappings use that Ollama does not have (in mapping order)."""
+        have = {canonical(m.name) for m in self._installed}
+        out: list[str] = []
+        for mapping in self._holder.config.mappings:
+            if canonical(mapping.model) not in have and mapping.model not in out:
+                out.append(mapping.model)
+        return out
+
+    def on_ollama_changed(self, ok: bool, installed: object) -> None:
+        """The watcher's news: refresh when Ollama answers (the loaded models may have changed)."""
+        if not ok:
+            self.status.setText("Ollama is not answering; the list shows what it last reported.")
+            return
+        changed, self._heard = installed != self._heard, installed
+        if not self.isVisible() and not changed:
+            # Hidden and nothing installed or removed: what is loaded (and until when) can wait
+            # until the panel is shown, instead of three requests and a table update every poll.
+            self._behind = True
+            return
+        if not self._refreshes:  # the watcher polls every few seconds; one refresh at a time is plenty
+            self.schedule_refresh()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._behind:
+            self._behind = False
+            if not self._refreshes:
+                self.schedule_refresh()
+
+    @property
+    def refreshing(self) -> bool:
+        """Whether a background refresh is under way."""
+        return bool(self._refreshes)
+
+    def schedule_refresh(self) -> None:
+        """Refresh in the background (the tasks are awaited by :meth:`shutdown`)."""
+        task = asyncio.ensure_future(self.refresh())
+        self._refreshes.add(task)
+        task.add_done_callback(self._refreshes.discard)
+
+    def request_pull(self, model: str) -> PullJob:
+        """Start (or queue) a pull of ``model``, as the Mappings panel's "Pull" button asks."""
+        self.pull_field.setText(model)
+        return self.start_pull(model)
+
+    def start_pull(self, model: str) -> PullJob:
+        """Queue a pull and return its job at once."""
+        job = self.queue.enqueue(model)
+        self.pull_field.clear()
+        return job
+
+    async def pull(self, model: str) -> PullJob:
+        """Queue a pull of ``model`` and wait until it ends (done, cancelled or failed)."""
+        try:
+            job = self.start_pull(model)
+        except ValueError:
+            self.status.setText("Type the name of a model to pull, e.g. llama3.2:3b.")
+            return PullJob(model)
+        return await self.queue.wait(job)
+
+    async def refresh(self) -> bool:
+        """Ask Ollama for its models (and loaded models) and show them. Returns whether it answered."""
+        async with self._refresh_lock:
+            client = self.client()
+            try:
+                installed = await client.list_models()
+                loaded = await client.ps()
+                for model in installed:
+                    key = (model.name, model.digest)
+                    if key not in self._details:
+                        self._details[key] = await self._show(client, model.name)
+            except OllamaError as exc:
+                self.banner.show_message(str(exc), "error")
+                self._update_buttons()
+                return False
+            if self._hardware is None or time.monotonic() - self._hardware_at > HARDWARE_MAX_AGE_S:
+                self._hardware = await self._probe()
+                self._hardware_at = time.monotonic()
+            self.banner.clear()
+            self._installed = installed
+            self._loaded = {m.name: m for m in loaded}
+            self._rebuild_rows()
+            return True
+
+    async def delete(self, model: str, *, confirm: Confirm | None = None) -> bool:
+        """Delete ``model`` after asking (``confirm`` overrides the panel's question)."""
+        users = [m.name for m in self._holder.config.mappings if canonical(m.model) == canonical(model)]
+        warning = (
+            f"\n\nMappings that use it ({', '.join(users)}) will fail until you pull it again "
+            "or point them at another model."
+            if users
+            else ""
+        )
+        ask = confirm or self._confirm
+        if not await ask(
+            self, "Delete model", f"Delete {model} from Ollama? This frees its disk space.{warning}"
+        ):
+            self.status.setText(f"{model} was not deleted.")
+            return False
+        ok = await self._act(f"Deleting {model}…", lambda c: c.delete(model), f"Deleted {model}.")
+        if ok:
+            self.models_changed.emit()
+        return ok
+
+    async def load(self, model: str) -> bool:
+        """Load ``model`` with the options its first mapping uses, and keep it loaded."""
+        mapping = next(
+            (m for m in self._holder.config.mappings if canonical(m.model) == canonical(model)), None
+        )
+        options = load_options(mapping.options) if mapping else {}
+        keep = keep_alive_value(mapping.options.keep_alive if mapping else None)
+        how = f" with the options of mapping {mapping.name}" if mapping else ""
+        return await self._act(
+            f"Loading {model}{how}… (a large model takes a while)",
+            lambda c: c.load(model, keep_alive=keep, options=options or None),
+            f"Loaded {model}{how}.",
+        )
+
+    async def unload(self, model: str) -> bool:
+        return await self._act(f"Unloading {model}…", lambda c: c.unload(model), f"Unloaded {model}.")
+
+    # ---------------------------------------------------------------- internals
+    async def _act(self, doing: str, action: Callable[[OllamaClient], Awaitable[None]], done: str) -> bool:
+        self._busy = True
+        self._update_buttons()
+        self.status.setText(doing)
+        try:
+            await action(self.client())
+        except GateDeckError as exc:
+            self.status.setText("")
+            self.banner.show_message(str(exc), "error")
+            return False
+        finally:
+            self._busy = False
+            self._update_buttons()
+        self.banner.clear()
+        await self.refresh()
+        self.status.setText(done)
+        return True
+
+    @staticmethod
+    async def _show(client: OllamaClient, name: str) -> ModelDetails | str:
+        try:
+            return await client.show(name)
+        except OllamaError as exc:
+            return str(exc)
+
+    def _rebuild_rows(self) -> None:
+        config = self._holder.config
+        rows = [
+            build_row(
+                m, self._details.get((m.name, m.digest)), self._loaded.get(m.name), config, self._hardware
+            )
+            for m in self._installed
+        ]
+        self.model.set_rows(rows)
+        self._suggest()
+        self._update_buttons()
+        if self._installed or self._loaded:
+            loaded = len(self._loaded)
+            self.status.setText(f"{len(self._installed)} model(s) installed, {loaded} loaded.")
+        else:
+            self.status.setText("No models installed yet: pull one above.")
+
+    def _suggest(self, *_args: object) -> None:
+        pulling = {j.model for j in self.queue.jobs if j.active}
+        needed = [m for m in self.needed_models() if m not in pulling]
+        self._suggestions.setStringList(needed)
+        if needed:
+            self.needed_hint.setText(
+                "Your mappings use " + ", ".join(needed) + ", not installed yet (the Pull field "
+                "suggests them)."
+            )
+            self.pull_needed_button.setText(f"Pull {needed[0]}")
+            if not self.pull_field.text():
+                self.pull_field.setPlaceholderText(f"Model to pull, e.g. {needed[0]}")
+        self.needed_hint.setVisible(bool(needed))
+        self.pull_needed_button.setVisible(bool(needed))
+
+    def _update_buttons(self, *_args: object) -> None:
+        name = self.selected_model()
+        loaded = name is not None and name in self._loaded
+        idle = not self._busy
+        self.load_button.setEnabled(idle and name is not None and not loaded)
+        self.unload_button.setEnabled(idle and loaded)
+        self.delete_button.setEnabled(idle and name is not None)
+
+    # ---------------------------------------------------------------- slots
+    @asyncSlot()
+    async def _on_pull_button_clicked(self) -> None:
+        await self.pull(self.pull_field.text())
+
+    @asyncSlot()
+    async def _on_pull_needed_button_clicked(self) -> None:
+        needed = [m for m in self.needed_models() if (job := self.queue.job(m)) is None or not job.active]
+        if needed:
+            await self.pull(needed[0])
+
+    @asyncSlot()
+    async def _on_delete_button_clicked(self) -> None:
+        name = self.selected_model()
+        if name is not None:
+            await self.delete(name)
+
+    @asyncSlot()
+    async def _on_load_button_clicked(self) -> None:
+        name = self.selected_model()
+        if name is not None:
+            await self.load(name)
+
+    @asyncSlot()
+    async def _on_unload_button_clicked(self) -> None:
+        name = self.selected_model()
+        if name is not None:
+            await self.unload(name)
+
+    @asyncSlot()
+    async def _on_refresh_button_clicked(self) -> None:
+        await self.refresh()
+
+    def _on_queue_finished(self, job: PullJob) -> None:
+        if job.state is JobState.DONE:
+            self.status.setText(f"Pulled {job.model}.")
+            self.models_changed.emit()
+            self.schedule_refresh()

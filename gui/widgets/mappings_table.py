@@ -1,0 +1,222 @@
+"""Table model and editors for the mappings panel.
+
+Rows are kept as plain dicts (a Mapping's dumped form) so a half-typed, invalid value can sit
+in the table and be flagged, instead of being refused while the user is still typing.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QComboBox,
+    QSpinBox,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QWidget,
+)
+
+from core.config.mapping_checks import MappingIssue
+
+Index = QModelIndex | QPersistentModelIndex
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("name", "Client asks for"),
+    ("model", "Ollama model"),
+    ("backends", "Backend"),
+    ("num_ctx", "Context (tokens)"),
+    ("fallbacks", "Fallback"),
+)
+NO_FALLBACK = "(none)"
+DEFAULT_CTX = "Ollama default"
+
+_ERROR_BG = QColor(255, 220, 220)
+_WARNING_BG = QColor(255, 243, 205)
+
+
+class MappingTableModel(QAbstractTableModel):
+    """Editable list of mapping rows with per-cell issue highlighting.
+
+    Signals:
+        edited(): the rows changed (cell edit, insert, remove, move, reset); not emitted when
+            only the issue highlighting changes.
+    """
+
+    edited = Signal()
+
+    def __init__(self, rows: list[dict[str, Any]] | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[dict[str, Any]] = rows or []
+        self._issues: dict[tuple[int, str], list[MappingIssue]] = {}
+
+    # ---------------------------------------------------------------- data access
+    def rows(self) -> list[dict[str, Any]]:
+        return copy.deepcopy(self._rows)
+
+    def set_rows(self, rows: list[dict[str, Any]]) -> None:
+        self.beginResetModel()
+        self._rows = copy.deepcopy(rows)
+        self.endResetModel()
+        self.edited.emit()
+
+    def set_issues(self, issues: list[MappingIssue]) -> None:
+        self._issues = {}
+        for issue in issues:
+            self._issues.setdefault((issue.row, issue.field), []).append(issue)
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, len(COLUMNS) - 1))
+
+    def insert_row(self, at: int, row: dict[str, Any]) -> None:
+        self.beginInsertRows(QModelIndex(), at, at)
+        self._rows.insert(at, copy.deepcopy(row))
+        self.endInsertRows()
+        self.edited.emit()
+
+    def remove_row(self, at: int) -> None:
+        self.beginRemoveRows(QModelIndex(), at, at)
+        del self._rows[at]
+        self.endRemoveRows()
+        self.edited.emit()
+
+    def move_row(self, at: int, to: int) -> None:
+        if at == to or not (0 <= to < len(self._rows)):
+            return
+        # Qt's destination is "insert before"; moving down by one means before row at + 2.
+        dest = to + 1 if to > at else to
+        self.beginMoveRows(QModelIndex(), at, at, QModelIndex(), dest)
+        self._rows.insert(to, self._rows.pop(at))
+        self.endMoveRows()
+        self.edited.emit()
+
+    # ---------------------------------------------------------------- Qt model API
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            if orientation == Qt.Orientation.Horizontal:
+                return COLUMNS[section][1]
+            return str(section + 1)
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEditable
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        key = COLUMNS[index.column()][0]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            return self._cell_text(row, key, role == Qt.ItemDataRole.EditRole)
+        issues = self._issues.get((index.row(), key), [])
+        if role == Qt.ItemDataRole.ToolTipRole and issues:
+            return "\n".join(issue.message for issue in issues)
+        if role == Qt.ItemDataRole.BackgroundRole and issues:
+            return _ERROR_BG if any(i.severity == "error" for i in issues) else _WARNING_BG
+        return None
+
+    def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if not index.isValid() or role != Qt.ItemDataRole.EditRole:
+            return False
+        row = self._rows[index.row()]
+        key = COLUMNS[index.column()][0]
+        if key == "num_ctx":
+            options = row.setdefault("options", {})
+            options["num_ctx"] = int(value) if value else None
+        elif key == "backends":
+            row["backends"] = [str(value)]
+        elif key == "fallbacks":
+            row["fallbacks"] = [] if value in ("", NO_FALLBACK, None) else [str(value)]
+        else:
+            row[key] = str(value).strip()
+        self.dataChanged.emit(index, index)
+        self.edited.emit()
+        return True
+
+    @staticmethod
+    def _cell_text(row: dict[str, Any], key: str, editing: bool) -> Any:
+        if key == "num_ctx":
+            ctx = (row.get("options") or {}).get("num_ctx")
+            if editing:
+                return ctx or 0
+            return f"{ctx:,}" if ctx else DEFAULT_CTX
+        if key == "backends":
+            return ", ".join(row.get("backends") or [])
+        if key == "fallbacks":
+            return ", ".join(row.get("fallbacks") or []) or ("" if editing else NO_FALLBACK)
+        return row.get(key, "")
+
+
+class MappingDelegate(QStyledItemDelegate):
+    """Editors per column: model picker, backend and fallback lists, context spin box."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.installed_models: list[str] = []
+        self.backend_names: list[str] = ["local"]
+        self.fallback_targets: list[str] = []
+
+    def createEditor(self, parent: QWidget, option: QStyleOptionViewItem, index: Index) -> QWidget:
+        key = COLUMNS[index.column()][0]
+        if key == "model":
+            combo = QComboBox(parent)
+            combo.setEditable(True)
+            combo.addItems(self.installed_models)
+            combo.setObjectName("modelEditor")
+            return combo
+        if key == "backends":
+            combo = QComboBox(parent)
+            combo.addItems(self.backend_names)
+            return combo
+        if key == "fallbacks":
+            combo = QComboBox(parent)
+            name = index.siblingAtColumn(0).data()
+            combo.addItems([NO_FALLBACK, *[t for t in self.fallback_targets if t != name]])
+            return combo
+        if key == "num_ctx":
+            spin = QSpinBox(parent)
+            spin.setRange(0, 2_097_152)
+            spin.setSingleStep(4096)
+            spin.setSpecialValueText(DEFAULT_CTX)
+            spin.setObjectName("contextEditor")
+            return spin
+        editor: QWidget = super().createEditor(parent, option, index)
+        return editor
+
+    def setEditorData(self, editor: QWidget, index: Index) -> None:
+        value = index.data(Qt.ItemDataRole.EditRole)
+        if isinstance(editor, QComboBox):
+            if editor.isEditable():
+                editor.setEditText(str(value))
+            else:
+                editor.setCurrentText(str(value) or NO_FALLBACK)
+        elif isinstance(editor, QSpinBox):
+            editor.setValue(int(value or 0))
+        else:
+            super().setEditorData(editor, index)
+
+    def setModelData(self, editor: QWidget, model: QAbstractItemModel, index: Index) -> None:
+        if isinstance(editor, QComboBox):
+            model.setData(index, editor.currentText())
+        elif isinstance(editor, QSpinBox):
+            model.setData(index, editor.value())
+        else:
+            super().setModelData(editor, model, index)
