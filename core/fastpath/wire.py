@@ -25,6 +25,23 @@ class Unsupported(Exception):
     """The request uses something the direct path does not translate; LiteLLM answers it."""
 
 
+class RequestError(Exception):
+    """The request cannot be answered as it stands (the client must change it): a 400 in the
+    API's error shape, from the direct path itself.
+
+    Attributes:
+        message: what is wrong, for the client.
+        param: the request field at fault (``None``: the request as a whole).
+        code: the API's machine-readable code (``previous_response_not_found``…).
+    """
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+
+
 def ollama_options(target: Target, sampling: Mapping[str, Any]) -> dict[str, Any]:
     """The mapping's options with the request's sampling on top (the client's value wins,
     as it does through LiteLLM's router)."""
