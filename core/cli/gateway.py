@@ -1,4 +1,4 @@
-"""``gatedeck serve | claude-env | doctor | export-litellm-config``: the gateway without a window.
+"""``gatedeck serve | claude | claude-env | doctor | export-litellm-config``: the gateway without a window.
 
 Nothing here imports Qt; ``serve`` runs the same embedded gateway as the desktop app.
 """
@@ -9,7 +9,9 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -23,6 +25,7 @@ from core.config.first_run import Installation, open_installation
 from core.config.schema import CLAUDE_MIN_CTX, CloudModel, Config, Mapping, ModelOptions
 from core.errors import GateDeckError
 from core.gateway.render import EXPORT_MASTER_KEY_ENV, cloud_key_env, render
+from core.gateway.running import RunningRecord, find_running
 from core.secrets import SecretStore, cloud_key_name
 
 #: Seconds in-flight requests get to finish when ``serve`` is stopped (Ctrl-C / SIGTERM).
@@ -52,6 +55,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="merge it into ~/.claude/settings.json instead (other settings kept, old file backed up)",
     )
     env.set_defaults(func=cmd_claude_env)
+
+    claude = subparsers.add_parser(
+        "claude",
+        help="start Claude Code on the running gateway (arguments after `claude` go to Claude Code)",
+        add_help=False,
+    )
+    claude.set_defaults(func=cmd_claude, passthrough=[])
 
     doctor = subparsers.add_parser("doctor", help="check Ollama, models, port and Claude Code settings")
     doctor.set_defaults(func=cmd_doctor)
@@ -97,6 +107,12 @@ def gateway_url(config: Config) -> str:
     return f"http://{connect_host(config.gateway.host)}:{config.gateway.port}"
 
 
+def current_gateway_url(install: Installation) -> tuple[str, bool]:
+    """The running gateway's address (window or ``serve``) and True, else the config's and False."""
+    running = find_running(install.paths)
+    return (running.url, True) if running else (gateway_url(install.config), False)
+
+
 def serve_config(config: Config, args: argparse.Namespace, fresh: bool) -> Config:
     """``config`` with this run's command-line overrides (not saved)."""
     config = config.model_copy(deep=True)  # assignments below are validated (validate_assignment)
@@ -124,7 +140,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     done = threading.Event()
     exit_code = [0]
 
+    running = RunningRecord(install.paths, "serve")
+
     def on_status(status: GatewayStatus) -> None:
+        running.update(status.state is GatewayState.RUNNING, status.url)
         if status.state is GatewayState.FAILED:
             print(f"gateway: {status.reason}", file=sys.stderr, flush=True)
             if not status.retrying:
@@ -146,6 +165,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except GateDeckError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
+        running.update(True, gateway.url)
         gateway.add_listener(on_status)
         for note in gateway.notes:
             print(f"note: {note}", file=sys.stderr)
@@ -157,6 +177,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         while not done.wait(0.5):  # a timed wait keeps Ctrl-C responsive on every platform
             pass
     finally:
+        running.withdraw()
         began = time.monotonic()
         if gateway.state is not GatewayState.STOPPED:
             gateway.stop_blocking(grace_s=STOP_GRACE_S)
@@ -179,10 +200,38 @@ def _exit_now(code: int) -> None:
         os._exit(code)
 
 
+# ---------------------------------------------------------------------- claude
+def cmd_claude(args: argparse.Namespace) -> int:
+    """Start Claude Code with the environment that points it at the running gateway."""
+    install = _open(args)
+    url, running = current_gateway_url(install)
+    if not running:
+        print(
+            f"error: no GateDeck gateway is running (the config's address is {url}). Start the "
+            "GateDeck window or `gatedeck serve` first, then run this again.",
+            file=sys.stderr,
+        )
+        return 1
+    program = shutil.which("claude")
+    if program is None:
+        print(
+            "error: Claude Code is not installed (no `claude` on PATH). Install it with "
+            "`npm install -g @anthropic-ai/claude-code`, then run this again.",
+            file=sys.stderr,
+        )
+        return 127
+    env = {**os.environ, **claude_code_env(install.config, url, install.master_key)}
+    sys.stdout.flush()
+    if os.name == "posix":
+        os.execve(program, [program, *args.passthrough], env)
+    return subprocess.run([program, *args.passthrough], env=env, check=False).returncode
+
+
 # ---------------------------------------------------------------------- claude-env
 def cmd_claude_env(args: argparse.Namespace) -> int:
     install = _open(args)
-    env = claude_code_env(install.config, gateway_url(install.config), install.master_key)
+    url, _running = current_gateway_url(install)
+    env = claude_code_env(install.config, url, install.master_key)
     if args.write_settings:
         try:
             written = write_settings(env)

@@ -51,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    ours, passed_on = _split_passthrough(list(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(ours)
+    if passed_on:
+        args.passthrough = passed_on
     func = getattr(args, "func", None)
     if func is None:
         if args.command:  # a command group given without its action (e.g. `gatedeck config`)
@@ -59,6 +62,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_gui(args)
     code: int = func(args)
     return code
+
+
+#: Commands whose arguments all belong to the program they start (``gatedeck claude -p "hi"``).
+PASSTHROUGH_COMMANDS = frozenset({"claude"})
+_GLOBAL_VALUE_OPTIONS = frozenset({"--ollama-url", "--default-model", "--panel"})
+
+
+def _split_passthrough(argv: list[str]) -> tuple[list[str], list[str]]:
+    """``argv`` up to a pass-through command, and what follows it, in order and untouched."""
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token in _GLOBAL_VALUE_OPTIONS:
+            i += 2
+        elif token.startswith("-"):
+            i += 1
+        else:
+            return (argv[: i + 1], argv[i + 1 :]) if token in PASSTHROUGH_COMMANDS else (argv, [])
+    return argv, []
 
 
 def _run_gui(args: argparse.Namespace) -> int:

@@ -6,6 +6,21 @@ Claude Code reads ``ANTHROPIC_BASE_URL`` and ``ANTHROPIC_AUTH_TOKEN`` (sent as
 ``CLAUDE_CODE_SUBAGENT_MODEL``. Its own default names are dated (``claude-sonnet-4-5-20250929``),
 so GateDeck sets a tier variable only to a name that lands on that tier's mapping; when the
 tiers are patterns the variables are left out and Claude Code's own names land on them.
+
+Claude Code believes every ``claude-*`` model has a 200k window, while Ollama cuts a longer
+prompt to the mapping's ``num_ctx`` without a word. :func:`claude_context` tells Claude Code the
+real window through the variables it reads (read from Claude Code 2.1.197's own code):
+
+- ``CLAUDE_CODE_MAX_OUTPUT_TOKENS``: its answers' ``max_tokens`` (32,000 by default, which alone
+  would fill a 32k context);
+- ``CLAUDE_CODE_AUTO_COMPACT_WINDOW``: the window it compacts against (it raises anything below
+  100,000 to 100,000, so a smaller context is expressed with the next variable);
+- ``CLAUDE_AUTOCOMPACT_PCT_OVERRIDE``: the share of that window (less the output it reserves,
+  at most 20,000) at which it compacts the conversation;
+- ``CLAUDE_CODE_BLOCKING_LIMIT_OVERRIDE``: the size at which it stops and asks to compact;
+- ``CLAUDE_CODE_ATTRIBUTION_HEADER=0``: leaves out the per-version header line it puts first
+  in the system prompt, so the prompt's start is the same from session to session and Ollama
+  reuses what it already processed.
 """
 
 from __future__ import annotations
@@ -38,6 +53,88 @@ TIER_PROBES = {
 }
 
 
+#: Claude Code raises a compaction window below this to it (2.1.197).
+CLAUDE_MIN_COMPACT_WINDOW = 100_000
+#: The most output Claude Code sets aside from its window before compacting (2.1.197).
+CLAUDE_MAX_RESERVED_OUTPUT = 20_000
+#: Ollama's own context when neither the mapping nor the server settings give one.
+OLLAMA_DEFAULT_CTX = 4096
+#: Room left for GateDeck's token estimate to be wrong (compaction starts this much earlier).
+ESTIMATE_MARGIN = 0.10
+
+
+@dataclass(frozen=True)
+class ClaudeContext:
+    """The window Claude Code gets: the smallest context among the mappings it uses.
+
+    Attributes:
+        num_ctx: the smallest ``num_ctx`` among the mappings serving Claude Code's tiers.
+        mapping: the name of the mapping that has it.
+        max_output: the answer length Claude Code asks for (a quarter of the context, 1k–32k).
+        compact_at: the conversation size (tokens) at which Claude Code compacts.
+        blocking_at: the size at which it stops before sending (prompt + answer would not fit).
+    """
+
+    num_ctx: int
+    mapping: str
+    max_output: int
+    compact_at: int
+    blocking_at: int
+
+    @property
+    def window(self) -> int:
+        return max(self.num_ctx, CLAUDE_MIN_COMPACT_WINDOW)
+
+    @property
+    def compact_percent(self) -> float:
+        usable = self.window - min(self.max_output, CLAUDE_MAX_RESERVED_OUTPUT)
+        # Rounded down, so Claude Code's own arithmetic never lands above compact_at.
+        return int(self.compact_at / usable * 10_000) / 100
+
+    def env(self) -> dict[str, str]:
+        return {
+            "CLAUDE_CODE_MAX_OUTPUT_TOKENS": str(self.max_output),
+            "CLAUDE_CODE_AUTO_COMPACT_WINDOW": str(self.window),
+            "CLAUDE_AUTOCOMPACT_PCT_OVERRIDE": f"{self.compact_percent:g}",
+            "CLAUDE_CODE_BLOCKING_LIMIT_OVERRIDE": str(self.blocking_at),
+            "CLAUDE_CODE_ATTRIBUTION_HEADER": "0",
+        }
+
+    def explain(self) -> str:
+        return (
+            f"The smallest context among Claude Code's mappings is {self.num_ctx:,} tokens "
+            f"({self.mapping}). Claude Code is told to ask for answers of at most "
+            f"{self.max_output:,} tokens and to compact the conversation at about "
+            f"{self.compact_at:,} tokens, so a request never outgrows what Ollama keeps."
+        )
+
+
+def claude_context(config: Config) -> ClaudeContext | None:
+    """The window to give Claude Code, or ``None`` when no mapping serves its tiers."""
+    served = []
+    for tier, names in TIER_PROBES.items():
+        exact = tier_model(config, tier)
+        mapping = (
+            config.mapping_for(exact)
+            if exact
+            else next((m for m in (config.mapping_for(name) for name in names) if m is not None), None)
+        )
+        if mapping is not None:
+            served.append(mapping)
+    if not served:
+        return None
+    default_ctx = config.ollama_server.context_length or OLLAMA_DEFAULT_CTX
+    num_ctx, name = min((m.options.num_ctx or default_ctx, m.name) for m in served)
+    max_output = max(1024, min(32_000, num_ctx // 4))
+    return ClaudeContext(
+        num_ctx=num_ctx,
+        mapping=name,
+        max_output=max_output,
+        compact_at=int((num_ctx - max_output) * (1 - ESTIMATE_MARGIN)),
+        blocking_at=num_ctx - max_output,
+    )
+
+
 def tier_model(config: Config, tier: str) -> str | None:
     """An exact mapping name for ``tier`` (e.g. ``claude-sonnet-local``), if the config has one."""
     for mapping in config.mappings:
@@ -65,6 +162,9 @@ def claude_code_env(config: Config, base_url: str, token: str) -> dict[str, str]
     sonnet = tier_model(config, "sonnet")
     if sonnet:
         env["CLAUDE_CODE_SUBAGENT_MODEL"] = sonnet
+    context = claude_context(config)
+    if context is not None:
+        env.update(context.env())
     return env
 
 

@@ -9,9 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from core.clients.claude_code import claude_code_env, env_line, render_env, unserved_tiers, write_settings
+from core.clients.claude_code import (
+    claude_code_env,
+    claude_context,
+    env_line,
+    render_env,
+    unserved_tiers,
+    write_settings,
+)
 from core.config.defaults import default_config
-from core.config.schema import Config, Mapping
+from core.config.schema import Config, Mapping, ModelOptions, OllamaServerSettings
 from core.errors import ClaudeSettingsError
 
 URL = "http://127.0.0.1:4000"
@@ -20,8 +27,53 @@ TRICKY = 'sk-it\'s a "key" with $HOME and `ticks` \\ end'
 
 def test_pattern_tiers_leave_the_tier_variables_to_claude_codes_own_names() -> None:
     env = claude_code_env(default_config(), URL, "sk-k")
-    assert env == {"ANTHROPIC_BASE_URL": URL, "ANTHROPIC_AUTH_TOKEN": "sk-k"}
+    assert not any(name.startswith("ANTHROPIC_DEFAULT_") for name in env)
+    assert env["ANTHROPIC_BASE_URL"] == URL and env["ANTHROPIC_AUTH_TOKEN"] == "sk-k"
     assert unserved_tiers(default_config()) == []
+
+
+def compaction_point(env: dict[str, str]) -> int:
+    """Where Claude Code 2.1.197 compacts, by its own arithmetic on the variables it reads."""
+    window = max(int(env["CLAUDE_CODE_AUTO_COMPACT_WINDOW"]), 100_000)
+    usable = window - min(int(env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"]), 20_000)
+    return min(int(usable * float(env["CLAUDE_AUTOCOMPACT_PCT_OVERRIDE"]) / 100), usable - 13_000)
+
+
+def test_claude_code_is_told_the_real_window_of_a_32k_context() -> None:
+    env = claude_code_env(default_config(), URL, "sk-k")  # every tier at num_ctx 32768
+    output = int(env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"])
+    assert output == 8192  # not Claude Code's 32,000, which alone would fill the context
+    compact = compaction_point(env)
+    assert 0.8 * (32768 - output) <= compact <= 32768 - output
+    assert int(env["CLAUDE_CODE_BLOCKING_LIMIT_OVERRIDE"]) == 32768 - output
+    assert env["CLAUDE_CODE_ATTRIBUTION_HEADER"] == "0"
+
+
+def test_the_smallest_context_among_the_tiers_decides() -> None:
+    config = Config(
+        mappings=[
+            Mapping(name="claude-*sonnet*", model="qwen3-coder:30b", options=ModelOptions(num_ctx=131072)),
+            Mapping(name="claude-*haiku*", model="qwen3-coder:30b", options=ModelOptions(num_ctx=65536)),
+            Mapping(name="gpt-4o", model="llama3.2:3b", options=ModelOptions(num_ctx=2048)),  # not Claude's
+        ]
+    )
+    context = claude_context(config)
+    assert context is not None and context.num_ctx == 65536 and context.mapping == "claude-*haiku*"
+    env = context.env()
+    assert 0 <= context.compact_at - compaction_point(env) <= 10  # the percentage keeps 2 decimals
+    assert context.compact_at < 65536 - context.max_output
+    assert "65,536" in context.explain()
+
+
+def test_a_tier_without_num_ctx_counts_as_ollamas_default() -> None:
+    config = Config(mappings=[Mapping(name="*", model="llama3.2:3b")])
+    assert claude_context(config).num_ctx == 4096  # type: ignore[union-attr]
+    server = Config(
+        mappings=[Mapping(name="*", model="llama3.2:3b")],
+        ollama_server=OllamaServerSettings(context_length=16384),
+    )
+    assert claude_context(server).num_ctx == 16384  # type: ignore[union-attr]
+    assert claude_context(Config(mappings=[Mapping(name="gpt-4o", model="x")])) is None
 
 
 def test_exact_tier_mappings_are_named_in_the_environment() -> None:

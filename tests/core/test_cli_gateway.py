@@ -41,7 +41,8 @@ def save(config: Config) -> None:
 def test_claude_env_prints_the_url_and_the_stored_key(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["claude-env", "--shell", "json"]) == 0
     env = json.loads(capsys.readouterr().out)
-    assert env == {"ANTHROPIC_BASE_URL": "http://127.0.0.1:4000", "ANTHROPIC_AUTH_TOKEN": master_key()}
+    assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:4000" and env["ANTHROPIC_AUTH_TOKEN"] == master_key()
+    assert env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] == "8192"  # the first-run config's 32k context
 
 
 def test_claude_env_write_settings_merges_into_the_users_file(capsys: pytest.CaptureFixture[str]) -> None:
@@ -51,11 +52,10 @@ def test_claude_env_write_settings_merges_into_the_users_file(capsys: pytest.Cap
     assert main(["claude-env", "--write-settings"]) == 0
     data = json.loads(settings.read_text())
     assert data["theme"] == "dark"
-    assert data["env"] == {
-        "FOO": "bar",
-        "ANTHROPIC_BASE_URL": "http://127.0.0.1:4000",
-        "ANTHROPIC_AUTH_TOKEN": master_key(),
-    }
+    assert data["env"]["FOO"] == "bar"
+    assert data["env"]["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:4000"
+    assert data["env"]["ANTHROPIC_AUTH_TOKEN"] == master_key()
+    assert data["env"]["CLAUDE_CODE_ATTRIBUTION_HEADER"] == "0"
     assert "settings.json.bak" in capsys.readouterr().out
 
 
@@ -133,6 +133,64 @@ class Lines:
                 return line
 
 
+def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "core.cli.main", *args]
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+
+
+def claude_on_path(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
+    """``env`` with a stand-in ``claude`` first on PATH that prints what it was started with."""
+    folder = tmp_path / "bin"
+    folder.mkdir(exist_ok=True)
+    script = folder / "claude"
+    script.write_text(
+        "#!/bin/sh\n"
+        'echo "base=$ANTHROPIC_BASE_URL output=$CLAUDE_CODE_MAX_OUTPUT_TOKENS"\n'
+        'printf "args=%s" "$1"; shift; for a in "$@"; do printf "|%s" "$a"; done; echo\n'
+    )
+    script.chmod(0o755)
+    return {**env, "PATH": f"{folder}{os.pathsep}{env.get('PATH', '')}"}
+
+
+def test_claude_says_when_claude_code_is_not_installed(tmp_path: Path) -> None:
+    from core.gateway.running import RunningRecord
+
+    record = RunningRecord(AppPaths.from_env(), "serve")
+    record.update(True, "http://127.0.0.1:4999")  # this test process plays the running gateway
+    try:
+        done = run_cli(["claude", "-p", "hi"], {**os.environ, "PATH": str(tmp_path)})
+    finally:
+        record.withdraw()
+    assert done.returncode == 127
+    assert (
+        "Claude Code is not installed" in done.stderr
+        and "npm install -g @anthropic-ai/claude-code" in done.stderr
+    )
+
+
+def test_a_running_file_left_by_a_dead_gateway_is_ignored(capsys: pytest.CaptureFixture[str]) -> None:
+    from core.gateway.running import find_running, running_file
+
+    paths = AppPaths.from_env()
+    paths.ensure()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    running_file(paths).write_text(
+        json.dumps(
+            {
+                "url": "http://127.0.0.1:4555",
+                "pid": int(dead.stdout),
+                "where": "serve",
+                "started": time.time(),
+            }
+        )
+    )
+    assert find_running(paths) is None
+    assert main(["claude-env", "--shell", "bash"]) == 0
+    assert "ANTHROPIC_BASE_URL='http://127.0.0.1:4000'" in capsys.readouterr().out
+
+
 @pytest.mark.timeout(120)
 def test_serve_runs_headless_without_qt_and_stops_quickly_on_sigterm(
     fake_ollama: FakeOllama, tmp_path: Path
@@ -180,6 +238,17 @@ def test_serve_runs_headless_without_qt_and_stops_quickly_on_sigterm(
         )
         assert answer.status_code == 200, answer.text
 
+        # Another terminal, tried as a user would: the commands that point Claude Code at
+        # GateDeck find this gateway on its --port, not the config's 4000.
+        printed = run_cli(["claude-env", "--shell", "bash"], env)
+        assert f"ANTHROPIC_BASE_URL='http://127.0.0.1:{port}'" in printed.stdout, printed.stderr
+        launched = run_cli(["claude", "-p", "say hi", "--model", "sonnet"], claude_on_path(tmp_path, env))
+        assert launched.returncode == 0, launched.stderr
+        assert launched.stdout.splitlines() == [
+            f"base=http://127.0.0.1:{port} output=8192",
+            "args=-p|say hi|--model|sonnet",
+        ]
+
         # Stop while an answer is still streaming: in-flight work gets 1 s, then it goes.
         fake_ollama.set_reply("qwen2.5-coder:7b", " ".join(["word"] * 200), chunks=200)
         fake_ollama.set_chunk_delay(0.1, "/api/chat")
@@ -215,6 +284,11 @@ def test_serve_runs_headless_without_qt_and_stops_quickly_on_sigterm(
     assert code == 0, stderr
     assert "must not import Qt" not in stderr
     assert not client.is_alive()  # the client's stream ended too
+    assert (
+        "ANTHROPIC_BASE_URL='http://127.0.0.1:4000'" in run_cli(["claude-env", "--shell", "bash"], env).stdout
+    )
+    stopped = run_cli(["claude"], claude_on_path(tmp_path, env))
+    assert stopped.returncode == 1 and "no GateDeck gateway is running" in stopped.stderr
     print(f"serve stopped {elapsed:.2f} s after SIGTERM with a stream in flight")
     assert elapsed < 3.0, stderr  # the goal is 2 s; a loaded CI machine gets a second of slack
 
