@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from core.clients.claude_code import (
     Shell,
     claude_code_env,
+    claude_context,
     default_settings_path,
     render_env,
     unserved_tiers,
@@ -60,6 +61,17 @@ class ClaudeCodeDialog(QDialog):
             "file so every session uses them."
         )
         intro.setWordWrap(True)
+        context = claude_context(config)
+        self.context_note = QLabel(
+            context.explain()
+            + " Without this, Claude Code would take every model for a 200,000-token one and Ollama "
+            "would cut its prompt without a word."
+            if context
+            else ""
+        )
+        self.context_note.setObjectName("claudeContextNote")
+        self.context_note.setWordWrap(True)
+        self.context_note.setVisible(context is not None)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("claudeEnvTabs")
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
@@ -102,6 +114,7 @@ class ClaudeCodeDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
+        layout.addWidget(self.context_note)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.status)
         layout.addLayout(bottom)

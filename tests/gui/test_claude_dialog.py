@@ -62,3 +62,16 @@ def test_missing_tiers_are_pointed_out(qtbot: QtBot, install: Installation) -> N
     dialog = ClaudeCodeDialog(only_sonnet, URL, "sk-x", settings_path=Path("/unused"))
     qtbot.addWidget(dialog)
     assert "opus" in dialog.status.text() and "haiku" in dialog.status.text()
+
+
+def test_the_dialog_says_which_window_claude_code_gets_and_why(qtbot: QtBot, install: Installation) -> None:
+    dialog = ClaudeCodeDialog(install.config, URL, install.master_key, settings_path=Path("/unused"))
+    qtbot.addWidget(dialog)
+    note = dialog.context_note.text()
+    assert "32,768 tokens" in note and "8,192" in note and "compact" in note
+    assert "export CLAUDE_CODE_MAX_OUTPUT_TOKENS='8192'" in dialog.texts["bash"].toPlainText()
+
+    cloud_only = install.config.model_copy(update={"mappings": []})
+    bare = ClaudeCodeDialog(cloud_only, URL, "sk-x", settings_path=Path("/unused"))
+    qtbot.addWidget(bare)
+    assert bare.context_note.isHidden() and "CLAUDE_CODE_MAX_OUTPUT_TOKENS" not in bare.env
