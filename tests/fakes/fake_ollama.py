@@ -20,7 +20,11 @@ As a separate process (killable, or started by a fake ``ollama`` executable)::
 Test controls (all thread-safe, all usable while a request is in flight):
 
 - ``requests`` / ``bodies(path)`` / ``wait_for_requests(path, count)``: what clients sent.
-- ``set_reply(model, text=, chunks=, tool_calls=, prompt_eval_count=, eval_count=)``.
+- ``set_reply(model, text=, chunks=, tool_calls=, prompt_eval_count=, eval_count=, thinking=,
+  split_calls=, round_trip=)``: tool calls come with Ollama's ``id`` and ``function.index``,
+  all in one chunk unless ``split_calls``; ``round_trip``: only while the request offers the
+  tools and holds no tool result yet (then ``text``). A model that can think thinks
+  unless the request says ``think: false``.
 - ``set_chunk_delay(seconds, path=None)``: a pause before each streamed chunk (each token of
   a ``stream: false`` answer takes as long, before the one answer).
 - ``set_pull_plan(model, layer_sizes, steps_per_layer)``: layers a pull downloads.
@@ -42,6 +46,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import json
 import os
 import signal
 import socket
@@ -52,7 +57,15 @@ from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, TextIO
 
-from tests.fakes.ollama_catalog import FakeModel, canonical_name, default_models, tiny_model
+from tests.fakes.ollama_catalog import (
+    FakeModel,
+    canonical_name,
+    default_models,
+    llama32_3b,
+    qwen3_8b,
+    qwen25_coder_7b,
+    tiny_model,
+)
 from tests.fakes.ollama_http import Handler, Server, Server6
 from tests.fakes.ollama_records import (
     DEFAULT_CONTEXT_LENGTH,
@@ -252,10 +265,19 @@ class FakeOllama:
         prompt_eval_count: int | None = None,
         eval_count: int | None = None,
         thinking: str = "",
+        split_calls: bool = False,
+        round_trip: bool = False,
     ) -> None:
         with self._lock:
             self._replies[canonical_name(model)] = Reply(
-                text, chunks, list(tool_calls or []), prompt_eval_count, eval_count, thinking
+                text,
+                chunks,
+                list(tool_calls or []),
+                prompt_eval_count,
+                eval_count,
+                thinking,
+                split_calls,
+                round_trip,
             )
 
     def set_chunk_delay(self, seconds: float, path: str | None = None) -> None:
@@ -400,6 +422,11 @@ class FakeOllama:
         }
 
 
+_CATALOG: dict[str, Callable[[], FakeModel]] = {
+    m().name: m for m in (llama32_3b, qwen25_coder_7b, qwen3_8b, tiny_model)
+}
+
+
 def _host_port_from_env(value: str | None) -> tuple[str, int]:
     """Parse ``OLLAMA_HOST`` the way ``ollama serve`` does: ``host``, ``host:port``, ``:port``, a URL."""
     if not value:
@@ -451,6 +478,21 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="seconds before each streamed chat/generate chunk (a model generating at that pace)",
     )
+    parser.add_argument(
+        "--tool-call",
+        action="append",
+        default=[],
+        metavar="MODEL=TOOL:JSON",
+        help="MODEL calls TOOL with the JSON arguments while a request offers it, and says it is "
+        "done once the tool's result comes back (a tool round trip); repeatable",
+    )
+    parser.add_argument(
+        "--add-model",
+        action="append",
+        default=[],
+        choices=sorted(_CATALOG),
+        help="also install this model (e.g. a model that can think); repeatable",
+    )
     args = parser.parse_args(argv)
     env_host, env_port = _host_port_from_env(os.environ.get("OLLAMA_HOST"))
     host = args.host or env_host
@@ -476,6 +518,17 @@ def main(argv: list[str] | None = None) -> int:
         model, _, words = reply.partition("=")
         count = int(words)
         fake.set_reply(model, " ".join(f"w{i}" for i in range(count)), chunks=count)
+    for name in args.add_model:
+        fake.add_model(_CATALOG[name]())
+    for spec in args.tool_call:
+        model, _, call = spec.partition("=")
+        tool, _, arguments = call.partition(":")
+        fake.set_reply(
+            model,
+            f"{tool} ran.",
+            tool_calls=[{"function": {"name": tool, "arguments": json.loads(arguments or "{}")}}],
+            round_trip=True,
+        )
     try:
         fake.start()
     except OSError as exc:

@@ -25,6 +25,7 @@ from tests.fakes.ollama_records import (
     RecordedRequest,
     Reply,
     now_utc,
+    option_error,
     parse_keep_alive,
     split_reply,
 )
@@ -374,10 +375,16 @@ class Handler(BaseHTTPRequestHandler):
             return
         options = req.get("options") or {}
         stream = req.get("stream", True) is not False
+        can_think = "thinking" in model.capabilities
         think = req.get("think") not in (None, False)
-        if think and "thinking" not in model.capabilities:
+        if think and not can_think:
             # what Ollama answers (HTTP 400) when asked to think with a model that cannot
             self._send_json(400, {"error": f'"{model.name}" does not support thinking'})
+            return
+        if can_think and req.get("think") is None:
+            think = True  # Ollama: a model that can think does when the request does not say
+        if (problem := option_error(options)) is not None:
+            self._send_json(500, {"error": problem})  # Ollama's scheduler, reading the options
             return
         prompt_chars = (
             sum(len(str(m.get("content") or "")) for m in req.get("messages") or [])
@@ -397,6 +404,7 @@ class Handler(BaseHTTPRequestHandler):
         fresh = fake._load(model, keep_alive if keep_alive != 0 else 300.0, options)
         with fake._lock:
             reply = fake._replies.get(model.name) or Reply(text=f"Hello from {model.name}.")
+        calls = reply.calls_for(req) if chat else []
         pieces = split_reply(reply.text, reply.chunks)
         done_reason = "stop"
         limit = options.get("num_predict")
@@ -440,7 +448,7 @@ class Handler(BaseHTTPRequestHandler):
                 tokens = len(pieces) + (len(thoughts) if chat else 0)
                 for _ in range(tokens if delay > 0 else 0):
                     self._pause(delay)
-                final = chunk("".join(pieces), True, reply.tool_calls, "".join(thoughts))
+                final = chunk("".join(pieces), True, calls, "".join(thoughts))
                 final["done_reason"] = done_reason
                 if not chat and not req.get("raw"):
                     final["context"] = list(range(1, prompt_tokens + eval_tokens + 1))[:64]
@@ -455,8 +463,8 @@ class Handler(BaseHTTPRequestHandler):
             for piece in pieces:
                 self._pause(delay)
                 out.send(chunk(piece, False))
-            if reply.tool_calls:
-                out.send(chunk("", False, reply.tool_calls))
+            for group in [[call] for call in calls] if reply.split_calls else [calls] if calls else []:
+                out.send(chunk("", False, group))
             final = chunk("", True)
             final["done_reason"] = done_reason
             if not chat and not req.get("raw"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import random
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +36,29 @@ class Reply:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     prompt_eval_count: int | None = None
     eval_count: int | None = None
-    thinking: str = ""  # sent as message.thinking when the request asks to think
+    thinking: str = ""  # sent as message.thinking when the model thinks
+    #: each tool call in its own streamed chunk (else all of them in one chunk)
+    split_calls: bool = False
+    #: a tool round trip: the calls only while the request offers those tools and holds no
+    #: tool result yet (then ``text``), as a model that ran its tool once would
+    round_trip: bool = False
+
+    def calls_for(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        """The tool calls to answer ``request`` with, each carrying an ``id`` and
+        ``function.index`` as Ollama's parsers give them."""
+        if not self.tool_calls:
+            return []
+        if self.round_trip:
+            offered = {(t.get("function") or {}).get("name") for t in request.get("tools") or ()}
+            answered = any(m.get("role") == "tool" for m in request.get("messages") or ())
+            wanted = {(c.get("function") or {}).get("name") for c in self.tool_calls}
+            if not wanted <= offered or answered:
+                return []
+        out = []
+        for index, call in enumerate(self.tool_calls):
+            function = {"index": index, **(call.get("function") or {})}
+            out.append({"id": call.get("id") or tool_call_id(), **call, "function": function})
+        return out
 
 
 @dataclass(frozen=True)
@@ -117,6 +140,53 @@ def kv_bytes(model: FakeModel, ctx: int) -> int:
         info.get(f"{arch}.attention.key_length", int(info.get(f"{arch}.embedding_length", 0)) // heads)
     )
     return layers * ctx * kv_heads * head_dim * 2 * 2
+
+
+def tool_call_id() -> str:
+    """Eight lowercase letters and digits, like Ollama's ``toolCallId``."""
+    return "call_" + "".join(random.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(8))
+
+
+#: Ollama's option types (``api/types.go``: ``Options`` and ``Runner``); what is not here
+#: Ollama ignores with a warning.
+_INT_OPTIONS = frozenset(
+    {
+        "num_ctx",
+        "num_batch",
+        "num_gpu",
+        "main_gpu",
+        "num_thread",
+        "draft_num_predict",
+        "num_keep",
+        "seed",
+        "num_predict",
+        "top_k",
+        "repeat_last_n",
+    }
+)
+_FLOAT_OPTIONS = frozenset(
+    {"top_p", "min_p", "typical_p", "temperature", "repeat_penalty", "presence_penalty", "frequency_penalty"}
+)
+
+
+def option_error(options: dict[str, Any]) -> str | None:
+    """Ollama's message for an option of the wrong type (it answers 500 with it), else None."""
+    for key, value in options.items():
+        if value is None:
+            continue
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if key in _INT_OPTIONS and not number:
+            return f'option "{key}" must be of type integer'
+        if key in _FLOAT_OPTIONS and not number:
+            return f'option "{key}" must be of type float32'
+        if key == "use_mmap" and not isinstance(value, bool):
+            return f'option "{key}" must be of type boolean'
+        if key == "stop":
+            if not isinstance(value, list):
+                return f'option "{key}" must be of type array'
+            if not all(isinstance(item, str) for item in value):
+                return f'option "{key}" must be of an array of strings'
+    return None
 
 
 def split_reply(text: str, chunks: int | None) -> list[str]:
