@@ -18,6 +18,7 @@ from core.errors import GateDeckError
 from core.hardware.facts import probe_hardware
 from core.hardware.fit import ModelGeometry, estimate_fit
 from core.ollama.client import OllamaClient
+from core.ollama.names import full_name
 from core.ollama.pull import Pull, PullPhase, PullProgress
 from core.ollama.storage import is_local_url, ollama_models_dir
 
@@ -270,7 +271,7 @@ async def cmd_hw(args: argparse.Namespace) -> int:
     async with OllamaClient(backend_url(args)) as client:
         details = await client.show(args.fit)
         sizes = {m.name: m.size for m in await client.list_models()}
-    name = args.fit if ":" in args.fit.rsplit("/", 1)[-1] else f"{args.fit}:latest"
+    name = full_name(args.fit)
     try:
         geometry = ModelGeometry.from_details(details, sizes.get(name, 0))
     except ValueError as exc:

@@ -36,6 +36,7 @@ from typing import Literal
 
 from core.config.schema import Config
 from core.errors import ClaudeSettingsError
+from core.ollama.load_options import effective_num_ctx
 
 Shell = Literal["bash", "zsh", "fish", "powershell", "json"]
 SHELLS: tuple[Shell, ...] = ("bash", "zsh", "fish", "powershell", "json")
@@ -57,8 +58,6 @@ TIER_PROBES = {
 CLAUDE_MIN_COMPACT_WINDOW = 100_000
 #: The most output Claude Code sets aside from its window before compacting (2.1.197).
 CLAUDE_MAX_RESERVED_OUTPUT = 20_000
-#: Ollama's own context when neither the mapping nor the server settings give one.
-OLLAMA_DEFAULT_CTX = 4096
 #: Room left for GateDeck's token estimate to be wrong (compaction starts this much earlier).
 ESTIMATE_MARGIN = 0.10
 
@@ -123,8 +122,8 @@ def claude_context(config: Config) -> ClaudeContext | None:
             served.append(mapping)
     if not served:
         return None
-    default_ctx = config.ollama_server.context_length or OLLAMA_DEFAULT_CTX
-    num_ctx, name = min((m.options.num_ctx or default_ctx, m.name) for m in served)
+    server_ctx = config.ollama_server.context_length
+    num_ctx, name = min((effective_num_ctx(m.options, server_ctx), m.name) for m in served)
     max_output = max(1024, min(32_000, num_ctx // 4))
     return ClaudeContext(
         num_ctx=num_ctx,

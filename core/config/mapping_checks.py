@@ -14,6 +14,8 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from core.config.schema import CLAUDE_MIN_CTX, Mapping
+from core.ollama.load_options import ReloadGroup, reload_groups
+from core.ollama.names import full_name
 
 Severity = Literal["error", "warning"]
 
@@ -30,6 +32,8 @@ class MappingIssue:
         severity: ``error`` blocks Apply; ``warning`` does not.
         message: what is wrong and what to do.
         missing_model: set when the fix is to pull this model.
+        reload_model: set when the fix is to give every mapping on this model the same load
+            options (:func:`core.ollama.load_options.with_same_load_options`).
     """
 
     row: int
@@ -37,6 +41,7 @@ class MappingIssue:
     severity: Severity
     message: str
     missing_model: str | None = None
+    reload_model: str | None = None
 
 
 def check_mappings(
@@ -60,7 +65,10 @@ def check_mappings(
     names = [str(r.name if isinstance(r, Mapping) else r.get("name", "")) for r in rows]
     backends = set(backend_names)
     targets = set(names) | set(cloud_names)
-    installed = None if installed_models is None else {_canonical(m) for m in installed_models}
+    installed = None if installed_models is None else {full_name(m) for m in installed_models}
+    reloads: dict[str, list[ReloadGroup]] = {}
+    for group in reload_groups([m for _, m in mappings]):
+        reloads.setdefault(group.mappings[0], []).append(group)  # said once, on the first row
     for row, mapping in mappings:
         if names.count(mapping.name) > 1 and names.index(mapping.name) != row:
             issues.append(
@@ -85,7 +93,7 @@ def check_mappings(
                 issues.append(
                     MappingIssue(row, "fallbacks", "error", f"fallback '{fallback}' does not exist")
                 )
-        if installed is not None and _canonical(mapping.model) not in installed:
+        if installed is not None and full_name(mapping.model) not in installed:
             issues.append(
                 MappingIssue(
                     row,
@@ -95,6 +103,8 @@ def check_mappings(
                     missing_model=mapping.model,
                 )
             )
+        for group in reloads.get(mapping.name, ()):
+            issues.append(MappingIssue(row, "num_ctx", "warning", group.describe(), reload_model=group.model))
         ctx = mapping.options.num_ctx
         if mapping.is_claude and (ctx is None or ctx < CLAUDE_MIN_CTX):
             shown = "Ollama's default" if ctx is None else f"{ctx:,}"
@@ -123,11 +133,6 @@ def _validated(row: int, raw: Mapping | dict[str, Any]) -> tuple[Mapping | None,
             )
             for err in exc.errors(include_url=False)
         ]
-
-
-def _canonical(model: str) -> str:
-    """Ollama treats ``name`` and ``name:latest`` as the same model."""
-    return model if ":" in model.rsplit("/", 1)[-1] else f"{model}:latest"
 
 
 def has_errors(issues: Iterable[MappingIssue]) -> bool:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from core.config.schema import Config
 from core.errors import OllamaError
 from core.ollama.client import OllamaClient, shared_tls_context
+from core.ollama.names import full_name, same_model
 
 
 @dataclass(frozen=True)
@@ -53,15 +54,6 @@ class GatewayHealth:
         return self.live is not False and all(b.reachable for b in self.backends) and not self.missing
 
 
-def same_model(a: str, b: str) -> bool:
-    """Ollama names ``llama3`` and ``llama3:latest`` are the same model."""
-    return _full(a) == _full(b)
-
-
-def _full(name: str) -> str:
-    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
-
-
 async def check_backend(name: str, url: str, per_request_s: float = 3.0) -> BackendHealth:
     """Ask one Ollama server for its version and installed models."""
     try:
@@ -99,7 +91,7 @@ async def models_that_cannot_think(
     for mapping in config.mappings:
         for name in mapping.backends:
             if any(same_model(mapping.model, model) for model in installed.get(name, ())):
-                spellings = asks.setdefault((name, _full(mapping.model)), [])
+                spellings = asks.setdefault((name, full_name(mapping.model)), [])
                 if mapping.model not in spellings:
                     spellings.append(mapping.model)
 

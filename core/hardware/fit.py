@@ -41,6 +41,7 @@ from core.errors import ModelNotFound
 from core.hardware.facts import HardwareInfo
 from core.ollama.client import OllamaClient
 from core.ollama.models import ModelDetails
+from core.ollama.names import full_name
 
 KvCacheType = Literal["f16", "q8_0", "q4_0"]
 
@@ -238,7 +239,7 @@ async def estimate_for_model(
     """Estimate for an installed model, reading its metadata from Ollama."""
     details = await client.show(model)
     installed = {m.name: m for m in await client.list_models()}
-    name = model if ":" in model.rsplit("/", 1)[-1] else f"{model}:latest"
+    name = full_name(model)
     if name not in installed:
         raise ModelNotFound(model, client.url)
     geometry = ModelGeometry.from_details(details, installed[name].size)

@@ -25,6 +25,7 @@ from core.config.defaults import DEFAULT_MODEL
 from core.config.holder import ConfigHolder
 from core.config.mapping_checks import MappingIssue, check_mappings, has_errors
 from core.config.schema import CLAUDE_MIN_CTX, Config, Mapping, ModelOptions
+from core.ollama.load_options import with_same_load_options
 from gui.widgets.mappings_table import COLUMNS, MappingDelegate, MappingTableModel
 
 #: Saves the new config and hot-applies it; returns a short status for the user.
@@ -217,6 +218,16 @@ class MappingsPanel(QWidget):
     async def _on_apply_clicked(self) -> None:
         await self.apply()
 
+    def use_same_load_options(self, model: str) -> None:
+        """Give every row on ``model`` the same load options (a draft change, applied with Apply)."""
+        rows = self.model.rows()
+        valid = {i: Mapping.model_validate(r) for i, r in enumerate(rows) if _valid(r)}
+        fixed = iter(with_same_load_options(list(valid.values()), model))
+        for i in valid:
+            rows[i] = next(fixed).model_dump(mode="json")
+        self.model.set_rows(rows)
+        self.status.setText(f"Every mapping on {model} now loads it the same way: Apply to save.")
+
     def _saved_rows(self) -> list[dict[str, Any]]:
         return [m.model_dump(mode="json") for m in self._holder.config.mappings]
 
@@ -263,6 +274,16 @@ class MappingsPanel(QWidget):
                 model_name = issue.missing_model
                 pull.clicked.connect(lambda _c=False, m=model_name: self.pull_requested.emit(m))
                 row_layout.addWidget(pull)
+            if issue.reload_model:
+                same = QPushButton("Use the same load options")
+                same.setObjectName("sameLoadOptions")
+                same.setToolTip(
+                    "Give every mapping on this model the largest context among them and the same "
+                    "GPU layers, threads and batch, so Ollama keeps one copy loaded"
+                )
+                reload_model = issue.reload_model
+                same.clicked.connect(lambda _c=False, m=reload_model: self.use_same_load_options(m))
+                row_layout.addWidget(same)
             item.setSizeHint(row_widget.sizeHint())
             self.issue_list.addItem(item)
             self.issue_list.setItemWidget(item, row_widget)
@@ -285,6 +306,14 @@ class MappingsPanel(QWidget):
         self.apply_button.setEnabled(dirty and not has_errors(self._issues))
         if dirty and not has_errors(self._issues):
             self.status.setText("Unsaved changes: Apply saves them and updates the running gateway at once.")
+
+
+def _valid(row: dict[str, Any]) -> bool:
+    try:
+        Mapping.model_validate(row)
+    except ValueError:
+        return False
+    return True
 
 
 _FIELD_NAMES = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
 from pytestqt.qtbot import QtBot
 
 from core.config.first_run import Installation
@@ -114,3 +115,19 @@ def test_add_duplicate_reorder_remove_and_revert(qtbot: QtBot, install: Installa
     panel.revert()
     assert names() == before
     assert not panel.dirty
+
+
+def test_a_smaller_context_for_one_tier_warns_of_reloads_and_one_click_evens_it(
+    qtbot: QtBot, install: Installation
+) -> None:
+    panel, _holder, _ = make_panel(qtbot, install)
+    edit(panel, 2, "num_ctx", 16384)  # haiku on the same model as opus and sonnet, smaller context
+    reloads = [i for i in panel.issues if i.reload_model]
+    assert len(reloads) == 1 and reloads[0].reload_model == "qwen2.5-coder:7b"
+    assert "loads the model again" in reloads[0].message and "16,384" in reloads[0].message
+    button = panel.issue_list.findChild(QPushButton, "sameLoadOptions")
+    assert button is not None
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert panel.model.index(2, COL["num_ctx"]).data() == "32,768"  # the largest context wins
+    assert not [i for i in panel.issues if i.reload_model]
+    assert not panel.dirty, "back to what is saved: nothing left to apply"
