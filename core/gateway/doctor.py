@@ -13,6 +13,7 @@ from core.errors import PortInUse
 from core.gateway.health import check_backends, check_liveliness, installed_by_backend, missing_models
 from core.gateway.net import bind_listener, connect_host
 from core.gateway.render import cloud_key_env
+from core.ollama.load_options import reload_groups
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -98,6 +99,16 @@ async def diagnose(
                     f"mappings[{index}].options.num_ctx in the config file)",
                 )
             )
+
+    for group in reload_groups(config.mappings):
+        checks.append(
+            Check(
+                f"Load options of {group.model}",
+                "warn",
+                group.describe(),
+                "give them the same context and GPU settings (Mappings panel: 'Use the same load options')",
+            )
+        )
 
     unserved = unserved_tiers(config)
     if unserved:

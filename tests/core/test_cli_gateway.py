@@ -85,6 +85,7 @@ def test_doctor_lists_each_problem_with_its_fix(
             ],
             mappings=[
                 Mapping(name="claude-*sonnet*", model="qwen2.5-coder:7b", options=ModelOptions(num_ctx=8192)),
+                Mapping(name="gpt-4o-mini", model="qwen2.5-coder:7b", options=ModelOptions(num_ctx=32768)),
                 Mapping(name="gpt-4o", model="mistral:7b"),
                 Mapping(name="other", model="llama3.2:3b", backends=["away"]),
             ],
@@ -98,6 +99,8 @@ def test_doctor_lists_each_problem_with_its_fix(
     assert "[FAIL] Model for 'gpt-4o': mistral:7b is not installed" in out
     assert "fix: gatedeck models pull mistral:7b" in out
     assert "[FAIL] Context of 'claude-*sonnet*': num_ctx is 8192" in out and "32768" in out
+    assert "[warn] Load options of qwen2.5-coder:7b: claude-*sonnet*, gpt-4o-mini use" in out
+    assert "Use the same load options" in out
     assert "[warn] Claude Code tiers" in out and "opus, haiku" in out
 
 
