@@ -9,7 +9,8 @@ tiers are patterns the variables are left out and Claude Code's own names land o
 
 Claude Code believes every ``claude-*`` model has a 200k window, while Ollama cuts a longer
 prompt to the mapping's ``num_ctx`` without a word. :func:`claude_context` tells Claude Code the
-real window through the variables it reads (read from Claude Code 2.1.197's own code):
+real window through the variables it reads (read from Claude Code's own code, 2.1.197 and
+2.1.332 alike):
 
 - ``CLAUDE_CODE_MAX_OUTPUT_TOKENS``: its answers' ``max_tokens`` (32,000 by default, which alone
   would fill a 32k context);
@@ -18,9 +19,10 @@ real window through the variables it reads (read from Claude Code 2.1.197's own 
 - ``CLAUDE_AUTOCOMPACT_PCT_OVERRIDE``: the share of that window (less the output it reserves,
   at most 20,000) at which it compacts the conversation;
 - ``CLAUDE_CODE_BLOCKING_LIMIT_OVERRIDE``: the size at which it stops and asks to compact;
-- ``CLAUDE_CODE_ATTRIBUTION_HEADER=0``: leaves out the per-version header line it puts first
-  in the system prompt, so the prompt's start is the same from session to session and Ollama
-  reuses what it already processed.
+- ``CLAUDE_CODE_ATTRIBUTION_HEADER=0``: leaves out the header line it puts first in the system
+  prompt (``cc_version=2.1.332.31a`` — the suffix changes from request to request, and 2.1.332
+  adds per-turn fields), so the prompt's start stays the same and Ollama reuses the ~20k tokens
+  it already processed instead of reading the whole prompt again.
 """
 
 from __future__ import annotations
@@ -54,9 +56,9 @@ TIER_PROBES = {
 }
 
 
-#: Claude Code raises a compaction window below this to it (2.1.197).
+#: Claude Code raises a compaction window below this to it (2.1.197, 2.1.332).
 CLAUDE_MIN_COMPACT_WINDOW = 100_000
-#: The most output Claude Code sets aside from its window before compacting (2.1.197).
+#: The most output Claude Code sets aside from its window before compacting (2.1.197, 2.1.332).
 CLAUDE_MAX_RESERVED_OUTPUT = 20_000
 #: Room left for GateDeck's token estimate to be wrong (compaction starts this much earlier).
 ESTIMATE_MARGIN = 0.10

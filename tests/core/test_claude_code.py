@@ -33,7 +33,7 @@ def test_pattern_tiers_leave_the_tier_variables_to_claude_codes_own_names() -> N
 
 
 def compaction_point(env: dict[str, str]) -> int:
-    """Where Claude Code 2.1.197 compacts, by its own arithmetic on the variables it reads."""
+    """Where Claude Code (2.1.197, 2.1.332) compacts, by its own arithmetic on the variables it reads."""
     window = max(int(env["CLAUDE_CODE_AUTO_COMPACT_WINDOW"]), 100_000)
     usable = window - min(int(env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"]), 20_000)
     return min(int(usable * float(env["CLAUDE_AUTOCOMPACT_PCT_OVERRIDE"]) / 100), usable - 13_000)
