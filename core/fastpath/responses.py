@@ -92,9 +92,7 @@ class ResponsesExchange:
         fmt = _format(body.get("text"))
         if fmt is not None:
             out["format"] = fmt
-        think = _think(body.get("reasoning"), out["model"])
-        if think is not None:
-            out["think"] = think
+        out["think"] = _think(body.get("reasoning"), out["model"])
         if target.keep_alive is not None:
             out["keep_alive"] = target.keep_alive
         self._request, self._turn = body, turn
@@ -133,11 +131,12 @@ class ResponsesExchange:
         return ResponseStream(ResponseReply(requested, request, self._remember))
 
 
-def _think(reasoning: Any, model: str) -> bool | str | None:
+def _think(reasoning: Any, model: str) -> bool | str:
+    """Ollama's ``think``: only when the request asks for an effort (a model that can think
+    does so when ``think`` is left out; one that cannot gets no ``think`` at all, see
+    :class:`~core.fastpath.plan.Target`)."""
     effort = reasoning.get("effort") if isinstance(reasoning, dict) else None
-    if effort is None:
-        return None
-    if effort in ("none", "minimal"):
+    if effort in (None, "none", "minimal"):
         return False
     if model.startswith("gpt-oss"):  # gpt-oss takes the effort itself
         return effort if effort in ("low", "medium", "high") else "high"
@@ -256,8 +255,10 @@ def _add_message(out: list[dict[str, Any]], item: Mapping[str, Any]) -> None:
         raise RequestError(f"Unknown message role {item.get('role')!r}.", param="input")
     text, images = _content(item.get("content"))
     last = _open_assistant(out)
-    if role == "assistant" and last is not None and _thinking_only(last):
-        last["content"] = text  # the message its reasoning item came before
+    if role == "assistant" and last is not None and not last["content"]:
+        # the same turn as the reasoning or calls before it (Codex may send a turn's
+        # function_call ahead of its text): one assistant message, as the model gave it
+        last["content"] = text
         message = last
     else:
         message = {"role": role, "content": text}
