@@ -63,7 +63,8 @@ class RequestRecord:
 
     Attributes:
         at: ``time.time()`` when the gateway received it.
-        dialect: ``openai`` (``/v1/chat/completions``) or ``anthropic`` (``/v1/messages``).
+        dialect: ``openai`` (``/v1/chat/completions``), ``anthropic`` (``/v1/messages``) or
+            ``responses`` (``/v1/responses``, answered by the fast path).
         requested: the model name the client asked for (``claude-sonnet-4-5-20250929``).
         mapping: the mapping (LiteLLM model group) GateDeck routed that name to.
         model: the Ollama model (or cloud model) that answered, or was tried last.
