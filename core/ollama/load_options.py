@@ -60,17 +60,23 @@ class ReloadGroup:
     differing: tuple[tuple[str, tuple[object, ...]], ...]
 
     def describe(self) -> str:
-        what = "; ".join(
-            f"{name} "
-            + " vs ".join(
-                "default" if v is None else f"{v:,}" if isinstance(v, int) else str(v) for v in values
+        parts = []
+        for option, values in self.differing:
+            users: dict[object, list[str]] = {}
+            for mapping, value in zip(self.mappings, values, strict=True):
+                users.setdefault(value, []).append(mapping)
+            parts.append(
+                f"{option} "
+                + " vs ".join(f"{_shown(value)} ({', '.join(names)})" for value, names in users.items())
             )
-            for name, values in self.differing
-        )
         return (
-            f"{', '.join(self.mappings)} use {self.model} with different load options ({what}): Ollama "
-            "loads the model again each time a client switches between them"
+            f"{', '.join(self.mappings)} use {self.model} with different load options "
+            f"({'; '.join(parts)}): Ollama loads the model again each time a client switches between them"
         )
+
+
+def _shown(value: object) -> str:
+    return "default" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def reload_groups(mappings: Sequence[Mapping]) -> list[ReloadGroup]:

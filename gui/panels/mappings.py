@@ -257,15 +257,14 @@ class MappingsPanel(QWidget):
 
     def _show_issues(self) -> None:
         self.issue_list.clear()
-        for issue in self._issues:
+        for issue, rows in _grouped(self._issues):
             item = QListWidgetItem()
             row_widget = QWidget()
             row_layout = QHBoxLayout(row_widget)
             row_layout.setContentsMargins(4, 1, 4, 1)
             mark = "✖" if issue.severity == "error" else "⚠"
-            label = QLabel(
-                f"{mark} Row {issue.row + 1}, {_FIELD_NAMES.get(issue.field, issue.field)}: {issue.message}"
-            )
+            where = f"Row {rows[0] + 1}" if len(rows) == 1 else "Rows " + ", ".join(str(r + 1) for r in rows)
+            label = QLabel(f"{mark} {where}, {_FIELD_NAMES.get(issue.field, issue.field)}: {issue.message}")
             label.setStyleSheet("color: #b00020;" if issue.severity == "error" else "color: #8a5a00;")
             row_layout.addWidget(label, 1)
             if issue.missing_model:
@@ -306,6 +305,22 @@ class MappingsPanel(QWidget):
         self.apply_button.setEnabled(dirty and not has_errors(self._issues))
         if dirty and not has_errors(self._issues):
             self.status.setText("Unsaved changes: Apply saves them and updates the running gateway at once.")
+
+
+def _grouped(issues: list[MappingIssue]) -> list[tuple[MappingIssue, list[int]]]:
+    """Issues to list, with the rows each stands for: a model missing from several rows (four on
+    a first run) is said once, with one Pull button."""
+    shown: list[tuple[MappingIssue, list[int]]] = []
+    by_model: dict[str, list[int]] = {}
+    for issue in issues:
+        if issue.missing_model and issue.missing_model in by_model:
+            by_model[issue.missing_model].append(issue.row)
+            continue
+        rows = [issue.row]
+        if issue.missing_model:
+            by_model[issue.missing_model] = rows
+        shown.append((issue, rows))
+    return shown
 
 
 def _valid(row: dict[str, Any]) -> bool:

@@ -30,7 +30,9 @@ def test_a_different_context_or_gpu_layers_reloads_and_says_which() -> None:
     (group,) = reload_groups(mappings)
     assert group.model == "qwen3:8b" and group.mappings == ("claude-*sonnet*", "claude-*haiku*")
     assert dict(group.differing) == {"num_ctx": (32768, 16384), "num_gpu": (None, 20)}
-    assert "32,768 vs 16,384" in group.describe() and "num_gpu default vs 20" in group.describe()
+    said = group.describe()
+    assert "num_ctx 32,768 (claude-*sonnet*) vs 16,384 (claude-*haiku*)" in said
+    assert "num_gpu default (claude-*sonnet*) vs 20 (claude-*haiku*)" in said
 
 
 def test_latest_tag_and_ollamas_default_gpu_layers_count_as_the_same() -> None:

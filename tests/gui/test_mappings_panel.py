@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
 from core.config.first_run import Installation
@@ -94,6 +94,15 @@ def test_warnings_for_missing_models_and_small_claude_context(qtbot: QtBot, inst
     button.click()
     assert pulls == ["qwen2.5-coder:7b"]
     assert panel.apply_button.isEnabled(), "warnings do not block Apply"
+    # The model all four rows use is said once, with one Pull button.
+    shown = [panel.issue_list.itemWidget(panel.issue_list.item(i)) for i in range(panel.issue_list.count())]
+    pull_buttons = [
+        b.text() for w in shown for b in w.findChildren(QPushButton) if b.text().startswith("Pull")
+    ]
+    assert pull_buttons == ["Pull qwen2.5-coder:7b"]
+    listed = [w.findChild(QLabel).text() for w in shown]
+    assert sum("is not installed" in text for text in listed) == 1
+    assert any(text.startswith("⚠ Rows 1, 2, 3, 4, Ollama model") for text in listed)
 
 
 def test_add_duplicate_reorder_remove_and_revert(qtbot: QtBot, install: Installation) -> None:
