@@ -9,7 +9,9 @@ temperature and ``top_p``; ``text.format`` (JSON schema or JSON mode); ``previou
 ``include``, ``metadata``, ``prompt_cache_key``, ``parallel_tool_calls``…) are accepted and left
 aside; hosted tools (web search, file search…) are left out, as a local model cannot use them.
 What cannot be translated (files, image URLs to fetch, custom grammar tools, item references)
-raises :class:`~core.fastpath.wire.Unsupported` and goes to LiteLLM.
+raises :class:`~core.fastpath.wire.Unsupported` and goes to LiteLLM. A ``conversation`` or a
+``prompt`` template (kept at OpenAI, not here) and an unknown ``previous_response_id`` are a 400
+(:class:`~core.fastpath.wire.RequestError`): answering without them would be answering wrong.
 
 One :class:`ResponsesExchange` serves one HTTP request: it keeps the request it translated so
 that the answer (:mod:`core.fastpath.responses_reply`) can echo it and remember it.
@@ -44,6 +46,13 @@ _HOSTED_TOOLS = frozenset(
     }
 )
 _ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
+#: Request fields that name something kept on OpenAI's side, which GateDeck does not have:
+#: answering without it would be a silent wrong answer, so they are a 400.
+_KEPT_ELSEWHERE = {
+    "conversation": "GateDeck does not keep conversations: send the conversation as input, or "
+    "continue a recent response with previous_response_id.",
+    "prompt": "GateDeck does not keep prompt templates: send the prompt's text as instructions and input.",
+}
 
 
 class ResponsesExchange:
@@ -63,6 +72,9 @@ class ResponsesExchange:
     def ollama_request(self, body: Mapping[str, Any], target: Target, requested: str) -> dict[str, Any]:
         """The ``/api/chat`` body; :class:`Unsupported` when LiteLLM must answer, and
         :class:`RequestError` when nobody can."""
+        for field in ("conversation", "prompt"):
+            if body.get(field) is not None:
+                raise RequestError(_KEPT_ELSEWHERE[field], param=field)
         history = self._history(body.get("previous_response_id"))
         names = _call_names(history)
         turn = _input_messages(body.get("input"), names)
