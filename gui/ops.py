@@ -1,0 +1,126 @@
+"""Background work in the window, started one way.
+
+In the spirit of Anki's ``QueryOp``: every piece of background work of a part of the window (a
+panel, the controller) goes through that part's :class:`BackgroundOps`. The work is kept until
+it ends (no task is dropped half-way by the garbage collector, none outlives its owner's
+:meth:`~BackgroundOps.shutdown`); its success and failure land on the UI thread; and a failure
+nobody handles is shown to the person through the owner's ``show_error`` (a status line, a
+banner) and logged, never lost in a task nobody awaited.
+
+Blocking calls go through :meth:`BackgroundOps.in_thread`, a short-lived thread per call:
+``asyncio.to_thread`` on the qasync loop would start qasync's pool of QThreads for one call and
+keep them until the loop closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+ErrorSink = Callable[[str], None]
+
+
+class BackgroundOps:
+    """The background work of one part of the window.
+
+    Args:
+        show_error: how this part shows a failure to the person; ``None`` logs it only.
+        owner: a short name for logs ("models panel").
+    """
+
+    def __init__(self, show_error: ErrorSink | None = None, owner: str = "window") -> None:
+        self._show_error = show_error
+        self._owner = owner
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    @property
+    def pending(self) -> int:
+        """How many pieces of work have not ended yet."""
+        return len(self._tasks)
+
+    def run(
+        self,
+        work: Awaitable[T],
+        *,
+        on_success: Callable[[T], object] | None = None,
+        on_failure: Callable[[BaseException], object] | None = None,
+    ) -> asyncio.Task[T]:
+        """Start ``work`` now; ``on_success(result)`` or ``on_failure(error)`` run on the UI thread.
+
+        Without ``on_failure`` a failure is shown through ``show_error``. Cancelling the returned
+        task (or :meth:`shutdown`) calls neither.
+        """
+        if self._closed:
+            if asyncio.iscoroutine(work):
+                work.close()
+            raise RuntimeError(f"the {self._owner}'s background work has been shut down")
+        task: asyncio.Task[T] = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(lambda done: self._finished(done, on_success, on_failure))
+        return task
+
+    async def in_thread(self, fn: Callable[..., T], *args: object) -> T:
+        """``fn(*args)`` in a thread of its own; the result (or error) comes back on this loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+
+        def deliver(result: T | None, error: BaseException | None) -> None:
+            if future.done():  # the caller stopped waiting
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)  # type: ignore[arg-type]
+
+        def work() -> None:
+            try:
+                result = fn(*args)
+            except BaseException as exc:  # handed to the awaiting coroutine, not lost in the thread
+                loop.call_soon_threadsafe(deliver, None, exc)
+            else:
+                loop.call_soon_threadsafe(deliver, result, None)
+
+        threading.Thread(target=work, name=f"gatedeck-{self._owner}", daemon=True).start()
+        return await future
+
+    async def shutdown(self) -> None:
+        """Cancel what is still running and wait until it has ended. No work starts after this."""
+        self._closed = True
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _finished(
+        self,
+        task: asyncio.Task[T],
+        on_success: Callable[[T], object] | None,
+        on_failure: Callable[[BaseException], object] | None,
+    ) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        try:
+            if error is None:
+                if on_success is not None:
+                    on_success(task.result())
+            elif on_failure is not None:
+                on_failure(error)
+            else:
+                self._report(error)
+        except Exception as callback_error:  # a broken callback is a failure like any other
+            self._report(callback_error)
+
+    def _report(self, error: BaseException) -> None:
+        log.error("%s: background work failed", self._owner, exc_info=error)
+        if self._show_error is not None:
+            self._show_error(str(error) or type(error).__name__)
