@@ -1,9 +1,17 @@
 """Anthropic messages ⇄ Ollama ``/api/chat``, for the direct path (:mod:`core.fastpath.route`).
 
-Covers what Claude Code sends: system blocks, text and base64 images, tool use and tool
-results, thinking, streaming. Server tools, documents, image URLs or unknown fields raise
-:class:`~core.fastpath.wire.Unsupported` and go to LiteLLM. Answers follow Anthropic's
-documented message and event shapes (``message_start`` … ``message_stop``).
+Covers what Claude Code sends (recorded from the real CLI: tests/fixtures/clients/claude_code):
+system blocks, ``system`` messages anywhere in the conversation (kept where they stand), text
+and base64 images, tool use and tool results (``is_error`` kept), thinking (adaptive or
+enabled → Ollama's ``think``; otherwise ``think: false``, since a model that can think does so
+when not told), ``tool_choice``, structured output (``output_config.format``), deferred tools,
+streaming. Fields with no Ollama meaning (``output_config.effort``, ``context_management``,
+``metadata``, ``service_tier``, ``container``, ``mcp_servers``…) are accepted and left out; an
+unknown field is never a reason to leave the fast path. Server tools, documents and image URLs
+raise :class:`~core.fastpath.wire.Unsupported` and go to LiteLLM. A request the API itself
+refuses (no ``max_tokens``, no messages) gets its 400 (:class:`~core.fastpath.wire.RequestError`).
+Answers follow Anthropic's documented message and event shapes (``message_start`` …
+``message_stop``).
 """
 
 from __future__ import annotations
@@ -14,69 +22,81 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.fastpath.plan import Target
-from core.fastpath.wire import Unsupported, ollama_options, sse_event
+from core.fastpath.tokens import PROMPT_SIZE
+from core.fastpath.wire import RequestError, Unsupported, dumps, ollama_options, sse_event
 
 DIALECT = "anthropic"
-_KNOWN = frozenset(
-    {
-        "model",
-        "messages",
-        "system",
-        "max_tokens",
-        "stream",
-        "temperature",
-        "top_p",
-        "top_k",
-        "stop_sequences",
-        "tools",
-        "tool_choice",
-        "metadata",
-        "thinking",
-        "service_tier",
-        "context_management",
-    }
-)
 _STOP = {"stop": "end_turn", "length": "max_tokens", "load": "end_turn", "unload": "end_turn"}
+_THINKS = ("enabled", "adaptive")
+#: Ollama's think levels (gpt-oss takes a level, not true/false)
+_LEVELS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high"}
 
 
 def ollama_request(body: Mapping[str, Any], target: Target, requested: str) -> dict[str, Any]:
     """The ``/api/chat`` body for an Anthropic messages request; :class:`Unsupported` when it
-    needs LiteLLM."""
-    unknown = set(body) - _KNOWN
-    if unknown:
-        raise Unsupported(f"fields {sorted(unknown)}")
+    needs LiteLLM, :class:`RequestError` when the API would refuse it."""
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise Unsupported("no messages")
+        raise RequestError("messages: at least one message is required", param="messages")
+    max_tokens = body.get("max_tokens")
+    if max_tokens is None:
+        raise RequestError("max_tokens: Field required", param="max_tokens")
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+        raise RequestError("max_tokens: must be a positive integer", param="max_tokens")
     out_messages: list[dict[str, Any]] = []
     system = _system_text(body.get("system"))
     if system:
         out_messages.append({"role": "system", "content": system})
+    loaded: set[str] = set()  # deferred tools the conversation loaded (tool_reference blocks)
     for message in messages:
-        out_messages.extend(_messages(message))
-    sampling: dict[str, Any] = {}
+        out_messages.extend(_messages(message, loaded))
+    sampling: dict[str, Any] = {"num_predict": max_tokens}
     for name in ("temperature", "top_p", "top_k"):
         if body.get(name) is not None:
             sampling[name] = body[name]
-    if body.get("max_tokens") is not None:
-        sampling["num_predict"] = body["max_tokens"]
     if body.get("stop_sequences"):
         sampling["stop"] = list(body["stop_sequences"])
+    model = target.model_for(requested)
     out: dict[str, Any] = {
-        "model": target.model_for(requested),
+        "model": model,
         "messages": out_messages,
         "options": ollama_options(target, sampling),
         "stream": bool(body.get("stream")),
     }
-    tools = body.get("tools")
+    tools = _tools(body.get("tools"), body.get("tool_choice"), loaded)
     if tools:
-        out["tools"] = [_tool(t) for t in tools]
-    thinking = body.get("thinking")
-    if isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive"):
-        out["think"] = True
+        out["tools"] = tools
+    fmt = _format(body.get("output_config"), body.get("output_format"))
+    if fmt is not None:
+        out["format"] = fmt
+    out["think"] = _think(body, model)
     if target.keep_alive is not None:
         out["keep_alive"] = target.keep_alive
     return out
+
+
+def _think(body: Mapping[str, Any], model: str) -> bool | str:
+    """Ollama's ``think``: on when the request asked for thinking, else off (a model that can
+    think does when ``think`` is absent)."""
+    thinking = body.get("thinking")
+    wanted = isinstance(thinking, dict) and thinking.get("type") in _THINKS
+    if not model.startswith("gpt-oss"):
+        return wanted
+    config = body.get("output_config")
+    effort = config.get("effort") if isinstance(config, dict) else None
+    return _LEVELS.get(str(effort), "medium") if wanted else "low"  # gpt-oss always thinks
+
+
+def _format(config: Any, legacy: Any) -> Any:
+    """Ollama's ``format`` for structured output (``output_config.format``, or the older
+    top-level ``output_format``): the JSON schema."""
+    fmt = config.get("format") if isinstance(config, dict) else None
+    fmt = fmt if fmt is not None else legacy
+    if fmt is None:
+        return None
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and isinstance(fmt.get("schema"), dict):
+        return fmt["schema"]
+    raise Unsupported("output format")
 
 
 def _system_text(system: Any) -> str:
@@ -92,13 +112,31 @@ def _system_text(system: Any) -> str:
     raise Unsupported("system")
 
 
-def _tool(tool: Any) -> dict[str, Any]:
-    if not isinstance(tool, dict) or tool.get("type", "custom") != "custom" or "name" not in tool:
-        raise Unsupported("server tool")
-    function: dict[str, Any] = {"name": tool["name"], "parameters": tool.get("input_schema") or {}}
-    if tool.get("description"):
-        function["description"] = tool["description"]
-    return {"type": "function", "function": function}
+def _tools(tools: Any, choice: Any, loaded: set[str]) -> list[dict[str, Any]]:
+    """The tools Ollama is offered: none for ``tool_choice: none``, only the named one for
+    ``{"type": "tool"}``; deferred tools only once the conversation loaded them. (``any``
+    cannot be enforced: Ollama has no way to require a call.)"""
+    if not tools:
+        return []
+    if not isinstance(tools, list):
+        raise Unsupported("tools")
+    kind = choice.get("type") if isinstance(choice, dict) else None
+    if kind == "none":
+        return []
+    named = choice.get("name") if kind == "tool" and isinstance(choice, dict) else None
+    out = []
+    for tool in tools:
+        if not isinstance(tool, dict) or tool.get("type", "custom") != "custom" or "name" not in tool:
+            raise Unsupported("server tool")
+        if named is not None and tool["name"] != named:
+            continue
+        if tool.get("defer_loading") and tool["name"] not in loaded and tool["name"] != named:
+            continue
+        function: dict[str, Any] = {"name": tool["name"], "parameters": tool.get("input_schema") or {}}
+        if tool.get("description"):
+            function["description"] = tool["description"]
+        out.append({"type": "function", "function": function})
+    return out
 
 
 def _image(block: Mapping[str, Any]) -> str:
@@ -108,9 +146,9 @@ def _image(block: Mapping[str, Any]) -> str:
     return str(source.get("data", ""))
 
 
-def _messages(message: Any) -> list[dict[str, Any]]:
+def _messages(message: Any, loaded: set[str]) -> list[dict[str, Any]]:
     """One Anthropic message as Ollama messages (tool results become ``tool`` messages)."""
-    if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
+    if not isinstance(message, dict) or message.get("role") not in ("user", "assistant", "system"):
         raise Unsupported("message role")
     role = message["role"]
     content = message.get("content")
@@ -127,10 +165,10 @@ def _messages(message: Any) -> list[dict[str, Any]]:
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "text":
             texts.append(str(block.get("text", "")))
-        elif kind == "image":
+        elif kind == "image" and role != "system":
             images.append(_image(block))
         elif kind == "tool_result" and role == "user":
-            out.append(_tool_result(block))
+            out.append(_tool_result(block, loaded))
         elif kind == "tool_use" and role == "assistant":
             calls.append({"function": {"name": block.get("name", ""), "arguments": block.get("input") or {}}})
         elif kind == "thinking" and role == "assistant":
@@ -151,7 +189,7 @@ def _messages(message: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _tool_result(block: Mapping[str, Any]) -> dict[str, Any]:
+def _tool_result(block: Mapping[str, Any], loaded: set[str]) -> dict[str, Any]:
     content = block.get("content")
     images: list[str] = []
     if isinstance(content, list):
@@ -162,6 +200,10 @@ def _tool_result(block: Mapping[str, Any]) -> dict[str, Any]:
                 texts.append(str(part.get("text", "")))
             elif kind == "image":
                 images.append(_image(part))
+            elif kind == "tool_reference":  # a deferred tool the client loaded (tool search)
+                name = str(part.get("tool_name", ""))
+                loaded.add(name)
+                texts.append(f"Tool {name} is now available.")
             else:
                 raise Unsupported(f"tool result part {kind!r}")
         text = "\n".join(texts)
@@ -226,8 +268,9 @@ def reply(answer: Mapping[str, Any], requested: str) -> dict[str, Any]:
 class StreamReply:
     """Turns Ollama's streamed chunks into Anthropic stream events (SSE bytes)."""
 
-    def __init__(self, requested: str) -> None:
+    def __init__(self, requested: str, size: int = 0) -> None:
         self._requested = requested
+        self._size = size  # the request's bytes, for the prompt-token estimate
         self._index = -1
         self._open: str | None = None  # the kind of the content block being streamed
         self._calls = 0
@@ -241,7 +284,7 @@ class StreamReply:
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": {"input_tokens": 0, "output_tokens": 0},
+            "usage": {"input_tokens": PROMPT_SIZE.estimate(self._requested, self._size), "output_tokens": 0},
         }
         return sse_event(b"message_start", {"type": "message_start", "message": message})
 
@@ -286,6 +329,7 @@ class StreamReply:
             out += self._close()
             self._calls += 1
         if chunk.get("done"):
+            PROMPT_SIZE.learn(self._requested, self._size, int(chunk.get("prompt_eval_count") or 0))
             out += self._close()
             reason = (
                 "tool_use" if self._calls else _STOP.get(str(chunk.get("done_reason") or "stop"), "end_turn")
@@ -307,4 +351,4 @@ class StreamReply:
 
 
 def stream_reply(requested: str, request: Mapping[str, Any]) -> StreamReply:
-    return StreamReply(requested)
+    return StreamReply(requested, len(dumps(request)))

@@ -1,9 +1,12 @@
 """OpenAI chat completions ⇄ Ollama ``/api/chat``, for the direct path (:mod:`core.fastpath.route`).
 
 Covers what OpenAI-style clients send to a local model: text and ``data:`` image parts, tools
-and tool results, sampling parameters, JSON mode, streaming with ``include_usage``. A request
-with anything else (``n`` > 1, log-probabilities, image URLs to fetch, unknown fields…) raises
-:class:`Unsupported` and goes to LiteLLM, which drops or handles it as it always did.
+and tool results, sampling parameters (``stop`` always a list, as Ollama requires), JSON mode,
+reasoning effort (``think``; off unless asked, since a model that can think does when not
+told), streaming with ``include_usage``. A request with anything else (log-probabilities,
+image URLs to fetch, unknown fields…) raises :class:`Unsupported` and goes to LiteLLM, which
+drops or handles it as it always did; one the API refuses (no messages, ``n`` > 1) gets its
+400 (:class:`RequestError`).
 The answers follow OpenAI's documented shapes (one id per stream, ``[DONE]`` at the end).
 """
 
@@ -16,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.fastpath.plan import Target
-from core.fastpath.wire import Unsupported, ollama_options, sse_data
+from core.fastpath.wire import RequestError, Unsupported, ollama_options, sse_data
 
 DIALECT = "openai"
 #: Fields the direct path understands; ``user``, ``metadata``… are accepted and unused.
@@ -55,10 +58,10 @@ def ollama_request(body: Mapping[str, Any], target: Target, requested: str) -> d
     if unknown:
         raise Unsupported(f"fields {sorted(unknown)}")
     if body.get("n", 1) not in (1, None):
-        raise Unsupported("n > 1")
+        raise RequestError("n: GateDeck answers one choice per request (n must be 1)", param="n")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise Unsupported("no messages")
+        raise RequestError("messages: at least one message is required", param="messages")
     sampling: dict[str, Any] = {}
     for name in ("temperature", "top_p", "seed", "frequency_penalty", "presence_penalty"):
         if body.get(name) is not None:
@@ -75,20 +78,38 @@ def ollama_request(body: Mapping[str, Any], target: Target, requested: str) -> d
         "options": ollama_options(target, sampling),
         "stream": bool(body.get("stream")),
     }
-    tools = body.get("tools")
+    tools = _tools(body.get("tools"), body.get("tool_choice"))
     if tools:
-        if not all(isinstance(t, dict) and t.get("type") == "function" for t in tools):
-            raise Unsupported("non-function tools")
         out["tools"] = tools
     fmt = _format(body.get("response_format"))
     if fmt is not None:
         out["format"] = fmt
+    # a model that can think does when ``think`` is absent: off unless the request asks
     effort = body.get("reasoning_effort")
-    if effort is not None:
-        out["think"] = effort if out["model"].startswith("gpt-oss") else effort in ("low", "medium", "high")
+    if out["model"].startswith("gpt-oss"):
+        out["think"] = effort if effort in ("low", "medium", "high") else "low"
+    else:
+        out["think"] = effort in ("low", "medium", "high")
     if target.keep_alive is not None:
         out["keep_alive"] = target.keep_alive
     return out
+
+
+def _tools(tools: Any, choice: Any) -> list[Any]:
+    """The tools Ollama is offered: none for ``tool_choice: "none"``, only the named one for a
+    named function. (``required`` cannot be enforced: Ollama has no way to require a call.)"""
+    if not tools:
+        return []
+    if not isinstance(tools, list) or not all(
+        isinstance(t, dict) and t.get("type") == "function" for t in tools
+    ):
+        raise Unsupported("non-function tools")
+    if choice == "none":
+        return []
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        named = (choice.get("function") or {}).get("name")
+        return [t for t in tools if (t.get("function") or {}).get("name") == named]
+    return tools
 
 
 def _format(value: Any) -> Any:

@@ -43,7 +43,7 @@ from core.errors import (
 from core.fastpath import anthropic as direct_anthropic
 from core.fastpath import openai as direct_openai
 from core.fastpath.plan import DirectPlan, Route, Target
-from core.fastpath.wire import Unsupported, dumps, loads
+from core.fastpath.wire import RequestError, Unsupported, dumps, loads
 from core.gateway.auth import ASGIApp, Message, Receive, Scope, Send
 from core.logs import scrub
 from core.metrics.recorder import MetricsRecorder, RequestRecord, generation_speed, likely_truncated
@@ -60,6 +60,13 @@ _DIALECTS: dict[str, ModuleType] = {
 }
 _JSON = [(b"content-type", b"application/json")]
 _MARK = (b"x-gatedeck-path", b"direct")
+_FINAL = (b"x-should-retry", b"false")
+_ANTHROPIC_ERRORS = {
+    400: "invalid_request_error",
+    404: "not_found_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
 _SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), _MARK]
 
 
@@ -79,12 +86,14 @@ class _Call:
 
 
 class _Failure(Exception):
-    """Ollama could not answer; ``status`` and ``message`` are what the client gets."""
+    """Ollama could not answer; ``status`` and ``message`` are what the client gets; ``final``:
+    a retry cannot help (the answer says so, so that clients do not retry in silence)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, final: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.final = final
 
 
 class DirectRoute:
@@ -144,12 +153,18 @@ class DirectRoute:
             return
         try:
             request = loads(body)
-            requested = request["model"]
-            route = plan.route(requested, self._is_down) if isinstance(requested, str) else None
+            requested = request.get("model")
+            if not isinstance(requested, str) or not requested:
+                raise RequestError("model: Field required", param="model")
+            route = plan.route(requested, self._is_down)
             if route is None:
                 raise Unsupported("not an Ollama-only mapping")
             # translate for the first backend now: an unsupported request goes to LiteLLM whole
             ollama_body = dialect.ollama_request(request, route.targets[0], requested)
+        except RequestError as problem:
+            self.served += 1
+            await _send_error(send, dialect.DIALECT, 400, problem.message, problem, final=True)
+            return
         except (Unsupported, ValueError, TypeError, KeyError, AttributeError):
             self.passed_on += 1
             await _pass_on(self.app, scope, body, receive, send)
@@ -186,7 +201,9 @@ class DirectRoute:
                 else:
                     await self._whole(call, dialect, response, watch.send)
             except _Failure as failure:
-                await _send_error(watch.send, call.dialect, failure.status, failure.message)
+                await _send_error(
+                    watch.send, call.dialect, failure.status, failure.message, final=failure.final
+                )
                 self._record_failure(call, failure.status, failure.message)
             finally:
                 if response is not None:
@@ -237,8 +254,12 @@ class DirectRoute:
                     think = False
                     self._refused_think.add((target.api_base, body["model"]))
                     continue
-                raise _Failure(response.status, _ollama_error(response.status, detail, target, call))
-        raise _Failure(503, _where(OllamaUnreachable(unreachable[-1] if unreachable else "Ollama"), call))
+                message = _ollama_error(response.status, detail, target, call)
+                if response.status == 503 and call.dialect == "anthropic":
+                    raise _Failure(529, message)  # Ollama's queue is full: the API's "overloaded"
+                raise _Failure(response.status, message, final=response.status in (400, 404))
+        where = unreachable[-1] if unreachable else "Ollama"
+        raise _Failure(503, _where(OllamaUnreachable(where), call), final=True)
 
     async def _send(
         self, body: dict[str, Any], target: Target, call: _Call, silence_s: float
@@ -432,16 +453,30 @@ def _ollama_error(status: int, detail: bytes, target: Target, call: _Call) -> st
     return _where(OllamaServerError(target.api_base, status, text or f"HTTP {status}"), call)
 
 
-async def _send_error(send: Send, dialect: str, status: int, message: str) -> None:
+async def _send_error(
+    send: Send,
+    dialect: str,
+    status: int,
+    message: str,
+    problem: RequestError | None = None,
+    *,
+    final: bool = False,
+) -> None:
+    """The error answer in the client's API shape. ``final`` (and any request error) adds
+    ``x-should-retry: false``: the official SDKs, Claude Code's included, then show it at once
+    instead of retrying in silence for a minute or more."""
     if dialect == "anthropic":
-        kind = {404: "not_found_error", 503: "overloaded_error", 504: "timeout_error"}.get(
-            status, "api_error"
-        )
+        kind = _ANTHROPIC_ERRORS.get(status, "api_error")
         body: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": message}}
+    elif problem is not None:
+        kind, param, code = "invalid_request_error", problem.param, problem.code
+        body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
     else:
         body = {"error": {"message": message, "type": "api_error", "param": None, "code": str(status)}}
     payload = dumps(body)
     headers = [*_JSON, (b"content-length", str(len(payload)).encode()), _MARK]
+    if final or problem is not None:
+        headers.append(_FINAL)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 

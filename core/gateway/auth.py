@@ -132,6 +132,8 @@ class KeyCheck:
         response_headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
+            # a wrong key stays wrong: the official SDKs (Claude Code's too) show it at once
+            (b"x-should-retry", b"false"),
         ]
         if not anthropic:
             response_headers.append((b"www-authenticate", b'Bearer realm="GateDeck"'))

@@ -1,0 +1,44 @@
+"""Prompt tokens estimated before Ollama counts them, learned per model from Ollama's own count.
+
+An Anthropic stream announces ``usage.input_tokens`` in its first event, before Ollama has
+read the prompt; clients show it (Claude Code's context meter) and the API promises a number,
+not 0. The estimate is the request's size over a bytes-per-token ratio, calibrated on each
+model's ``prompt_eval_count`` as answers come back (the final usage stays Ollama's exact count).
+"""
+
+from __future__ import annotations
+
+#: Bytes of request JSON per prompt token before a model has answered once (prose and JSON
+#: schemas run 3-4.5 with the common tokenizers).
+DEFAULT_BYTES_PER_TOKEN = 4.0
+#: Ratios outside this band are not learned: a prompt Ollama cut at ``num_ctx``, or one mostly
+#: read from its cache, says nothing about the tokenizer.
+_PLAUSIBLE = (1.0, 8.0)
+_MODELS = 256  # models remembered (oldest forgotten first)
+
+
+class PromptSize:
+    """Bytes per prompt token, per model."""
+
+    def __init__(self) -> None:
+        self._ratio: dict[str, float] = {}
+
+    def estimate(self, model: str, size: int) -> int:
+        """Prompt tokens for a request of ``size`` bytes to ``model`` (at least 1)."""
+        return max(1, round(size / self._ratio.get(model, DEFAULT_BYTES_PER_TOKEN)))
+
+    def learn(self, model: str, size: int, tokens: int) -> None:
+        """Ollama read a request of ``size`` bytes as ``tokens`` prompt tokens."""
+        if size <= 0 or tokens <= 0:
+            return
+        ratio = size / tokens
+        if not _PLAUSIBLE[0] <= ratio <= _PLAUSIBLE[1]:
+            return
+        old = self._ratio.pop(model, None)
+        self._ratio[model] = ratio if old is None else 0.7 * old + 0.3 * ratio
+        if len(self._ratio) > _MODELS:
+            del self._ratio[next(iter(self._ratio))]
+
+
+#: The gateway's estimates (one per process: the direct path runs on one event loop).
+PROMPT_SIZE = PromptSize()
