@@ -34,10 +34,6 @@ def run(
 
     import qasync
 
-    from gui.pyside_refcount import make_singletons_immortal
-
-    make_singletons_immortal()  # PySide6 6.12.0 on Python 3.11 drops references to None/True/False
-
     from gui.controller import AppController
     from gui.single_instance import SingleInstance, server_name
 

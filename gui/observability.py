@@ -24,7 +24,6 @@ from gui.alert_notifier import AlertNotifier
 from gui.gateway_bridge import GatewayBridge
 from gui.panels.chat import ChatPanel
 from gui.panels.monitor import MonitorPanel
-from gui.pyside_refcount import make_singletons_immortal
 from gui.tray import GatewayTray
 
 
@@ -41,9 +40,6 @@ class Observability(QObject):
         self, gateway: GatewayBridge, holder: ConfigHolder, paths: AppPaths, parent: QObject | None = None
     ) -> None:
         super().__init__(parent)
-        # The live monitor makes thousands of Qt calls a minute; with PySide6 6.12.0 on Python
-        # 3.11 each can drop a reference to None/True/False until the process aborts (see module).
-        make_singletons_immortal()
         self._gateway = gateway
         self._holder = holder
         self._paths = paths

@@ -217,12 +217,14 @@ class ModelsTableModel(QAbstractTableModel):
 
     @staticmethod
     def _sort_value(row: ModelRow, key: str) -> Any:
+        # Byte counts as floats: PySide6 6.11 puts a Python int above 2**31 below a smaller one (a
+        # 4.7 GB model under a 2.0 GB one); floats hold any size exactly up to 2**53 bytes.
         if key == "size":
-            return row.model.size
+            return float(row.model.size)
         if key == "context":
             return (row.details.context_length if row.details else None) or 0
         if key == "loaded":
-            return row.loaded.size_vram if row.loaded else -1
+            return float(row.loaded.size_vram) if row.loaded else -1.0
         if key == "fits":
             fit = row.fit
             if fit is None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
 import re
 import signal
 import subprocess
@@ -24,7 +23,7 @@ from core.config.store import ConfigStore
 from core.gateway.net import bind_listener
 from core.paths import AppPaths
 from core.secrets import MASTER_KEY, open_secret_store
-from tests.core.gateway_support import REPO, free_port
+from tests.core.gateway_support import REPO, Lines, free_port
 from tests.fakes.fake_ollama import FakeOllama
 
 
@@ -41,7 +40,9 @@ def save(config: Config) -> None:
 def test_claude_env_prints_the_url_and_the_stored_key(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["claude-env", "--shell", "json"]) == 0
     env = json.loads(capsys.readouterr().out)
-    assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:4000" and env["ANTHROPIC_AUTH_TOKEN"] == master_key()
+    assert (
+        env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:4000" and env["ANTHROPIC_AUTH_TOKEN"] == master_key()
+    )
     assert env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] == "8192"  # the first-run config's 32k context
 
 
@@ -117,25 +118,6 @@ def test_export_writes_a_config_without_secrets(capsys: pytest.CaptureFixture[st
 
 
 # ---------------------------------------------------------------------- serve (a real process)
-class Lines:
-    """A process's stdout lines, read on a thread so a test can wait for one with a timeout."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        assert proc.stdout is not None
-        stream = proc.stdout
-        threading.Thread(target=lambda: [self.lines.put(line) for line in stream], daemon=True).start()
-
-    def wait_for(self, prefix: str, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            self.seen.append(line)
-            if line.startswith(prefix):
-                return line
-
-
 def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "core.cli.main", *args]
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)

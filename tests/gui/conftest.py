@@ -12,11 +12,6 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from core.config.first_run import Installation, open_installation
-from gui.pyside_refcount import make_singletons_immortal
-
-# PySide6 6.12.0 on Python 3.11 drops references to None/True/False (see gui/pyside_refcount.py);
-# the app guards against it at start, and so must a long test session.
-make_singletons_immortal()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from core.clients.chat import ChatClient
 from core.clients.tool_probe import ProbeResult, probe_tool_calls
 from core.gateway.service import Gateway
 from gui.panels.chat import ChatPanel
-from gui.pyside_refcount import make_singletons_immortal
 from tests.core.gateway_support import KEY, free_port, running, tier_config
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.ollama_catalog import default_models
@@ -29,7 +28,6 @@ QWEN, LLAMA = "qwen2.5-coder:7b", "llama3.2:3b"
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeOllama]:
-    make_singletons_immortal()  # PySide6 6.12.0 on Python 3.11 (see gui/pyside_refcount.py)
     with FakeOllama(models=default_models()) as server:
         yield server
 

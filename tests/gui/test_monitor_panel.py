@@ -15,18 +15,12 @@ from core.metrics.alerts import AlertPolicy
 from core.metrics.recorder import MetricsRecorder, RequestRecord
 from gui.alert_notifier import AlertNotifier
 from gui.panels.monitor import MonitorPanel
-from gui.pyside_refcount import make_singletons_immortal
 from gui.widgets.monitor_graphs import MEASURES, LatencyGraphs
 from gui.widgets.monitor_stats_table import ALERT_COLUMN
 from gui.widgets.request_log_view import ERROR_BG, FALLBACK_BG, MAX_ROWS, TRUNCATED_BG
 from tests.gui.conftest import Run
 
 NOW = 1_800_000_000.0
-
-
-@pytest.fixture(scope="module", autouse=True)
-def pyside_refcounts() -> None:
-    make_singletons_immortal()  # PySide6 6.12.0 on Python 3.11 (see gui/pyside_refcount.py)
 
 
 def rec(mapping: str = "gpt-4o", **changes: object) -> RequestRecord:

@@ -17,7 +17,6 @@ from core.config.first_run import Installation
 from core.config.schema import GatewaySettings, OllamaBackend
 from core.metrics.request_log import LOG_FILE, read_log
 from gui.controller import AppController
-from gui.pyside_refcount import make_singletons_immortal
 from gui.widgets.monitor_stats_table import ALERT_COLUMN
 from tests.core.gateway_support import free_port
 from tests.fakes.fake_ollama import FakeOllama
@@ -35,7 +34,6 @@ pytestmark = [
 def controller(
     install: Installation, fake_ollama: FakeOllama, arun: Run, qtbot: QtBot
 ) -> Iterator[AppController]:
-    make_singletons_immortal()
     config = install.config.model_copy(
         update={
             "backends": [OllamaBackend(name="local", url=fake_ollama.url)],

@@ -1,36 +1,40 @@
-"""PySide6 6.12.0 on Python 3.11 drops references to None on void calls; the guard outlasts it."""
+"""The PySide6 that GateDeck installs keeps its references to None, True and False.
+
+PySide6-Essentials 6.12.0 on Python 3.11 drops one on many calls (1000 ``QLabel.setText`` calls
+took 1000 from ``None``) until CPython aborts with "deallocating None" within minutes of a live
+monitor; pyproject.toml leaves that release out. This fails on a release with the same bug.
+"""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 
-from tests.core.gateway_support import REPO
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QLabel
+from pytestqt.qtbot import QtBot
 
-SCRIPT = """
-import sys
-from gui.pyside_refcount import make_singletons_immortal
-guarded = sys.argv[1] == "guarded"
-if guarded:
-    make_singletons_immortal()
-from PySide6.QtWidgets import QApplication, QLabel
-app = QApplication([])
-label = QLabel()
-for _ in range(20_000):  # far more than None's ~4000 references in a bare process
-    label.setText("x")
-print("survived")
-"""
+CALLS = 300
+#: Other code running meanwhile moves these counts by a few; the bug moves them by CALLS.
+SLACK = 60
 
 
-def run(mode: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    return subprocess.run(
-        [sys.executable, "-c", SCRIPT, mode], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
-    )
+class Switch(QObject):
+    flipped = Signal(bool)
 
 
-def test_twenty_thousand_qt_calls_survive_with_the_guard() -> None:
-    guarded = run("guarded")
-    assert guarded.returncode == 0, guarded.stderr[-2000:]
-    assert guarded.stdout.strip() == "survived"
+def test_many_qt_calls_leave_the_references_to_none_true_and_false(qtbot: QtBot) -> None:
+    label = QLabel()
+    qtbot.addWidget(label)
+    switch = Switch()
+    seen: list[bool] = []
+    switch.flipped.connect(seen.append)
+
+    before = [sys.getrefcount(x) for x in (None, True, False)]
+    for i in range(CALLS):
+        label.setText("x")
+        switch.flipped.emit(i % 2 == 0)
+    seen.clear()
+    after = [sys.getrefcount(x) for x in (None, True, False)]
+
+    drops = [b - a for b, a in zip(before, after, strict=True)]
+    assert all(drop < SLACK for drop in drops), f"references lost (None, True, False): {drops}"

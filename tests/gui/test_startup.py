@@ -30,8 +30,6 @@ import asyncio, json, os, sys
 import qasync
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication
-from gui.pyside_refcount import make_singletons_immortal
-make_singletons_immortal()
 app = QApplication(sys.argv)
 from core.config.first_run import open_installation
 from gui.controller import AppController

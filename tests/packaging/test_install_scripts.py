@@ -21,8 +21,8 @@ ICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width=
 
 def make_fake_bundle(folder: Path, version: str = "9.9.9") -> Path:
     """A folder shaped like dist/gatedeck whose executable answers --version and config path."""
-    (folder / "_internal" / "resources" / "icons").mkdir(parents=True)
-    (folder / "_internal" / "resources" / "icons" / "gatedeck.svg").write_text(ICON, encoding="utf-8")
+    (folder / "_internal" / "gui" / "assets" / "icons").mkdir(parents=True)
+    (folder / "_internal" / "gui" / "assets" / "icons" / "gatedeck.svg").write_text(ICON, encoding="utf-8")
     exe = folder / "gatedeck"
     exe.write_text(
         "#!/bin/sh\n"
