@@ -19,8 +19,9 @@ the gateway, beside a bare Qt process's over the same seconds) and ``bench.start
 window painted), run as processes (``bench/ui_figures.py``; ``--skip-ui`` leaves them out).
 
 Direct means Ollama's own ``/api/chat``; the gateway is measured on ``/v1/chat/completions``
-(OpenAI) and ``/v1/messages`` (Anthropic, what Claude Code uses). Prints figures; asserts
-nothing. Usage: ``python -m bench.gateway [--requests 200] [--concurrency 8] [--only gatedeck] [--skip-ui]``.
+(OpenAI) and ``/v1/messages`` (Anthropic, what Claude Code uses), and on a Codex-shaped
+``/v1/responses`` request (:mod:`bench.codex_shaped`) beside the body it becomes sent to Ollama
+directly. Prints figures; asserts nothing. Usage: ``python -m bench.gateway [--requests 200] [--concurrency 8] [--only gatedeck] [--skip-ui]``.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import ui_figures
+from bench import codex_shaped, ui_figures
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = "qwen2.5-coder:7b"
@@ -194,6 +195,51 @@ def _anthropic_has_content(line: str) -> bool:
     return line.startswith("data: ") and '"text_delta"' in line
 
 
+CODEX = "Codex-shaped /v1/responses"
+CODEX_DIRECT = "Codex-shaped, direct Ollama /api/chat"
+
+
+def _codex_targets(gateway: str, ollama: str, key: str) -> tuple[Target, Target]:
+    """A Codex-shaped Responses request (:mod:`bench.codex_shaped`, ~41 KB, 13 tools) through
+    the gateway, and the ``/api/chat`` body it becomes sent to Ollama directly (the anchor)."""
+    name = "gpt-5.1-codex"  # lands on the catch-all mapping, MODEL
+    return (
+        Target(
+            CODEX_DIRECT,
+            f"{ollama}/api/chat",
+            codex_shaped.ollama_request(MODEL, ollama, stream=False),
+            codex_shaped.ollama_request(MODEL, ollama, stream=True),
+            {},
+            _ollama_has_content,
+        ),
+        Target(
+            CODEX,
+            f"{gateway}/v1/responses",
+            codex_shaped.request(name, stream=False),
+            codex_shaped.request(name, stream=True),
+            {"Authorization": f"Bearer {key}"},
+            codex_shaped.has_content,
+        ),
+    )
+
+
+def _codex_rows(runs: dict[str, tuple[dict[str, Figures], float | None]]) -> list[tuple[str, str, list[str]]]:
+    """What the gateway adds to a Codex-shaped request, beside the same body sent to Ollama."""
+    added = [(f[CODEX], f[CODEX_DIRECT]) for f, _ in runs.values()]
+    return [
+        (
+            "latency added p50, non-streaming " + CODEX,
+            "",
+            [f"{g.p50_ms - d.p50_ms:.1f} ms" for g, d in added],
+        ),
+        (
+            "first streamed chunk delay added " + CODEX,
+            "",
+            [f"{g.first_p50_ms - d.first_p50_ms:.1f} ms" for g, d in added],
+        ),
+    ]
+
+
 RESTART_PROBE = (
     "import json, os, statistics, sys, time; "
     "from core.cli.gateway import cloud_key_lookup; from core.gateway.service import Gateway; "
@@ -271,10 +317,14 @@ def _run_gateway(
     try:
         gateway = f"http://127.0.0.1:{port}"
         _wait_http(f"{gateway}/health/liveliness", proc)
-        figures = {DIRECT: asyncio.run(measure(direct_target, args.requests, args.concurrency))}
+        codex_direct, codex = _codex_targets(gateway, ollama, key_of())
+        figures = {
+            DIRECT: asyncio.run(measure(direct_target, args.requests, args.concurrency)),
+            CODEX_DIRECT: asyncio.run(measure(codex_direct, args.requests, args.concurrency)),
+        }
         figures.update(
             (t.name, asyncio.run(measure(t, args.requests, args.concurrency, proc.pid)))
-            for t in _gateway_targets(gateway, key_of())
+            for t in [*_gateway_targets(gateway, key_of()), codex]
         )
     finally:
         _stop(proc)
@@ -361,6 +411,7 @@ def _print_issue_table(
                 ],
             )
         )
+    rows += _codex_rows(runs)
     rows.append(
         (
             "restart in-process",

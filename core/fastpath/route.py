@@ -1,7 +1,8 @@
 """The gateway's direct path: chat requests for Ollama-only mappings, answered without LiteLLM.
 
 An ASGI middleware between GateDeck's key check and the LiteLLM app. For
-``POST /v1/chat/completions`` and ``POST /v1/messages`` whose model lands on a group of
+``POST /v1/chat/completions``, ``POST /v1/messages`` and ``POST /v1/responses`` (the Responses
+API, Codex's: :mod:`core.fastpath.responses`) whose model lands on a group of
 Ollama deployments without fallbacks (:mod:`core.fastpath.plan`), it sends the request straight
 to Ollama's ``/api/chat`` (the same body LiteLLM would build: the mapping's ``options``,
 ``keep_alive``, tools) and translates the answer (:mod:`core.fastpath.openai`,
@@ -42,7 +43,9 @@ from core.errors import (
 )
 from core.fastpath import anthropic as direct_anthropic
 from core.fastpath import openai as direct_openai
+from core.fastpath import responses as direct_responses
 from core.fastpath.plan import DirectPlan, Route, Target
+from core.fastpath.responses_memory import ResponseMemory
 from core.fastpath.wire import RequestError, Unsupported, dumps, loads
 from core.gateway.auth import ASGIApp, Message, Receive, Scope, Send
 from core.logs import scrub
@@ -53,6 +56,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: A dialect: a module, or (the Responses API) one exchange per request.
+Dialect = ModuleType | direct_responses.ResponsesExchange
 _DIALECTS: dict[str, ModuleType] = {
     "/v1/chat/completions": direct_openai,
     "/chat/completions": direct_openai,
@@ -131,6 +136,8 @@ class DirectRoute:
         #: was not asked about at start): their next requests go without it at once
         self._refused_think: set[tuple[str, str]] = set()
         self._refusals_for: DirectPlan | None = None
+        #: recent Responses API answers, for ``previous_response_id``
+        self.responses = ResponseMemory()
 
     async def close(self) -> None:
         """Close the pooled connections to Ollama (on the gateway loop, before it ends)."""
@@ -139,7 +146,7 @@ class DirectRoute:
             await session.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        dialect = _DIALECTS.get(scope.get("path", "")) if scope["type"] == "http" else None
+        dialect = self._dialect(scope)
         if dialect is None or scope.get("method") != "POST":
             await self.app(scope, receive, send)
             return
@@ -180,11 +187,19 @@ class DirectRoute:
         )
         await self._answer(call, dialect, request, ollama_body, route, receive, send)
 
+    def _dialect(self, scope: Scope) -> Dialect | None:
+        if scope["type"] != "http":
+            return None
+        path = scope.get("path", "")
+        if path in direct_responses.PATHS:
+            return direct_responses.ResponsesExchange(self.responses)
+        return _DIALECTS.get(path)
+
     # ------------------------------------------------------------------ answering
     async def _answer(
         self,
         call: _Call,
-        dialect: ModuleType,
+        dialect: Dialect,
         request: Mapping[str, Any],
         ollama_body: dict[str, Any],
         route: Route,
@@ -214,7 +229,7 @@ class DirectRoute:
     async def _post(
         self,
         call: _Call,
-        dialect: ModuleType,
+        dialect: Dialect,
         request: Mapping[str, Any],
         ollama_body: dict[str, Any],
         route: Route,
@@ -287,7 +302,7 @@ class DirectRoute:
     async def _whole(
         self,
         call: _Call,
-        dialect: ModuleType,
+        dialect: Dialect,
         response: aiohttp.ClientResponse,
         send: Send,
     ) -> None:
@@ -316,7 +331,7 @@ class DirectRoute:
     async def _stream(
         self,
         call: _Call,
-        dialect: ModuleType,
+        dialect: Dialect,
         request: Mapping[str, Any],
         response: aiohttp.ClientResponse,
         send: Send,
