@@ -43,7 +43,7 @@ def fake() -> Iterator[FakeOllama]:
 
 
 @pytest.fixture
-def serve(fake: FakeOllama) -> Iterator[str]:
+def serve(fake: FakeOllama, tmp_path: Path) -> Iterator[str]:
     """``gatedeck serve`` (a real process) for a config whose every name goes to Ollama."""
     port = free_port()
     ConfigStore.from_env().save(
@@ -53,17 +53,16 @@ def serve(fake: FakeOllama) -> Iterator[str]:
             mappings=[Mapping(name="*", model=QWEN, options=ModelOptions(num_ctx=32768))],
         )
     )
+    log = tmp_path / "serve.log"  # a file, not a pipe nobody reads (a full pipe would stall it)
+    console = log.open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "core.cli.main", "serve"],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        [sys.executable, "-m", "core.cli.main", "serve"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=console
     )
     url = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
         if proc.poll() is not None:
-            raise RuntimeError(f"gatedeck serve exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise RuntimeError(f"gatedeck serve exited: {log.read_text()[-2000:]}")
         try:
             return httpx.get(f"{url}/health/liveliness", timeout=1).status_code == 200
         except httpx.HTTPError:
@@ -75,6 +74,7 @@ def serve(fake: FakeOllama) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(30)
+        console.close()
 
 
 @pytest.fixture
