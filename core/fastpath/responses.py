@@ -2,13 +2,15 @@
 
 The Codex CLI speaks only this API. Covered: ``instructions``; ``input`` as a string or as
 items — messages (text, ``data:`` images), ``function_call``, ``function_call_output`` and
-``reasoning`` items; function tools (namespaced ones too, named ``namespace.tool`` for Ollama);
+``reasoning`` items, custom tool calls and outputs; function tools (namespaced ones too, named
+``namespace.tool`` for Ollama) and custom (free-form) tools, offered as a function of one
+string, ``input``, their grammar in the description;
 ``tool_choice``; ``reasoning.effort`` (Ollama's ``think``); ``max_output_tokens``;
 temperature and ``top_p``; ``text.format`` (JSON schema or JSON mode); ``previous_response_id``
 (:mod:`core.fastpath.responses_memory`). Fields with no Ollama meaning (``store``,
 ``include``, ``metadata``, ``prompt_cache_key``, ``parallel_tool_calls``…) are accepted and left
 aside; hosted tools (web search, file search…) are left out, as a local model cannot use them.
-What cannot be translated (files, image URLs to fetch, custom grammar tools, item references)
+What cannot be translated (files, image URLs to fetch, item references)
 raises :class:`~core.fastpath.wire.Unsupported` and goes to LiteLLM. A ``conversation`` or a
 ``prompt`` template (kept at OpenAI, not here) and an unknown ``previous_response_id`` are a 400
 (:class:`~core.fastpath.wire.RequestError`): answering without them would be answering wrong.
@@ -45,6 +47,12 @@ _HOSTED_TOOLS = frozenset(
         "mcp",
     }
 )
+#: A custom (free-form) tool, offered to Ollama as a function of one string: its input.
+CUSTOM_INPUT = {
+    "type": "object",
+    "properties": {"input": {"type": "string", "description": "The tool's whole input."}},
+    "required": ["input"],
+}
 _ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 #: Request fields that name something kept on OpenAI's side, which GateDeck does not have:
 #: answering without it would be a silent wrong answer, so they are a 400.
@@ -188,14 +196,24 @@ def _functions(tool: Any, namespace: str) -> list[dict[str, Any]]:
     if kind == "namespace" and not namespace and isinstance(tool, dict):
         prefix = f"{tool.get('name') or ''}."
         return [f for member in tool.get("tools") or () for f in _functions(member, prefix)]
-    if kind != "function" or not isinstance(tool, dict) or not tool.get("name"):
+    if kind not in ("function", "custom") or not isinstance(tool, dict) or not tool.get("name"):
         raise Unsupported(f"tool {kind!r}")
-    function: dict[str, Any] = {
-        "name": namespace + str(tool["name"]),
-        "parameters": tool.get("parameters") or {"type": "object", "properties": {}},
-    }
-    if tool.get("description"):
-        function["description"] = tool["description"]
+    function: dict[str, Any] = {"name": namespace + str(tool["name"])}
+    if kind == "custom":
+        function["parameters"] = CUSTOM_INPUT
+        description = str(tool.get("description") or "")
+        fmt = tool.get("format")
+        if isinstance(fmt, dict) and fmt.get("type") == "grammar" and fmt.get("definition"):
+            # Ollama cannot hold a model to a grammar: the model reads it instead
+            description += (
+                f"\n\nThe input follows this {fmt.get('syntax') or ''} grammar:\n{fmt['definition']}"
+            )
+        if description:
+            function["description"] = description
+    else:
+        function["parameters"] = tool.get("parameters") or {"type": "object", "properties": {}}
+        if tool.get("description"):
+            function["description"] = tool["description"]
     return [{"type": "function", "function": function}]
 
 
@@ -234,9 +252,9 @@ def _input_messages(value: Any, names: dict[str, str]) -> list[dict[str, Any]]:
         kind = item.get("type") or ("message" if "role" in item else None)
         if kind == "message":
             _add_message(out, item)
-        elif kind == "function_call":
+        elif kind in ("function_call", "custom_tool_call"):
             _add_call(out, item, names)
-        elif kind == "function_call_output":
+        elif kind in ("function_call_output", "custom_tool_call_output"):
             text, images = _content(item.get("output"))
             call_id = str(item.get("call_id") or "")
             message: dict[str, Any] = {"role": "tool", "content": text, "tool_call_id": call_id}
@@ -283,7 +301,7 @@ def _add_call(out: list[dict[str, Any]], item: Mapping[str, Any], names: dict[st
     name = str(item.get("name") or "")
     if item.get("namespace"):
         name = f"{item['namespace']}.{name}"
-    arguments = item.get("arguments") or "{}"
+    arguments = {"input": str(item.get("input") or "")} if "input" in item else item.get("arguments") or "{}"
     if isinstance(arguments, str):
         try:
             arguments = json.loads(arguments)

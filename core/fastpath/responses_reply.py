@@ -3,7 +3,7 @@
 
 Output items follow the order the model produced them: its thinking as a ``reasoning`` item
 (the text as the item's summary, which is what the Codex CLI shows), its text as a ``message``,
-each tool call as a ``function_call``. A stream is the event sequence the official SDK and the
+each tool call as a ``function_call`` (a ``custom_tool_call`` for a custom tool). A stream is the event sequence the official SDK and the
 Codex CLI read: ``response.created`` and ``response.in_progress``; per item
 ``response.output_item.added``, its parts and deltas, ``response.output_item.done``; then
 ``response.completed`` (``response.incomplete`` when the token limit cut it) with usage, or
@@ -24,6 +24,7 @@ from core.fastpath.wire import sse_event
 
 #: Called with the response id and the answer as Ollama messages once it is complete.
 Remember = Callable[[str, list[dict[str, Any]]], None]
+_CALLS = frozenset({"function_call", "custom_tool_call"})
 
 
 def _new_id(prefix: str) -> str:
@@ -59,11 +60,9 @@ class ResponseReply:
         self._requested = requested
         self._request = request
         self._remember = remember
-        self._namespaces = {
-            str(t.get("name"))
-            for t in request.get("tools") or ()
-            if isinstance(t, dict) and t.get("type") == "namespace"
-        }
+        tools = [t for t in request.get("tools") or () if isinstance(t, dict)]
+        self._namespaces = {str(t.get("name")) for t in tools if t.get("type") == "namespace"}
+        self._custom = {str(t.get("name")) for t in tools if t.get("type") == "custom"}
 
     def envelope(
         self,
@@ -107,17 +106,28 @@ class ResponseReply:
             "service_tier": "default",
         }
 
-    def call_item(self, call: Mapping[str, Any], status: str, arguments: str | None = None) -> dict[str, Any]:
-        """A ``function_call`` item for one of Ollama's tool calls (``arguments``: as sent so far)."""
+    def call_item(self, call: Mapping[str, Any], status: str) -> dict[str, Any]:
+        """The item for one of Ollama's tool calls: a ``function_call``, or a
+        ``custom_tool_call`` for a custom tool (its ``input`` the call's one argument)."""
         function = call.get("function") or {}
         name = str(function.get("name") or "")
+        call_id = str(call.get("id") or _new_id("call"))
+        if name in self._custom:
+            return {
+                "id": _new_id("ctc"),
+                "type": "custom_tool_call",
+                "status": status,
+                "call_id": call_id,
+                "name": name,
+                "input": _custom_input(function.get("arguments")),
+            }
         item: dict[str, Any] = {
             "id": _new_id("fc"),
             "type": "function_call",
             "status": status,
-            "call_id": str(call.get("id") or _new_id("call")),
+            "call_id": call_id,
             "name": name,
-            "arguments": _arguments(function.get("arguments")) if arguments is None else arguments,
+            "arguments": _arguments(function.get("arguments")),
         }
         namespace, _, short = name.rpartition(".")
         if namespace in self._namespaces:
@@ -129,7 +139,7 @@ class ResponseReply:
     ) -> dict[str, Any]:
         """The complete response: remembered, and returned with its usage."""
         status = "incomplete" if done.get("done_reason") == "length" else "completed"
-        calls = [item for item in output if item["type"] == "function_call"]
+        calls = [item for item in output if item["type"] in _CALLS]
         message: dict[str, Any] = {"role": "assistant", "content": text}
         if thinking:
             message["thinking"] = thinking
@@ -243,15 +253,20 @@ class ResponseStream:
         index = len(self._output)
         item = self._reply.call_item(call, "completed")
         where = {"item_id": item["id"], "output_index": index}
+        field = "input" if item["type"] == "custom_tool_call" else "arguments"
+        value = item[field]
         out += self._event(
             "response.output_item.added",
-            {"output_index": index, "item": {**item, "status": "in_progress", "arguments": ""}},
+            {"output_index": index, "item": {**item, "status": "in_progress", field: ""}},
         )
-        out += self._event("response.function_call_arguments.delta", {**where, "delta": item["arguments"]})
-        out += self._event(
-            "response.function_call_arguments.done",
-            {**where, "name": item["name"], "arguments": item["arguments"]},
-        )
+        if field == "input":
+            out += self._event("response.custom_tool_call_input.delta", {**where, "delta": value})
+            out += self._event("response.custom_tool_call_input.done", {**where, "input": value})
+        else:
+            out += self._event("response.function_call_arguments.delta", {**where, "delta": value})
+            out += self._event(
+                "response.function_call_arguments.done", {**where, "name": item["name"], "arguments": value}
+            )
         out += self._event("response.output_item.done", {"output_index": index, "item": item})
         self._output.append(item)
         return out
@@ -290,8 +305,17 @@ def _arguments(value: Any) -> str:
     return json.dumps(value if value is not None else {})
 
 
+def _custom_input(arguments: Any) -> str:
+    """A custom tool's input from the function call Ollama made of it (``{"input": ...}``)."""
+    if isinstance(arguments, dict) and isinstance(arguments.get("input"), str):
+        return str(arguments["input"])
+    return arguments if isinstance(arguments, str) else json.dumps(arguments)
+
+
 def _ollama_call(item: Mapping[str, Any]) -> dict[str, Any]:
     name = f"{item['namespace']}.{item['name']}" if item.get("namespace") else item["name"]
+    if item["type"] == "custom_tool_call":
+        return {"id": item["call_id"], "function": {"name": name, "arguments": {"input": item["input"]}}}
     try:
         arguments = json.loads(item["arguments"] or "{}")
     except ValueError:
@@ -304,7 +328,7 @@ def _usage(done: Mapping[str, Any], thinking: str, text: str, calls: list[dict[s
     completion = int(done.get("eval_count") or 0)
     # Ollama counts thinking and answer together; the thinking's share of the characters
     # generated is the estimate of its tokens
-    visible = len(text) + sum(len(c["arguments"]) for c in calls)
+    visible = len(text) + sum(len(c.get("arguments") or c.get("input") or "") for c in calls)
     reasoning = round(completion * len(thinking) / (len(thinking) + visible)) if thinking else 0
     return {
         "input_tokens": prompt,

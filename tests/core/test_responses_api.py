@@ -321,6 +321,57 @@ def test_two_parallel_calls_stay_two_calls(
     all_direct(paths, 1)
 
 
+def test_a_custom_tool_round_trip_keeps_its_free_form_input(
+    client: openai.OpenAI, fake: FakeOllama, paths: Paths
+) -> None:
+    patch = "*** Begin Patch\n*** Add File: hello.txt\n+hi\n*** End Patch"
+    tool = {
+        "type": "custom",
+        "name": "apply_patch",
+        "description": "Edit files with a patch.",
+        "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/s"},
+    }
+    fake.set_reply(
+        QWEN, "", tool_calls=[{"function": {"name": "apply_patch", "arguments": {"input": patch}}}]
+    )
+    with client.responses.stream(model="gpt-4o", input="Add hello.txt.", tools=[tool]) as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+    (call,) = final.output
+    assert (call.type, call.name, call.input) == ("custom_tool_call", "apply_patch", patch)
+    kinds = [event.type for event in events]
+    assert (
+        "response.custom_tool_call_input.delta" in kinds and "response.custom_tool_call_input.done" in kinds
+    )
+    (offered,) = chat_body(fake)["tools"]
+    assert offered["function"]["name"] == "apply_patch"
+    assert offered["function"]["parameters"]["required"] == ["input"]
+    assert "start: /.+/s" in offered["function"]["description"]  # the grammar, for the model to read
+
+    fake.set_reply(QWEN, "Added hello.txt.")
+    answer = client.responses.create(
+        model="gpt-4o",
+        input=[
+            {"role": "user", "content": "Add hello.txt."},
+            call.model_dump(exclude_none=True),
+            {"type": "custom_tool_call_output", "call_id": call.call_id, "output": "Success."},
+        ],
+        tools=[tool],
+    )
+    assert answer.output_text == "Added hello.txt."
+    assert chat_body(fake)["messages"][1:] == [
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {"id": call.call_id, "function": {"name": "apply_patch", "arguments": {"input": patch}}}
+            ],
+        },
+        {"role": "tool", "content": "Success.", "tool_call_id": call.call_id, "tool_name": "apply_patch"},
+    ]
+    all_direct(paths, 2)
+
+
 def test_tool_choice_none_offers_no_tools_and_a_named_function_offers_only_it(
     client: openai.OpenAI, fake: FakeOllama, paths: Paths
 ) -> None:
