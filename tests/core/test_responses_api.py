@@ -480,7 +480,7 @@ def test_an_unknown_previous_response_is_a_clear_400_and_reaches_no_model(
     all_direct(paths, 3)
 
 
-def test_a_conversation_or_prompt_template_kept_at_openai_is_a_400(
+def test_no_input_or_a_conversation_or_prompt_template_kept_at_openai_is_a_400(
     client: openai.OpenAI, fake: FakeOllama
 ) -> None:
     with pytest.raises(openai.BadRequestError, match="does not keep conversations") as caught:
@@ -488,6 +488,9 @@ def test_a_conversation_or_prompt_template_kept_at_openai_is_a_400(
     assert caught.value.param == "conversation"
     with pytest.raises(openai.BadRequestError, match="prompt templates"):
         client.responses.create(model="gpt-4o", prompt={"id": "pmpt_1"}, input="Hi")
+    with pytest.raises(openai.BadRequestError, match="no input") as empty:
+        client.responses.create(model="gpt-4o", input=[])
+    assert empty.value.param == "input"
     assert fake.bodies("/api/chat") == []
 
 
