@@ -42,6 +42,7 @@ from core.errors import (
     OllamaUnreachable,
 )
 from core.fastpath import anthropic as direct_anthropic
+from core.fastpath import models
 from core.fastpath import openai as direct_openai
 from core.fastpath import responses as direct_responses
 from core.fastpath.plan import DirectPlan, Route, Target
@@ -146,6 +147,11 @@ class DirectRoute:
             await session.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") == "GET" and scope.get("path") in models.PATHS:
+            plan = self._plan()
+            if plan is not None:  # the names GateDeck serves, not LiteLLM's config entries
+                await _send_models(send, scope, plan)
+                return
         dialect = self._dialect(scope)
         if dialect is None or scope.get("method") != "POST":
             await self.app(scope, receive, send)
@@ -493,6 +499,14 @@ async def _send_error(
     if final or problem is not None:
         headers.append(_FINAL)
     await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def _send_models(send: Send, scope: Scope, plan: DirectPlan) -> None:
+    anthropic = any(name.lower() == b"anthropic-version" for name, _ in scope.get("headers", []))
+    payload = dumps(models.models_list(plan.routes, anthropic=anthropic))
+    headers = [*_JSON, (b"content-length", str(len(payload)).encode()), _MARK]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 

@@ -239,3 +239,15 @@ def test_ollama_too_busy_is_anthropics_retryable_overloaded_error(gateway: Gatew
     assert response.json()["error"]["type"] == "overloaded_error"
     assert "x-should-retry" not in response.headers  # a retry can help here
     assert busy in response.json()["error"]["message"]
+
+
+# ---------------------------------------------------------------------- /v1/models
+def test_the_model_list_holds_the_mappings_and_the_installed_models(gateway: Gateway) -> None:
+    expected = ["claude-*haiku*", "ollama-down", "not-pulled", "llama3.2:3b", QWEN, "qwen3:8b"]
+    listed = [m.id for m in gpt(gateway).models.list()]
+    assert sorted(listed) == sorted(expected)
+    assert listed[0] == "claude-*haiku*"  # the mappings first, in config order
+    # Claude Code's model discovery: Anthropic's shape, told apart by its anthropic-version
+    assert sorted(m.id for m in claude(gateway).models.list()) == sorted(expected)
+    response = httpx.get(f"{gateway.url}/v1/models", headers={**auth(), "anthropic-version": "2023-06-01"})
+    assert response.json()["data"][0]["type"] == "model" and response.json()["has_more"] is False

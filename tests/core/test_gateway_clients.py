@@ -342,7 +342,7 @@ def test_liveliness_answers_without_a_key_but_models_do_not(gateway: Gateway) ->
     assert httpx.get(f"{gateway.url}/v1/models", timeout=10).status_code == 401
     listed = httpx.get(f"{gateway.url}/v1/models", headers=auth(), timeout=10).json()
     names = {m["id"] for m in listed["data"]}
-    assert {"gpt-4o", "qwen2.5-coder:7b", "ollama/llama3.2:3b"} <= names  # (patterns are not listed)
+    assert {"gpt-4o", "qwen2.5-coder:7b", "llama3.2:3b"} <= names  # mappings and installed models
 
 
 # ---------------------------------------------------------------------- fallbacks and health
