@@ -2,7 +2,7 @@
 
 ``GATEDECK_CONFIG_DIR`` moves everything (config, data, logs) under one folder: tests use it to
 stay out of the user's real settings, and portable installs use it to keep GateDeck on a stick.
-``GATEDECK_DATA_DIR`` moves only the data (master key file, request log, pull state).
+``GATEDECK_DATA_DIR`` moves only the data (master key file, request log, pull state, window state).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import platformdirs
 
 APP_NAME = "gatedeck"
 CONFIG_FILE = "config.yaml"
+STATE_FILE = "state.json"
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,11 @@ class AppPaths:
     @property
     def master_key_file(self) -> Path:
         return self.data_dir / "master.key"
+
+    @property
+    def state_file(self) -> Path:
+        """The window's state (last panel, geometry, splitters): not settings, kept apart from them."""
+        return self.data_dir / STATE_FILE
 
     @classmethod
     def from_env(cls, env: os._Environ[str] | dict[str, str] | None = None) -> AppPaths:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, cast
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QApplication
 
 from core.clients.claude_code import claude_code_env, render_env
 from core.config.first_run import Installation
 from core.config.holder import ConfigHolder
+from core.config.ui_state import open_ui_state
 from gui.dialogs.preferences import PreferencesDialog, apply_theme
 from gui.first_paint import after_first_paint
 from gui.gateway_bridge import GatewayBridge
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
     from gui.panels.hardware import HardwarePanel
     from gui.panels.mappings import MappingsPanel
     from gui.panels.models import ModelsPanel
+
+#: How long the window waits after a change (a panel switch…) before writing its state file, so
+#: a burst of clicks is written once.
+STATE_SAVE_DELAY_MS = 1000
 
 
 class AppController(QObject):
@@ -49,6 +54,7 @@ class AppController(QObject):
         super().__init__(parent)
         self.install = install
         self.holder = ConfigHolder(install.store, install.config)
+        self.ui_state = open_ui_state(install.paths.state_file, install.loaded.moved_out)
         self.gateway = gateway or GatewayBridge(self.holder, install.secrets, install.master_key)
         self.watcher = watcher or OllamaWatcher(self.holder)
         self._observability: Observability | None = None
@@ -68,6 +74,10 @@ class AppController(QObject):
         self._engine_task: asyncio.Future[None] | None = None
         self._installed: list[str] | None = None
         self.quit_finished = asyncio.Event()
+        self._state_timer = QTimer(self)
+        self._state_timer.setSingleShot(True)
+        self._state_timer.setInterval(STATE_SAVE_DELAY_MS)
+        self._state_timer.timeout.connect(self._on_state_timer_timeout)
 
         self._add_menu()
         self.window.close_requested.connect(self._on_window_close_requested)
@@ -82,7 +92,9 @@ class AppController(QObject):
         self.tray.quit_requested.connect(lambda: asyncio.ensure_future(self.quit()))
         self._on_gateway_state_changed(self.gateway.state, self.gateway.reason)
         apply_theme(self.holder.config.ui.theme)
-        self.window.show_panel(self.holder.config.ui.last_panel)
+        state = self.ui_state.state
+        self.window.restore_layout(state.window_geometry, state.splitters)
+        self.window.show_panel(state.last_panel)
 
     # ---------------------------------------------------------------- panels
     @property
@@ -189,6 +201,7 @@ class AppController(QObject):
             await self.quit_finished.wait()
             return
         self._quitting = True
+        self.save_ui_state()
         self.window.hide()
         self.tray.hide()
         await self.watcher.stop()
@@ -219,6 +232,15 @@ class AppController(QObject):
         dialog.open()
         return dialog
 
+    def save_ui_state(self) -> None:
+        """Write the window's state file now (if anything changed): last panel, and the window's
+        geometry and splitters while it is shown (a hidden window keeps what was saved)."""
+        self._state_timer.stop()
+        if self.window.isVisible():
+            geometry, splitters = self.window.saved_layout()
+            self.ui_state.update(window_geometry=geometry, splitters=splitters)
+        self.ui_state.save()
+
     def copy_claude_env(self) -> None:
         QGuiApplication.clipboard().setText(self.claude_env_text())
         if self.tray_enabled:
@@ -233,25 +255,21 @@ class AppController(QObject):
         if not self.tray_enabled:
             asyncio.ensure_future(self.quit())
             return
-        self.window.hide()
-        ui = self.holder.config.ui
-        if not ui.hide_to_tray_hint_shown:
+        if not self.ui_state.state.tray_hint_shown:
             self.tray.notify(
                 "GateDeck is still running",
                 "The gateway keeps serving from the tray. Right-click the tray icon to quit.",
             )
-            self.holder.replace(
-                self.holder.config.model_copy(
-                    update={"ui": ui.model_copy(update={"hide_to_tray_hint_shown": True})}
-                )
-            )
+            self.ui_state.update(tray_hint_shown=True)
+        self.save_ui_state()
+        self.window.hide()
 
     def _on_window_panel_changed(self, key: str) -> None:
-        ui = self.holder.config.ui
-        if ui.last_panel != key:
-            self.holder.replace(
-                self.holder.config.model_copy(update={"ui": ui.model_copy(update={"last_panel": key})})
-            )
+        if self.ui_state.update(last_panel=key):
+            self._state_timer.start()
+
+    def _on_state_timer_timeout(self) -> None:
+        self.save_ui_state()
 
     def _on_gateway_state_changed(self, state: str, reason: str) -> None:
         words = {

@@ -108,7 +108,7 @@ class GatewayBridge(QObject):
 
     async def apply(self, config: Config) -> str:
         """Save ``config`` and serve it at once. Returns a status line for the user."""
-        self._holder.replace(config)
+        await self._holder.replace_async(config)
         try:
             result = await self.core.apply(self._holder.config)
         except PortInUse as exc:

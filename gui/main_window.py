@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QSplitter,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -53,6 +54,10 @@ class MainWindow(QMainWindow):
     A panel given as a builder is built the first time it is shown or asked for
     (:meth:`panel`), or by :meth:`build_panels`; until then an empty page stands in for it.
 
+    The window's geometry and the positions of the panels' named splitters are saved with
+    :meth:`saved_layout` and put back with :meth:`restore_layout` (a panel built later gets its
+    splitters back when it is built).
+
     Signals:
         close_requested(): the user closed the window (the app decides: hide to tray or quit).
         panel_changed(str): the panel in front changed; carries its key.
@@ -78,6 +83,8 @@ class MainWindow(QMainWindow):
         self._keys: list[str] = []
         # panels given as builders, not built yet, each with the empty page standing in for it
         self._pending: dict[str, tuple[Callable[[], QWidget], QWidget]] = {}
+        # splitter positions to put back, by splitter name (base64 of QSplitter.saveState)
+        self._splitter_states: dict[str, str] = {}
         for key, title in PANELS:
             item = QListWidgetItem(title)
             item.setData(Qt.ItemDataRole.UserRole, key)
@@ -131,6 +138,26 @@ class MainWindow(QMainWindow):
         for key in list(self._pending):
             self._build(key)
 
+    def restore_layout(self, geometry: str, splitters: Mapping[str, str]) -> None:
+        """Put back a :meth:`saved_layout`: the window's geometry, and the named splitters'
+        positions (now for built panels, when built for the others). Bad data is ignored."""
+        if geometry:
+            self.restoreGeometry(QByteArray.fromBase64(geometry.encode("ascii")))
+        self._splitter_states = dict(splitters)
+        for key in self._keys:
+            if self.is_built(key):
+                self._restore_splitters(self.panel(key))
+
+    def saved_layout(self) -> tuple[str, dict[str, str]]:
+        """The window's geometry and every named splitter's positions, as base64 text."""
+        geometry = self.saveGeometry().toBase64().data().decode("ascii")
+        splitters = dict(self._splitter_states)  # panels not built yet keep what they had
+        for key in self._keys:
+            if self.is_built(key):
+                for splitter in _named_splitters(self.panel(key)):
+                    splitters[splitter.objectName()] = splitter.saveState().toBase64().data().decode("ascii")
+        return geometry, splitters
+
     @property
     def current_panel(self) -> str:
         return self._keys[self._stack.currentIndex()]
@@ -157,10 +184,17 @@ class MainWindow(QMainWindow):
         current = self._stack.currentIndex()
         panel = builder()
         panel.setObjectName(f"{key}Panel")
+        self._restore_splitters(panel)
         self._stack.insertWidget(index, panel)
         self._stack.removeWidget(stand_in)
         stand_in.deleteLater()
         self._stack.setCurrentIndex(current)
+
+    def _restore_splitters(self, panel: QWidget) -> None:
+        for splitter in _named_splitters(panel):
+            state = self._splitter_states.get(splitter.objectName())
+            if state:
+                splitter.restoreState(QByteArray.fromBase64(state.encode("ascii")))
 
     def _on_nav_current_row_changed(self, row: int) -> None:
         self._build(self._keys[row])
@@ -173,3 +207,11 @@ class MainWindow(QMainWindow):
             return
         event.ignore()
         self.close_requested.emit()
+
+
+def _named_splitters(panel: QWidget) -> list[QSplitter]:
+    """The splitters in ``panel`` whose positions are worth keeping: those with an object name."""
+    found = panel.findChildren(QSplitter)
+    if isinstance(panel, QSplitter):
+        found.insert(0, panel)
+    return [s for s in found if s.objectName()]

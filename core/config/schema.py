@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Claude Code sends ~30k tokens in its first request (24 tools, long system prompt); Ollama's
 #: default context is far smaller and truncates silently.
@@ -150,12 +150,11 @@ class OllamaServerSettings(_Strict):
 
 
 class UiPrefs(_Strict):
-    """Window and desktop preferences."""
+    """The user's desktop preferences. What the window merely remembers (last panel, geometry)
+    is state, kept in its own file (:mod:`core.config.ui_state`)."""
 
     theme: Literal["system", "light", "dark"] = "system"
     start_on_login: bool = False
-    last_panel: Literal["gateway", "mappings", "models", "hardware", "monitor", "chat"] = "gateway"
-    hide_to_tray_hint_shown: bool = False
 
 
 class Config(_Strict):

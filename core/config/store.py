@@ -27,11 +27,31 @@ from core.config.yaml_source import YamlSource, parse_yaml
 from core.errors import ConfigError, ConfigProblem
 from core.paths import AppPaths
 
-Migration = Callable[[dict[str, Any]], dict[str, Any]]
+#: A migration step: ``step(document, moved_out)`` returns the document one schema newer. Values
+#: that leave the config for another file (the window's state file) go into ``moved_out``.
+Migration = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+
+
+def move_ui_state_out(doc: dict[str, Any], moved_out: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1 → 2: the last panel and the tray notice flag are window state, not settings.
+
+    They move to the state file (:mod:`core.config.ui_state`), which takes them when it does not
+    exist yet; ``ui.theme`` and ``ui.start_on_login`` stay.
+    """
+    ui = doc.get("ui")
+    if not isinstance(ui, dict):
+        return doc
+    ui = dict(ui)
+    if "last_panel" in ui:
+        moved_out["last_panel"] = ui.pop("last_panel")
+    if "hide_to_tray_hint_shown" in ui:
+        moved_out["tray_hint_shown"] = ui.pop("hide_to_tray_hint_shown")
+    return {**doc, "ui": ui}
+
 
 #: ``MIGRATIONS[n]`` turns a version-``n`` document into a version-``n + 1`` one. Each is a small
 #: named function; add one whenever SCHEMA_VERSION goes up.
-MIGRATIONS: dict[int, Migration] = {}
+MIGRATIONS: dict[int, Migration] = {1: move_ui_state_out}
 
 Source = Literal["file", "backup", "defaults", "new"]
 
@@ -51,11 +71,14 @@ class LoadResult:
         source: where it came from: the file, its backup, the defaults, or a brand-new file.
         problems: what is wrong with the file, if it could not be used (empty when source is
             ``file`` or ``new``).
+        moved_out: values an older file held that now live elsewhere (see ``Migration``); the
+            file itself keeps them until the next save.
     """
 
     config: Config
     source: Source
     problems: list[ConfigProblem] = field(default_factory=list)
+    moved_out: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -64,7 +87,11 @@ class LoadResult:
 
 def parse_config(text: str, source: str = "config", migrations: dict[int, Migration] | None = None) -> Config:
     """Turn YAML text into a :class:`Config` or raise :class:`ConfigError` listing every problem."""
-    migrations = MIGRATIONS if migrations is None else migrations
+    return _parse(text, source, MIGRATIONS if migrations is None else migrations)[0]
+
+
+def _parse(text: str, source: str, migrations: dict[int, Migration]) -> tuple[Config, dict[str, Any]]:
+    """:func:`parse_config`, plus the values the migrations moved out of the file."""
     parsed, issues = parse_yaml(text)
     problems = [ConfigProblem(dotted_path(i.path), i.line, i.message) for i in issues]
     if problems and parsed.root is None:
@@ -81,8 +108,9 @@ def parse_config(text: str, source: str = "config", migrations: dict[int, Migrat
                 )
             ],
         )
+    moved_out: dict[str, Any] = {}
     try:
-        data = _migrate(data, parsed, migrations)
+        data = _migrate(data, parsed, migrations, moved_out)
         config = Config.model_validate(data, context={"defer_references": True})
     except _MigrationProblem as exc:
         raise ConfigError(source, [*problems, exc.problem]) from None
@@ -99,7 +127,7 @@ def parse_config(text: str, source: str = "config", migrations: dict[int, Migrat
     ]
     if problems:
         raise ConfigError(source, problems)
-    return config
+    return config, moved_out
 
 
 class _MigrationProblem(Exception):
@@ -107,7 +135,9 @@ class _MigrationProblem(Exception):
         self.problem = problem
 
 
-def _migrate(data: dict[str, Any], parsed: YamlSource, migrations: dict[int, Migration]) -> dict[str, Any]:
+def _migrate(
+    data: dict[str, Any], parsed: YamlSource, migrations: dict[int, Migration], moved_out: dict[str, Any]
+) -> dict[str, Any]:
     version = data.get("schema_version", SCHEMA_VERSION)
     line = parsed.line_of(("schema_version",))
     if isinstance(version, bool) or not isinstance(version, int) or version < 0:
@@ -127,7 +157,7 @@ def _migrate(data: dict[str, Any], parsed: YamlSource, migrations: dict[int, Mig
             raise _MigrationProblem(
                 ConfigProblem("schema_version", line, f"no migration from schema {version}; restore a backup")
             )
-        data = step(dict(data))
+        data = step(dict(data), moved_out)
         version += 1
         data["schema_version"] = version
     return data
@@ -178,7 +208,10 @@ class ConfigStore:
 
     def read(self, path: Path | None = None) -> Config:
         """Parse one file; raises :class:`ConfigError` with every problem."""
-        path = path or self.path
+        return self._read(path or self.path)[0]
+
+    def _read(self, path: Path) -> tuple[Config, dict[str, Any]]:
+        """:meth:`read`, plus the values the migrations moved out of the file."""
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
@@ -189,7 +222,7 @@ class ConfigStore:
             raise ConfigError(
                 str(path), [ConfigProblem("", None, f"cannot be read: {exc.strerror}")]
             ) from None
-        return parse_config(text, str(path), self._migrations)
+        return _parse(text, str(path), self._migrations)
 
     def load(self, default: Callable[[], Config] = Config) -> LoadResult:
         """The config to use now. Never raises for a bad file and never rewrites it.
@@ -202,16 +235,17 @@ class ConfigStore:
             self._file_is_broken = False
             return LoadResult(default(), "new")
         try:
-            config = self.read()
+            config, moved_out = self._read(self.path)
         except ConfigError as exc:
             self._file_is_broken = True
             problems = exc.problems
         else:
             self._file_is_broken = False
-            return LoadResult(config, "file")
+            return LoadResult(config, "file", moved_out=moved_out)
         with contextlib.suppress(ConfigError):
             if self.backup_path.exists():
-                return LoadResult(self.read(self.backup_path), "backup", problems)
+                config, moved_out = self._read(self.backup_path)
+                return LoadResult(config, "backup", problems, moved_out)
         return LoadResult(default(), "defaults", problems)
 
     def save(self, config: Config) -> Path | None:

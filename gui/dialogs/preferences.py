@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from qasync import asyncSlot
 
 from core.autostart import set_start_on_login
 from core.config.holder import ConfigHolder
@@ -95,15 +96,21 @@ class PreferencesDialog(QDialog):
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
-        buttons.accepted.connect(self.save)
+        buttons.accepted.connect(self._on_buttons_accepted)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
 
-    def save(self) -> None:
-        """Write the choices (and the autostart entry), then close; errors stay shown in place."""
+    @asyncSlot()
+    async def _on_buttons_accepted(self) -> None:
+        await self.save()
+
+    async def save(self) -> None:
+        """Write the choices (and the autostart entry), then close; errors stay shown in place.
+
+        The config is written on a worker thread: the window never waits on the disk."""
         config = self._holder.config
         theme = str(self.theme.currentData())
         new = config.model_copy(
@@ -118,7 +125,7 @@ class PreferencesDialog(QDialog):
         )
         try:
             set_start_on_login(self.start_on_login.isChecked())
-            self._holder.replace(new)
+            await self._holder.replace_async(new)
         except OSError as exc:
             self.error.setText(f"Could not save: {exc}")
             self.error.show()

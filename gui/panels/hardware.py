@@ -11,7 +11,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QScrollArea, QVBoxLayout, QWidget
 from qasync import asyncSlot
 
-from core.config.holder import ConfigHolder
+from core.config.holder import ConfigChange, ConfigHolder
 from core.config.schema import Config, ModelOptions, OllamaServerSettings
 from core.config.schema import Mapping as ModelMapping
 from core.errors import GateDeckError, OllamaError
@@ -273,7 +273,9 @@ class HardwarePanel(QWidget):
         """Save the server settings; when GateDeck manages Ollama, restart it with them."""
         box = self.server_box
         try:
-            self._holder.replace(self._holder.config.model_copy(update={"ollama_server": settings}))
+            await self._holder.replace_async(
+                self._holder.config.model_copy(update={"ollama_server": settings})
+            )
         except ValueError as exc:
             box.status.setText(f"Not saved: {exc}")
             return False
@@ -390,7 +392,10 @@ class HardwarePanel(QWidget):
     async def _on_server_box_apply_requested(self, settings: OllamaServerSettings) -> None:
         await self.apply_server_settings(settings)
 
-    def _on_config_replaced(self, old: Config, new: Config) -> None:
+    def _on_config_replaced(self, change: ConfigChange) -> None:
+        if not change.touches("mappings", "ollama_server", "backends"):
+            return
+        old, new = change.old, change.new
         names = {m.name for m in new.mappings}
         self._edits = {k: v for k, v in self._edits.items() if k in names}
         if self._mapping not in names:

@@ -195,7 +195,9 @@ class ModelsPanel(QWidget):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.status)
 
-        self._unsubscribe = holder.subscribe(lambda _old, _new: self._rebuild_rows())
+        self._unsubscribe = holder.subscribe(
+            lambda change: self._rebuild_rows() if change.touches("mappings", "ollama_server") else None
+        )
         self._update_buttons()
 
     def _button(self, text: str, name: str, slot: Callable[[], object]) -> QPushButton:

@@ -92,6 +92,7 @@ class MonitorPanel(QWidget):
         tabs.addTab(self.stats_table, "p50 / p95 per mapping")
         self.tabs = tabs
         splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.setObjectName("monitorSplitter")  # named: the window keeps its position
         splitter.addWidget(self.graphs)
         splitter.addWidget(tabs)
         splitter.setStretchFactor(0, 5)

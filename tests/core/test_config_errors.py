@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 import pytest
 
 from core.config.defaults import default_config
 from core.config.schema import SCHEMA_VERSION, Config
-from core.config.store import config_to_yaml, parse_config
+from core.config.store import MIGRATIONS, config_to_yaml, parse_config
 from core.errors import ConfigError, ConfigProblem
 
 
@@ -124,11 +125,11 @@ def test_a_file_from_a_newer_gatedeck_is_refused_with_advice() -> None:
 
 def test_migrations_run_in_order_up_to_the_current_schema() -> None:
     # A pretend old schema 0 kept the port at the top level; its migration moves it.
-    def move_port(doc: dict[str, object]) -> dict[str, object]:
+    def move_port(doc: dict[str, Any], _moved_out: dict[str, Any]) -> dict[str, Any]:
         port = doc.pop("port")
         return {**doc, "gateway": {"port": port}}
 
-    config = parse_config("schema_version: 0\nport: 4123\n", migrations={0: move_port})
+    config = parse_config("schema_version: 0\nport: 4123\n", migrations={**MIGRATIONS, 0: move_port})
     assert config.gateway.port == 4123
     assert config.schema_version == SCHEMA_VERSION
     with pytest.raises(ConfigError) as caught:

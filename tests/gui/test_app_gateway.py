@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from core.config.first_run import Installation
 from core.config.schema import GatewaySettings, OllamaBackend
+from core.config.ui_state import UiStateFile
 from gui.controller import AppController
 from gui.widgets.mappings_table import COLUMNS
 from tests.core.gateway_support import free_port
@@ -150,7 +151,7 @@ def test_closing_the_window_with_a_tray_hides_it_and_says_so_once(
         app.window.close()
         assert not app.window.isVisible()
         assert not app.quit_finished.is_set(), "the gateway keeps serving from the tray"
-        assert install.store.load().config.ui.hide_to_tray_hint_shown
+        assert UiStateFile(install.paths.state_file).state.tray_hint_shown, "said once, also next time"
         app.tray.open_action.trigger()
         assert app.window.isVisible()
     finally:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
 
 from gui.main_window import PANELS, MainWindow, PlaceholderPanel
@@ -88,3 +89,59 @@ def test_build_panels_builds_the_rest_and_keeps_the_one_in_front(qtbot: QtBot) -
         assert window.findChild(QWidget, f"{key}Panel") is window.panel(key)
     window.show_panel("mappings")
     assert isinstance(window.panel("mappings"), QLabel) and window.panel("mappings").isVisible()
+
+
+def splitter_panel() -> QWidget:
+    panel = QWidget()
+    splitter = QSplitter(Qt.Orientation.Vertical, panel)
+    splitter.setObjectName("demoSplitter")
+    splitter.addWidget(QLabel("graphs"))
+    splitter.addWidget(QLabel("table"))
+    QVBoxLayout(panel).addWidget(splitter)
+    return panel
+
+
+def demo_splitter(window: MainWindow) -> QSplitter:
+    found = window.panel("monitor").findChild(QSplitter, "demoSplitter")
+    assert isinstance(found, QSplitter)
+    return found
+
+
+def test_size_and_splitter_positions_come_back_in_the_next_window(qtbot: QtBot) -> None:
+    first = MainWindow({"monitor": splitter_panel})
+    qtbot.addWidget(first)
+    first.show()
+    qtbot.waitExposed(first)
+    first.resize(700, 500)
+    first.show_panel("monitor")
+    qtbot.waitUntil(lambda: sum(demo_splitter(first).sizes()) > 0)
+    total = sum(demo_splitter(first).sizes())
+    demo_splitter(first).setSizes([total // 4, total - total // 4])
+    moved = demo_splitter(first).sizes()
+    geometry, splitters = first.saved_layout()
+    assert set(splitters) == {"demoSplitter"} and geometry
+
+    second = MainWindow({"monitor": splitter_panel})
+    qtbot.addWidget(second)
+    second.restore_layout(geometry, splitters)
+    second.show()
+    qtbot.waitExposed(second)
+    assert (second.width(), second.height()) == (700, 500)
+    assert not second.is_built("monitor"), "restoring does not build panels"
+    second.show_panel("monitor")
+    qtbot.waitUntil(lambda: demo_splitter(second).sizes() == moved)
+    # A panel not built yet keeps what it had when the layout is saved again.
+    third = MainWindow({"monitor": splitter_panel})
+    qtbot.addWidget(third)
+    third.restore_layout(geometry, splitters)
+    assert third.saved_layout()[1] == splitters
+
+
+def test_a_damaged_saved_layout_is_ignored(qtbot: QtBot) -> None:
+    window = MainWindow({"monitor": splitter_panel})
+    qtbot.addWidget(window)
+    window.restore_layout("AAAA", {"demoSplitter": "AAAA"})
+    window.show()
+    qtbot.waitExposed(window)
+    window.show_panel("monitor")
+    assert window.current_panel == "monitor" and len(demo_splitter(window).sizes()) == 2

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
 from core.config.first_run import Installation
 from core.config.holder import ConfigHolder
 from gui.dialogs.preferences import PreferencesDialog
+from tests.gui.conftest import Run
 
 
-def test_start_on_login_writes_the_autostart_entry_and_saves(qtbot: QtBot, install: Installation) -> None:
+def test_start_on_login_writes_the_autostart_entry_and_saves(
+    qtbot: QtBot, install: Installation, arun: Run
+) -> None:
     holder = ConfigHolder(install.store, install.config)
     dialog = PreferencesDialog(holder)
     qtbot.addWidget(dialog)
     dialog.start_on_login.setChecked(True)
     dialog.start_gateway.setChecked(False)
     dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
-    dialog.save()
+    arun(dialog.save())
 
     entry = Path.home() / ".config" / "autostart" / "gatedeck.desktop"
     assert "Exec=" in entry.read_text()
@@ -32,8 +35,13 @@ def test_start_on_login_writes_the_autostart_entry_and_saves(qtbot: QtBot, insta
     qtbot.addWidget(again)
     again.start_on_login.setChecked(False)
     again.theme.setCurrentIndex(again.theme.findData("system"))
-    again.save()
+    again.show()
+    buttons = again.findChild(QDialogButtonBox)
+    assert buttons is not None
+    buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: not again.isVisible() and holder.config.ui.theme == "system", timeout=5000)
     assert not entry.exists()
+    assert install.store.load().config.ui.theme == "system"
     assert QApplication.palette().window().color().lightness() > 150, "back to the system's light palette"
 
 
