@@ -64,7 +64,7 @@ def test_changed_sections_compares_every_top_level_section() -> None:
     assert set(Config.model_fields) >= {"gateway", "backends", "mappings", "cloud", "ollama_server", "ui"}
 
 
-async def test_the_window_s_saves_fsync_off_its_loop_and_tell_subscribers_on_it(
+async def test_saves_from_the_window_fsync_off_its_loop_and_tell_subscribers_on_it(
     holder: ConfigHolder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     loop_thread = threading.get_ident()
