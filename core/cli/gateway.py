@@ -1,4 +1,4 @@
-"""``gatedeck serve | claude | claude-env | doctor | export-litellm-config``: the gateway without a window.
+"""``gatedeck serve | claude | codex | claude-env | doctor | export-litellm-config``: the gateway without a window.
 
 Nothing here imports Qt; ``serve`` runs the same embedded gateway as the desktop app.
 """
@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from core.clients.claude_code import SHELLS, claude_code_env, env_line, render_env, write_settings
+from core.clients.codex import KEY_VARIABLE, codex_overrides
 from core.config.first_run import Installation, open_installation
 from core.config.schema import CLAUDE_MIN_CTX, CloudModel, Config, Mapping, ModelOptions
 from core.errors import GateDeckError
@@ -62,6 +63,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         add_help=False,
     )
     claude.set_defaults(func=cmd_claude, passthrough=[])
+
+    codex = subparsers.add_parser(
+        "codex",
+        help="start the Codex CLI on the running gateway (arguments after `codex` go to Codex)",
+        add_help=False,
+    )
+    codex.set_defaults(func=cmd_codex, passthrough=[])
 
     doctor = subparsers.add_parser("doctor", help="check Ollama, models, port and Claude Code settings")
     doctor.set_defaults(func=cmd_doctor)
@@ -200,11 +208,37 @@ def _exit_now(code: int) -> None:
         os._exit(code)
 
 
-# ---------------------------------------------------------------------- claude
+# ---------------------------------------------------------------------- claude, codex
 def cmd_claude(args: argparse.Namespace) -> int:
     """Start Claude Code with the environment that points it at the running gateway."""
     install = _open(args)
     url, running = current_gateway_url(install)
+    env = claude_code_env(install.config, url, install.master_key)
+    return _launch(
+        "claude", "Claude Code", "@anthropic-ai/claude-code", [], args.passthrough, env, url, running
+    )
+
+
+def cmd_codex(args: argparse.Namespace) -> int:
+    """Start the Codex CLI on the running gateway (a model provider given for this run only)."""
+    install = _open(args)
+    url, running = current_gateway_url(install)
+    env = {KEY_VARIABLE: install.master_key}
+    return _launch(
+        "codex", "Codex", "@openai/codex", codex_overrides(url), args.passthrough, env, url, running
+    )
+
+
+def _launch(
+    program: str,
+    title: str,
+    package: str,
+    options: list[str],
+    passed_on: list[str],
+    env: dict[str, str],
+    url: str,
+    running: bool,
+) -> int:
     if not running:
         print(
             f"error: no GateDeck gateway is running (the config's address is {url}). Start the "
@@ -212,19 +246,20 @@ def cmd_claude(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    program = shutil.which("claude")
-    if program is None:
+    found = shutil.which(program)
+    if found is None:
         print(
-            "error: Claude Code is not installed (no `claude` on PATH). Install it with "
-            "`npm install -g @anthropic-ai/claude-code`, then run this again.",
+            f"error: {title} is not installed (no `{program}` on PATH). Install it with "
+            f"`npm install -g {package}`, then run this again.",
             file=sys.stderr,
         )
         return 127
-    env = {**os.environ, **claude_code_env(install.config, url, install.master_key)}
+    argv = [found, *options, *passed_on]
+    merged = {**os.environ, **env}
     sys.stdout.flush()
     if os.name == "posix":
-        os.execve(program, [program, *args.passthrough], env)
-    return subprocess.run([program, *args.passthrough], env=env, check=False).returncode
+        os.execve(found, argv, merged)
+    return subprocess.run(argv, env=merged, check=False).returncode
 
 
 # ---------------------------------------------------------------------- claude-env

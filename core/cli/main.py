@@ -64,8 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-#: Commands whose arguments all belong to the program they start (``gatedeck claude -p "hi"``).
-PASSTHROUGH_COMMANDS = frozenset({"claude"})
+#: Commands whose arguments all belong to the program they start (``gatedeck claude -p "hi"``,
+#: ``gatedeck codex exec "fix the tests"``).
+PASSTHROUGH_COMMANDS = frozenset({"claude", "codex"})
 _GLOBAL_VALUE_OPTIONS = frozenset({"--ollama-url", "--default-model", "--panel"})
 
 

@@ -180,3 +180,52 @@ def test_codex_runs_a_shell_command_through_gatedecks_fast_path(
     results = [m for m in chats[-1]["messages"] if m["role"] == "tool"]
     assert results and MARKER in results[-1]["content"]  # the command really ran, its output went back
     assert results[-1]["tool_name"] == "exec_command"
+
+
+def test_gatedeck_codex_starts_codex_on_the_running_gateway(
+    fake: FakeOllama, serve: str, tmp_path: Path
+) -> None:
+    """``gatedeck codex exec …``, tried as a user would after ``gatedeck serve``: no config file
+    written, the gateway found on its port, Codex's own settings folder left as it was."""
+    if not CODEX.exists():
+        pytest.fail(f"the Codex CLI is not installed at {CODEX}: run scripts/setup_clients")
+    fake.set_reply(
+        QWEN,
+        "Done: the marker was printed.",
+        tool_calls=[{"function": {"name": "exec_command", "arguments": {"cmd": f"echo {MARKER}"}}}],
+        round_trip=True,
+    )
+    home = tmp_path / "codex-home"
+    home.mkdir()
+    workdir = tmp_path / "project"
+    workdir.mkdir()
+    env = {**os.environ, "CODEX_HOME": str(home), "PATH": f"{CODEX.parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("GATEDECK_API_KEY", None)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "core.cli.main",
+            "codex",
+            "exec",
+            "--model",
+            "gatedeck-coder",
+            "--skip-git-repo-check",
+            "--sandbox",
+            "danger-full-access",
+            f"Run `echo {MARKER}`.",
+        ],
+        cwd=workdir,
+        env={**env, "PYTHONPATH": str(REPO)},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Done: the marker was printed." in done.stdout
+    chats = [body for body in fake.bodies("/api/chat") if isinstance(body, dict)]
+    assert (
+        len(chats) >= 2 and MARKER in [m for m in chats[-1]["messages"] if m["role"] == "tool"][-1]["content"]
+    )
+    assert not (home / "config.toml").exists(), "nothing written into Codex's own settings"
