@@ -57,6 +57,10 @@ def notes(record: RequestRecord) -> str:
     return "; ".join(parts)
 
 
+#: What a request's API is called in the log (Codex speaks the Responses API).
+DIALECT_NAMES = {"anthropic": "Anthropic", "openai": "OpenAI", "responses": "Responses"}
+
+
 def cells(record: RequestRecord) -> list[str]:
     tokens = (
         "–"
@@ -65,7 +69,7 @@ def cells(record: RequestRecord) -> list[str]:
     )
     return [
         dt.datetime.fromtimestamp(record.at).strftime("%H:%M:%S"),
-        ("Anthropic" if record.dialect == "anthropic" else "OpenAI") + (" ⇶" if record.stream else ""),
+        DIALECT_NAMES.get(record.dialect, record.dialect) + (" ⇶" if record.stream else ""),
         record.routing,
         "OK" if record.ok else f"Error {record.status}",
         seconds_text(record.ttft_s),

@@ -266,3 +266,11 @@ def settle() -> None:
     """Handle every event posted so far, and those their handlers post (a few rounds)."""
     for _ in range(5):
         QApplication.processEvents()
+
+
+def test_the_log_names_each_api_a_request_used() -> None:
+    from gui.widgets.request_log_view import cells
+
+    assert cells(rec(dialect="responses", stream=False))[1] == "Responses"  # Codex
+    assert cells(rec(dialect="anthropic"))[1] == "Anthropic ⇶"
+    assert cells(rec(dialect="openai", stream=False))[1] == "OpenAI"
