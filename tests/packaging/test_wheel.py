@@ -9,6 +9,7 @@ request from the fake Ollama.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import re
@@ -55,6 +56,10 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copy2(ROOT / name, source / name)
     out = tmp_path_factory.mktemp("wheel")
     # The build backend comes from the lock (scripts/setup installs it), so no download here.
+    backend = importlib.metadata.version("setuptools")
+    assert int(backend.split(".")[0]) >= 77, (
+        f"setuptools {backend} is older than the lock's: run scripts/setup --dev"
+    )
     built = subprocess.run(
         [
             sys.executable,
