@@ -332,7 +332,9 @@ def _make_hook(litellm: Any, engine: Engine) -> Any:
             from fastapi import HTTPException
 
             status, message = explained
-            return HTTPException(status_code=status, detail=message)
+            # a retry cannot bring a model or Ollama back: the SDKs and Claude Code show it at once
+            final = {"x-should-retry": "false"} if status in (404, 503) else None
+            return HTTPException(status_code=status, detail=message, headers=final)
 
         async def async_log_failure_event(
             self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any

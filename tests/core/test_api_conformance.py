@@ -251,3 +251,21 @@ def test_the_model_list_holds_the_mappings_and_the_installed_models(gateway: Gat
     assert sorted(m.id for m in claude(gateway).models.list()) == sorted(expected)
     response = httpx.get(f"{gateway.url}/v1/models", headers={**auth(), "anthropic-version": "2023-06-01"})
     assert response.json()["data"][0]["type"] == "model" and response.json()["has_more"] is False
+
+
+def test_through_litellm_too_ollama_down_and_a_missing_model_are_final(gateway: Gateway) -> None:
+    config = gateway.config
+    gateway.apply_blocking(
+        config.model_copy(update={"gateway": config.gateway.model_copy(update={"direct_path": False})})
+    )
+    try:
+        for model, status, words in (
+            ("ollama-down", 503, "ollama serve"),
+            ("not-pulled", 404, "models pull"),
+        ):
+            response = raw(gateway, "/v1/chat/completions", {"model": model, "messages": HI})
+            assert response.headers.get("x-gatedeck-path", "litellm") == "litellm"
+            assert response.status_code == status and words in response.text, response.text
+            assert response.headers["x-should-retry"] == "false"
+    finally:
+        gateway.apply_blocking(config)
