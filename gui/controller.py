@@ -20,6 +20,7 @@ from core.clients.claude_code import claude_code_env, render_env
 from core.config.first_run import Installation
 from core.config.holder import ConfigHolder
 from core.config.ui_state import open_ui_state
+from core.gateway.running import RunningRecord, find_running
 from gui.dialogs.preferences import PreferencesDialog, apply_theme
 from gui.first_paint import after_first_paint
 from gui.gateway_bridge import GatewayBridge
@@ -56,6 +57,8 @@ class AppController(QObject):
         self.holder = ConfigHolder(install.store, install.config)
         self.ui_state = open_ui_state(install.paths.state_file, install.loaded.moved_out)
         self.gateway = gateway or GatewayBridge(self.holder, install.secrets, install.master_key)
+        #: Tells `gatedeck claude-env` / `gatedeck claude` in a terminal where this window serves.
+        self.running = RunningRecord(install.paths, "window")
         self.watcher = watcher or OllamaWatcher(self.holder)
         self._observability: Observability | None = None
         self.window = MainWindow(
@@ -212,6 +215,7 @@ class AppController(QObject):
         if self._observability is not None:
             await self._observability.stop()
         await self.gateway.close()
+        self.running.withdraw()
         self.window.allow_close = True
         self.window.close()
         self.quit_finished.set()
@@ -227,7 +231,7 @@ class AppController(QObject):
         from gui.dialogs.claude import ClaudeCodeDialog
 
         dialog = ClaudeCodeDialog(
-            self.holder.config, self.gateway.url, self.gateway.master_key, parent=self.window
+            self.holder.config, self.claude_base_url(), self.gateway.master_key, parent=self.window
         )
         dialog.open()
         return dialog
@@ -241,13 +245,21 @@ class AppController(QObject):
             self.ui_state.update(window_geometry=geometry, splitters=splitters)
         self.ui_state.save()
 
+    def claude_base_url(self) -> str:
+        """This window's gateway; while it is not serving, a `gatedeck serve` that is."""
+        if self.gateway.state != "running":
+            elsewhere = find_running(self.install.paths)
+            if elsewhere is not None:
+                return elsewhere.url
+        return self.gateway.url
+
     def copy_claude_env(self) -> None:
         QGuiApplication.clipboard().setText(self.claude_env_text())
         if self.tray_enabled:
             self.tray.notify("GateDeck", "Claude Code environment copied to the clipboard.")
 
     def claude_env_text(self) -> str:
-        env = claude_code_env(self.holder.config, self.gateway.url, self.gateway.master_key)
+        env = claude_code_env(self.holder.config, self.claude_base_url(), self.gateway.master_key)
         return render_env(env, "bash")
 
     # ---------------------------------------------------------------- slots
@@ -281,6 +293,7 @@ class AppController(QObject):
             "failed": "Gateway failed",
         }
         self.window.set_gateway_status(state, words.get(state, state))
+        self.running.update(state == "running", self.gateway.url)
         self.tray.set_state(state if state != "loading" else "starting", self.gateway.url, reason)
         if state == "failed" and self.tray_enabled:
             self.tray.notify("GateDeck gateway failed", reason or "See the Gateway panel.", critical=True)

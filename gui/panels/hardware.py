@@ -20,11 +20,12 @@ from core.hardware.facts import HardwareInfo
 from core.hardware.fit import FitEstimate, estimate_fit
 from core.hardware.measure import MeasureError, Measurement, measure
 from core.ollama.client import OllamaClient
+from core.ollama.load_options import effective_num_ctx
+from core.ollama.names import full_name
 from core.ollama.server import OllamaServer
 from gui.gateway_bridge import GatewayBridge
 from gui.hardware_probe import probe_in_thread
 from gui.widgets.machine_box import MachineBox
-from gui.widgets.models_table import OLLAMA_DEFAULT_CTX, canonical
 from gui.widgets.server_settings import ServerSettingsBox
 from gui.widgets.speed_box import SpeedBox
 from gui.widgets.tuning_box import ModelFacts, TuningBox
@@ -170,14 +171,14 @@ class HardwarePanel(QWidget):
         options = options or self.current_options()
         if mapping is None or options is None or self._hardware is None:
             return None
-        facts = self._facts.get(canonical(mapping.model))
+        facts = self._facts.get(full_name(mapping.model))
         geometry = facts.geometry if facts else None
         if geometry is None:
             return None
         server = self._holder.config.ollama_server
         return estimate_fit(
             geometry,
-            num_ctx=options.num_ctx or server.context_length or OLLAMA_DEFAULT_CTX,
+            num_ctx=effective_num_ctx(options, server.context_length),
             vram_free=self._hardware.vram_free,
             ram_available=self._hardware.memory.available,
             num_gpu=options.num_gpu,
@@ -211,8 +212,8 @@ class HardwarePanel(QWidget):
             return
         self._mapping = name
         self.tuning.set_mappings_current(name)
-        if canonical(mapping.model) not in self._facts:
-            self._facts[canonical(mapping.model)] = await self._read_model(mapping.model)
+        if full_name(mapping.model) not in self._facts:
+            self._facts[full_name(mapping.model)] = await self._read_model(mapping.model)
         if self._mapping == name:  # the user may have picked another one meanwhile
             self._show_mapping()
 
@@ -308,7 +309,7 @@ class HardwarePanel(QWidget):
             sizes = {m.name: m.size for m in await client.list_models()}
         except OllamaError as exc:
             return ModelFacts(problem=str(exc))
-        return ModelFacts(details, sizes.get(canonical(model)))
+        return ModelFacts(details, sizes.get(full_name(model)))
 
     async def _trial(self, mapping: str, options: ModelOptions) -> Measurement:
         """Measure ``mapping`` with ``options``, serving them only for the measurement."""
@@ -355,7 +356,7 @@ class HardwarePanel(QWidget):
         mapping = self._mapping_named(self._mapping)
         if mapping is None:
             return
-        facts = self._facts.get(canonical(mapping.model), ModelFacts(problem="Reading the model…"))
+        facts = self._facts.get(full_name(mapping.model), ModelFacts(problem="Reading the model…"))
         options = self._edits.get(mapping.name, mapping.options)
         self.tuning.show_options(mapping, options, facts, self._hardware)
         self._remember_edit()  # a value the machine cannot take was moved into range: that is an edit
@@ -363,7 +364,7 @@ class HardwarePanel(QWidget):
 
     def _after_change(self) -> None:
         mapping = self._mapping_named(self._mapping)
-        facts = self._facts.get(canonical(mapping.model)) if mapping is not None else None
+        facts = self._facts.get(full_name(mapping.model)) if mapping is not None else None
         self.tuning.show_fit(self.estimate(), facts)
         self.tuning.set_dirty(self.dirty)
 
@@ -405,7 +406,7 @@ class HardwarePanel(QWidget):
         if old.ollama_server != new.ollama_server:
             self.server_box.load(new.ollama_server)
         mapping = self._mapping_named(self._mapping)
-        if mapping is not None and canonical(mapping.model) not in self._facts:
+        if mapping is not None and full_name(mapping.model) not in self._facts:
             self._spawn(self.select_mapping(mapping.name))
         else:
             self._show_mapping()

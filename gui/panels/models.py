@@ -30,12 +30,13 @@ from core.errors import GateDeckError, OllamaError
 from core.hardware.facts import HardwareInfo
 from core.ollama.client import OllamaClient
 from core.ollama.models import InstalledModel, LoadedModel, ModelDetails
+from core.ollama.names import full_name
 from core.ollama.pull import Pull
 from gui.hardware_probe import probe_in_thread
 from gui.pull_queue import JobState, PullFactory, PullJob, PullQueue
 from gui.widgets.banner import Banner
 from gui.widgets.confirm import ask_yes_no
-from gui.widgets.models_table import COL, SORT_ROLE, ModelsTableModel, build_row, canonical
+from gui.widgets.models_table import COL, SORT_ROLE, ModelsTableModel, build_row
 from gui.widgets.pull import PullList
 
 ClientFactory = Callable[[str], OllamaClient]
@@ -247,10 +248,10 @@ class ModelsPanel(QWidget):
 
     def needed_models(self) -> list[str]:
         """Models the mappings use that Ollama does not have (in mapping order)."""
-        have = {canonical(m.name) for m in self._installed}
+        have = {full_name(m.name) for m in self._installed}
         out: list[str] = []
         for mapping in self._holder.config.mappings:
-            if canonical(mapping.model) not in have and mapping.model not in out:
+            if full_name(mapping.model) not in have and mapping.model not in out:
                 out.append(mapping.model)
         return out
 
@@ -332,7 +333,7 @@ class ModelsPanel(QWidget):
 
     async def delete(self, model: str, *, confirm: Confirm | None = None) -> bool:
         """Delete ``model`` after asking (``confirm`` overrides the panel's question)."""
-        users = [m.name for m in self._holder.config.mappings if canonical(m.model) == canonical(model)]
+        users = [m.name for m in self._holder.config.mappings if full_name(m.model) == full_name(model)]
         warning = (
             f"\n\nMappings that use it ({', '.join(users)}) will fail until you pull it again "
             "or point them at another model."
@@ -353,7 +354,7 @@ class ModelsPanel(QWidget):
     async def load(self, model: str) -> bool:
         """Load ``model`` with the options its first mapping uses, and keep it loaded."""
         mapping = next(
-            (m for m in self._holder.config.mappings if canonical(m.model) == canonical(model)), None
+            (m for m in self._holder.config.mappings if full_name(m.model) == full_name(model)), None
         )
         options = load_options(mapping.options) if mapping else {}
         keep = keep_alive_value(mapping.options.keep_alive if mapping else None)

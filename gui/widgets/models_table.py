@@ -14,7 +14,9 @@ from core.cli.format import human_bytes
 from core.config.schema import Config
 from core.hardware.facts import HardwareInfo
 from core.hardware.fit import FitEstimate, ModelGeometry, Placement, estimate_fit
+from core.ollama.load_options import OLLAMA_DEFAULT_CTX
 from core.ollama.models import InstalledModel, LoadedModel, ModelDetails
+from core.ollama.names import full_name
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -31,7 +33,6 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 COL = {key: i for i, (key, _title) in enumerate(COLUMNS)}
 #: Ollama's context when neither a mapping nor the server settings say otherwise.
-OLLAMA_DEFAULT_CTX = 4096
 
 #: Where sortable values live (sizes as numbers, not "4.7 GB").
 SORT_ROLE = Qt.ItemDataRole.UserRole
@@ -64,11 +65,6 @@ class ModelRow:
         return self.model.name
 
 
-def canonical(model: str) -> str:
-    """Ollama treats ``name`` and ``name:latest`` as one model."""
-    return model if ":" in model.rsplit("/", 1)[-1] else f"{model}:latest"
-
-
 def build_row(
     model: InstalledModel,
     details: ModelDetails | str | None,
@@ -80,7 +76,7 @@ def build_row(
 
     ``details`` is what ``/api/show`` said, or the error message when it could not be read.
     """
-    users = [m for m in config.mappings if canonical(m.model) == canonical(model.name)]
+    users = [m for m in config.mappings if full_name(m.model) == full_name(model.name)]
     server = config.ollama_server
     contexts = [m.options.num_ctx for m in users if m.options.num_ctx]
     ctx = max(contexts) if contexts else server.context_length or OLLAMA_DEFAULT_CTX

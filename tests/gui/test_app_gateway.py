@@ -14,6 +14,7 @@ from pytestqt.qtbot import QtBot
 from core.config.first_run import Installation
 from core.config.schema import GatewaySettings, OllamaBackend
 from core.config.ui_state import UiStateFile
+from core.gateway.running import find_running
 from gui.controller import AppController
 from gui.widgets.mappings_table import COLUMNS
 from tests.core.gateway_support import free_port
@@ -57,11 +58,15 @@ def test_tray_starts_and_stops_the_real_gateway(qtbot: QtBot, controller: AppCon
     assert "running" in controller.tray.icon.toolTip()
     assert chat(controller, "claude-sonnet-4-5")
     assert controller.gateway.url in controller.window.gateway_status.text()
+    # A terminal's `gatedeck claude-env` finds the window's gateway on its port.
+    running = find_running(controller.install.paths)
+    assert running is not None and running.url == controller.gateway.url and running.where == "window"
 
     controller.tray.toggle_action.trigger()
     qtbot.waitUntil(lambda: controller.gateway.state == "stopped", timeout=30_000)
     with pytest.raises(httpx.ConnectError):
         httpx.get(controller.gateway.url + "/health/liveliness", timeout=5)
+    assert find_running(controller.install.paths) is None
 
 
 @pytest.mark.timeout(240)
