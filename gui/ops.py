@@ -7,18 +7,18 @@ it ends (no task is dropped half-way by the garbage collector, none outlives its
 nobody handles is shown to the person through the owner's ``show_error`` (a status line, a
 banner) and logged, never lost in a task nobody awaited.
 
-Blocking calls go through :meth:`BackgroundOps.in_thread`, a short-lived thread per call:
-``asyncio.to_thread`` on the qasync loop would start qasync's pool of QThreads for one call and
-keep them until the loop closes.
+Blocking calls go through :meth:`BackgroundOps.in_thread` (:func:`core.threads.in_thread`: a
+short-lived thread per call, not qasync's pool of QThreads).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+
+from core.threads import in_thread
 
 log = logging.getLogger(__name__)
 
@@ -68,27 +68,7 @@ class BackgroundOps:
 
     async def in_thread(self, fn: Callable[..., T], *args: object) -> T:
         """``fn(*args)`` in a thread of its own; the result (or error) comes back on this loop."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-
-        def deliver(result: T | None, error: BaseException | None) -> None:
-            if future.done():  # the caller stopped waiting
-                return
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(result)  # type: ignore[arg-type]
-
-        def work() -> None:
-            try:
-                result = fn(*args)
-            except BaseException as exc:  # handed to the awaiting coroutine, not lost in the thread
-                loop.call_soon_threadsafe(deliver, None, exc)
-            else:
-                loop.call_soon_threadsafe(deliver, result, None)
-
-        threading.Thread(target=work, name=f"gatedeck-{self._owner}", daemon=True).start()
-        return await future
+        return await in_thread(fn, *args, name=f"gatedeck-{self._owner.replace(' ', '-')}")
 
     async def shutdown(self) -> None:
         """Cancel what is still running and wait until it has ended. No work starts after this."""
