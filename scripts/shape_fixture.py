@@ -74,7 +74,7 @@ class Shaper:
     def line(self, length: int) -> str:
         words: list[str] = []
         size = 0
-        while size < length:
+        while size <= length:  # the words joined by spaces are size - 1 long
             word = self._random.choice(_WORDS)
             words.append(word)
             size += len(word) + 1
