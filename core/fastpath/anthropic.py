@@ -22,8 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.fastpath.plan import Target
-from core.fastpath.tokens import PROMPT_SIZE
-from core.fastpath.wire import RequestError, Unsupported, dumps, ollama_options, sse_event
+from core.fastpath.wire import RequestError, Unsupported, ollama_options, sse_event
 
 DIALECT = "anthropic"
 _STOP = {"stop": "end_turn", "length": "max_tokens", "load": "end_turn", "unload": "end_turn"}
@@ -268,9 +267,9 @@ def reply(answer: Mapping[str, Any], requested: str) -> dict[str, Any]:
 class StreamReply:
     """Turns Ollama's streamed chunks into Anthropic stream events (SSE bytes)."""
 
-    def __init__(self, requested: str, size: int = 0) -> None:
+    def __init__(self, requested: str, prompt_tokens: int = 0) -> None:
         self._requested = requested
-        self._size = size  # the request's bytes, for the prompt-token estimate
+        self._prompt_tokens = prompt_tokens  # estimated: Ollama counts them later
         self._index = -1
         self._open: str | None = None  # the kind of the content block being streamed
         self._calls = 0
@@ -284,7 +283,7 @@ class StreamReply:
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": {"input_tokens": PROMPT_SIZE.estimate(self._requested, self._size), "output_tokens": 0},
+            "usage": {"input_tokens": self._prompt_tokens, "output_tokens": 0},
         }
         return sse_event(b"message_start", {"type": "message_start", "message": message})
 
@@ -329,7 +328,6 @@ class StreamReply:
             out += self._close()
             self._calls += 1
         if chunk.get("done"):
-            PROMPT_SIZE.learn(self._requested, self._size, int(chunk.get("prompt_eval_count") or 0))
             out += self._close()
             reason = (
                 "tool_use" if self._calls else _STOP.get(str(chunk.get("done_reason") or "stop"), "end_turn")
@@ -350,5 +348,5 @@ class StreamReply:
         return sse_event(b"error", {"type": "error", "error": {"type": "api_error", "message": message}})
 
 
-def stream_reply(requested: str, request: Mapping[str, Any]) -> StreamReply:
-    return StreamReply(requested, len(dumps(request)))
+def stream_reply(requested: str, request: Mapping[str, Any], prompt_tokens: int) -> StreamReply:
+    return StreamReply(requested, prompt_tokens)

@@ -299,6 +299,6 @@ class StreamReply:
         return sse_data({"error": {"message": message, "type": "api_error", "param": None, "code": "502"}})
 
 
-def stream_reply(requested: str, request: Mapping[str, Any]) -> StreamReply:
+def stream_reply(requested: str, request: Mapping[str, Any], prompt_tokens: int) -> StreamReply:
     options = request.get("stream_options")
     return StreamReply(requested, bool(isinstance(options, dict) and options.get("include_usage")))

@@ -147,7 +147,7 @@ class ResponsesExchange:
         """The ``response`` object for Ollama's non-streamed answer."""
         return ResponseReply(requested, self._request, self._remember).whole(answer)
 
-    def stream_reply(self, requested: str, request: Mapping[str, Any]) -> ResponseStream:
+    def stream_reply(self, requested: str, request: Mapping[str, Any], prompt_tokens: int) -> ResponseStream:
         return ResponseStream(ResponseReply(requested, request, self._remember))
 
 

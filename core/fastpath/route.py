@@ -46,6 +46,7 @@ from core.fastpath import models
 from core.fastpath import openai as direct_openai
 from core.fastpath import responses as direct_responses
 from core.fastpath.plan import DirectPlan, Route, Target
+from core.fastpath.tokens import PromptSize
 from core.fastpath.responses_memory import ResponseMemory
 from core.fastpath.wire import RequestError, Unsupported, dumps, loads
 from core.gateway.auth import ASGIApp, Message, Receive, Scope, Send
@@ -89,6 +90,7 @@ class _Call:
     target: Target | None = None
     model: str = ""
     num_ctx: int | None = None
+    size: int = 0  # the request's bytes (for the prompt-token estimate)
 
 
 class _Failure(Exception):
@@ -133,6 +135,8 @@ class DirectRoute:
         self._session: aiohttp.ClientSession | None = None
         self.served = 0  # requests answered here
         self.passed_on = 0  # chat requests handed to LiteLLM
+        #: prompt tokens per model, learned from Ollama's counts (announced before it counts)
+        self.prompt_size = PromptSize()
         #: (api_base, model) that refused ``think`` since the plan last changed (models Ollama
         #: was not asked about at start): their next requests go without it at once
         self._refused_think: set[tuple[str, str]] = set()
@@ -190,6 +194,7 @@ class DirectRoute:
             stream=bool(ollama_body["stream"]),
             at=time.time(),
             began=time.perf_counter(),
+            size=len(body),
         )
         await self._answer(call, dialect, request, ollama_body, route, receive, send)
 
@@ -344,7 +349,8 @@ class DirectRoute:
     ) -> None:
         import aiohttp
 
-        reply = dialect.stream_reply(call.requested, request)
+        estimate = self.prompt_size.estimate(call.model, call.size)
+        reply = dialect.stream_reply(call.requested, request, estimate)
         await send({"type": "http.response.start", "status": 200, "headers": _SSE})
         opening = reply.start()
         if opening:
@@ -408,6 +414,8 @@ class DirectRoute:
         ttft = (first - call.began) if first is not None else latency
         prompt = _int(done.get("prompt_eval_count"))
         completion = _int(done.get("eval_count"))
+        if prompt:
+            self.prompt_size.learn(call.model, call.size, prompt)
         self._record(
             call,
             ttft_s=ttft,

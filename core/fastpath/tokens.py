@@ -4,6 +4,7 @@ An Anthropic stream announces ``usage.input_tokens`` in its first event, before 
 read the prompt; clients show it (Claude Code's context meter) and the API promises a number,
 not 0. The estimate is the request's size over a bytes-per-token ratio, calibrated on each
 model's ``prompt_eval_count`` as answers come back (the final usage stays Ollama's exact count).
+The direct path (:class:`core.fastpath.route.DirectRoute`) holds one :class:`PromptSize`.
 """
 
 from __future__ import annotations
@@ -38,7 +39,3 @@ class PromptSize:
         self._ratio[model] = ratio if old is None else 0.7 * old + 0.3 * ratio
         if len(self._ratio) > _MODELS:
             del self._ratio[next(iter(self._ratio))]
-
-
-#: The gateway's estimates (one per process: the direct path runs on one event loop).
-PROMPT_SIZE = PromptSize()

@@ -16,7 +16,7 @@ from core.config.schema import CloudModel, Config, GatewaySettings, Mapping, Mod
 from core.fastpath import anthropic as direct_anthropic
 from core.fastpath import openai as direct_openai
 from core.fastpath.plan import DirectPlan, Target
-from core.fastpath.wire import RequestError, Unsupported
+from core.fastpath.wire import Unsupported
 from core.gateway.render import render
 
 TARGET = Target(
@@ -143,7 +143,7 @@ def test_openai_reply_with_thinking_and_a_cut_answer() -> None:
 
 
 def test_openai_stream_numbers_tool_calls_across_chunks_and_keeps_one_id() -> None:
-    stream = direct_openai.stream_reply("gpt-4o", {"stream_options": {"include_usage": True}})
+    stream = direct_openai.stream_reply("gpt-4o", {"stream_options": {"include_usage": True}}, 0)
     call = {"function": {"name": "f", "arguments": {"x": 1}}}
     raw = stream.feed({"message": {"content": "Let me check."}, "done": False})
     raw += stream.feed({"message": {"content": "", "tool_calls": [call]}, "done": False})
@@ -281,8 +281,9 @@ def test_anthropic_reply_orders_thinking_text_and_tool_use() -> None:
 
 
 def test_anthropic_stream_opens_one_block_per_kind_in_order() -> None:
-    stream = direct_anthropic.stream_reply("claude-sonnet-4-5", {})
+    stream = direct_anthropic.stream_reply("claude-sonnet-4-5", {}, 12)
     raw = stream.start()
+    assert events(raw)[0][1]["message"]["usage"]["input_tokens"] == 12  # the gateway's estimate
     raw += stream.feed({"message": {"thinking": "Let me "}, "done": False})
     raw += stream.feed({"message": {"thinking": "think."}, "done": False})
     raw += stream.feed({"message": {"content": "Done"}, "done": False})
