@@ -102,9 +102,8 @@ def capture_sample(url: str, key: str) -> dict[str, Any]:
 
 def end_to_end(url: str, key: str, requests: int, rounds: int, recorder: Any) -> list[str]:
     import httpx
-    import litellm
 
-    from core.metrics.litellm_hook import install_metrics
+    from core.gateway import engine as gateway_engine
 
     client = httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=60)
     body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
@@ -122,11 +121,13 @@ def end_to_end(url: str, key: str, requests: int, rounds: int, recorder: Any) ->
         cpu_each = (time.process_time() - cpu) / requests
         results[label].append((statistics.median(latencies), cpu_each))
 
+    engine = gateway_engine.load()
+    engine.record_to(recorder)()  # "without": nothing recorded until "with" starts recording
     uninstall = None
     for _ in range(rounds):
         for label in ("without", "with"):
             if label == "with":
-                uninstall = install_metrics(litellm, recorder)
+                uninstall = engine.record_to(recorder)
             one_round(label)
             if uninstall is not None:
                 uninstall()

@@ -1,13 +1,12 @@
 """The monitor and chat panels, alerts, and the metrics recorder they share, wired once.
 
 The recorder is the gateway's own (``Gateway.metrics``) when the core gateway has one, so the
-window and ``gatedeck serve`` record the same way. Until then this module makes one and installs
-its LiteLLM callback as soon as the gateway engine has loaded (:meth:`_install_interim`).
+window and ``gatedeck serve`` record the same way. Until then this module makes one and has the
+gateway engine record to it as soon as the engine has loaded (:meth:`_install_interim`).
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
@@ -15,8 +14,8 @@ from PySide6.QtCore import QObject, Signal
 from core.clients.chat import ChatClient
 from core.clients.tool_probe import ProbeResult, probe_tool_calls
 from core.config.holder import ConfigHolder
+from core.gateway import engine as gateway_engine
 from core.metrics.alerts import AlertPolicy, load_thresholds, save_thresholds
-from core.metrics.litellm_hook import install_metrics
 from core.metrics.recorder import MetricsRecorder
 from core.metrics.request_log import RequestLog
 from core.paths import AppPaths
@@ -84,9 +83,9 @@ class Observability(QObject):
         return MetricsRecorder(RequestLog(self._paths.log_dir))
 
     def _install_interim(self) -> None:
-        litellm = sys.modules.get("litellm")
-        if litellm is not None and self._uninstall is None:
-            self._uninstall = install_metrics(litellm, self.recorder)
+        engine = gateway_engine.loaded()
+        if engine is not None and self._uninstall is None:
+            self._uninstall = engine.record_to(self.recorder)
 
     def _on_gateway_state_changed(self, state: str, _reason: str) -> None:
         if state != "loading":  # the engine (and LiteLLM) has loaded, or failed to

@@ -31,7 +31,6 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from core.errors import (
@@ -45,9 +44,10 @@ from core.fastpath import anthropic as direct_anthropic
 from core.fastpath import models
 from core.fastpath import openai as direct_openai
 from core.fastpath import responses as direct_responses
+from core.fastpath.dialect import Dialect
 from core.fastpath.plan import DirectPlan, Route, Target
-from core.fastpath.tokens import PromptSize
 from core.fastpath.responses_memory import ResponseMemory
+from core.fastpath.tokens import PromptSize
 from core.fastpath.wire import RequestError, Unsupported, dumps, loads
 from core.gateway.auth import ASGIApp, Message, Receive, Scope, Send
 from core.logs import scrub
@@ -58,9 +58,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: A dialect: a module, or (the Responses API) one exchange per request.
-Dialect = ModuleType | direct_responses.ResponsesExchange
-_DIALECTS: dict[str, ModuleType] = {
+#: The dialect modules by path (the Responses API makes one exchange per request instead).
+_DIALECTS: dict[str, Dialect] = {
     "/v1/chat/completions": direct_openai,
     "/chat/completions": direct_openai,
     "/v1/messages": direct_anthropic,

@@ -1,45 +1,28 @@
-"""Everything that touches LiteLLM's proxy internals, in one place (litellm is pinned: 1.106.2).
+"""GateDeck's driver of the LiteLLM proxy: config in, routing, fallbacks and errors out.
 
-The LiteLLM proxy is a module full of process-wide state (``proxy_server.app``,
-``llm_router``, ``master_key``...), so one process can run one proxy at a time; :func:`load`
-returns the one :class:`Engine` of this process. What it works around (DESIGN.md):
-
-- import reaches the network unless ``LITELLM_LOCAL_MODEL_COST_MAP=True`` is set first;
-- ``GracefulShutdownManager`` keeps a class-level "shutting down" flag: without ``reset()``
-  before the next start, ``/health/liveliness`` answers 503 forever;
-- sockets leak per restart unless the async clients are closed on the gateway loop and the
-  client cache is flushed before the server exits;
-- ``Router.set_model_list`` keeps the old wildcard patterns (it never resets
-  ``pattern_router``), so a hot-apply would keep serving removed patterns;
-- the config is read from the YAML file named by ``CONFIG_FILE_PATH``; GateDeck answers that
-  lookup itself (no environment variable for child processes to inherit) with a placeholder
-  file and hands the real config over in memory, so the master key and cloud keys never land
-  on disk;
-- ``OllamaModelInfo._is_static_ollama_model`` lowercases every key of the cost map on each
-  call (a third of the proxy's CPU per request, ~5 ms per deployment on a hot-apply); GateDeck
-  caches that key set until the cost map changes.
+The LiteLLM proxy is a module full of process-wide state, so one process runs one proxy at a
+time; :func:`load` returns the one :class:`Engine` of this process. The engine never touches
+LiteLLM's internals itself: :mod:`core.gateway.litellm_seam` does, each touch pinned. It is
+also the proxy's one callback (:class:`~core.gateway.litellm_seam.ProxyEvents`): every request
+LiteLLM serves is recorded (:class:`~core.metrics.litellm_hook.RecordBuilder`, which sees the
+name the client asked for first), then routed the way GateDeck's config says.
 """
 
 from __future__ import annotations
 
-import asyncio
-import atexit
 import copy
-import os
-import tempfile
 import threading
 import time
-import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from core import heap
+from core.gateway import litellm_seam
 from core.gateway import speedups as gateway_speedups
 from core.gateway.auth import ASGIApp, KeyCheck, Message, Receive, Scope, Send
 from core.gateway.render import RenderedGateway, RouteTable
+from core.metrics.litellm_hook import RecordBuilder
 
 if TYPE_CHECKING:  # loaded with the engine, on its thread, not while the window opens
     from core.fastpath.plan import DirectPlan
@@ -69,15 +52,6 @@ class FallbackEvent:
 EventSink = Callable[[FallbackEvent], None]
 
 
-def offline_environment() -> None:
-    """Settings LiteLLM must see before it is imported: no network at import, quiet logs."""
-    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-    os.environ.setdefault("LITELLM_LOG", "ERROR")
-    os.environ.setdefault("LITELLM_DONT_SHOW_FEEDBACK_BOX", "true")
-    # litellm's TypedDicts trip a pydantic notice on first use of some routes; not ours to fix
-    warnings.filterwarnings("ignore", message="Items? .* `ReadOnly` qualifier", category=UserWarning)
-
-
 class LifespanWatch:
     """Passes everything to ``app`` and keeps the reason when its startup fails."""
 
@@ -101,41 +75,37 @@ class LifespanWatch:
 class Engine:
     """The LiteLLM proxy of this process, driven by GateDeck. Build it with :func:`load`."""
 
-    def __init__(self, litellm: Any, proxy_server: Any, shutdown_manager: Any, pattern_router: Any) -> None:
-        self._litellm = litellm
-        self._proxy = proxy_server
-        self._shutdown_manager = shutdown_manager
-        self._pattern_router_class = pattern_router
+    def __init__(self, proxy: litellm_seam.Proxy) -> None:
+        self._proxy = proxy
         self._config: dict[str, Any] = {}
         self._timeout_s = 600.0
         self.routes = RouteTable()
         self.event_sink: EventSink | None = None
         self.breaker = BackendBreaker()
-        #: where the direct path records requests (the gateway sets its recorder)
+        #: where requests are recorded, both paths (:meth:`record_to`)
         self.recorder: MetricsRecorder | None = None
+        self._records: RecordBuilder | None = None
         self.direct_plan: DirectPlan | None = None
         self.direct: DirectRoute | None = None
-        stub = str(_stub_config_file())
-        read_secret = proxy_server.get_secret_str
 
-        def get_secret_str(secret_name: str, *args: Any, **kwargs: Any) -> Any:
-            # The proxy's lifespan asks for CONFIG_FILE_PATH; answering here instead of setting
-            # the variable keeps it out of the environment of every program GateDeck starts
-            # (a stock `litellm` started from here would otherwise load the placeholder).
-            if secret_name == "CONFIG_FILE_PATH":
-                return stub
-            return read_secret(secret_name, *args, **kwargs)
+        async def config() -> dict[str, Any]:
+            return copy.deepcopy(self._config)
 
-        proxy_server.get_secret_str = get_secret_str
+        proxy.read_config_from(config)
+        proxy.add_events(self)
 
-        engine = self
+    def record_to(self, recorder: MetricsRecorder) -> Callable[[], None]:
+        """Record the requests that start from now on (fast path and LiteLLM alike) to
+        ``recorder``, instead of to the one before; returns a function that stops recording to
+        it. A request is recorded by the recorder its start was recorded by, or not at all."""
+        records = RecordBuilder(recorder)
+        self.recorder, self._records = recorder, records
 
-        async def config_from_memory(config_file_path: str | None = None) -> dict[str, Any]:
-            return copy.deepcopy(engine._config)
+        def stop() -> None:
+            if self._records is records:
+                self.recorder, self._records = None, None
 
-        # The proxy's lifespan reads CONFIG_FILE_PATH through this method; answer from memory.
-        proxy_server.proxy_config._get_config_from_file = config_from_memory
-        litellm.logging_callback_manager.add_litellm_callback(_make_hook(litellm, self))
+        return stop
 
     def use(self, rendered: RenderedGateway) -> None:
         """The config the next start loads."""
@@ -146,9 +116,9 @@ class Engine:
         self.routes = rendered.routes
         from core.fastpath.plan import DirectPlan
 
-        direct = rendered.direct_path and gateway_speedups.enabled()
+        direct = rendered.direct_path and gateway_speedups.enabled("fastpath")
         self.direct_plan = DirectPlan.from_rendered(rendered) if direct else None
-        self._timeout_s = float(rendered.litellm_settings.get("request_timeout") or 600.0)
+        self._timeout_s = rendered.request_timeout_s
 
     def app(self, master_key: str) -> tuple[KeyCheck, LifespanWatch]:
         """The proxy app behind GateDeck's key check (and its direct path), and the lifespan
@@ -168,57 +138,80 @@ class Engine:
 
     def prepare_start(self) -> None:
         """Called on the gateway loop just before the server starts."""
-        self._shutdown_manager.reset()
-        if gateway_speedups.enabled():
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # not on a loop: nothing to set up
-                return
-            gateway_speedups.use_inline_executor(loop)
+        self._proxy.prepare_start()
 
     async def release_clients(self) -> None:
-        """Close LiteLLM's pooled HTTP clients; run on the gateway loop before the server exits."""
+        """Close the pooled HTTP clients; run on the gateway loop before the server exits."""
         if self.direct is not None:
             await self.direct.close()
-        await self._litellm.close_litellm_async_clients()
-        self._litellm.in_memory_llm_clients_cache.flush_cache()
+        await self._proxy.close_clients()
 
     def skip_second_drain(self) -> None:
-        # uvicorn already drained in-flight requests within GateDeck's grace period; without
-        # this the proxy's lifespan would wait up to 30 s more for requests it cannot see end.
-        self._shutdown_manager._drain_performed = True
+        self._proxy.skip_second_drain()
 
     def hot_apply(self, rendered: RenderedGateway) -> None:
         """Swap the running router's model list and fallbacks. Call on the gateway loop."""
-        router = self._proxy.llm_router
-        if router is None:
-            raise RuntimeError("the gateway has no router yet")
-        model_list = copy.deepcopy(rendered.model_list)
-        router.pattern_router = self._pattern_router_class()
-        router.provider_default_deployment_ids = []
-        router.set_model_list(model_list)
-        router.fallbacks = copy.deepcopy(rendered.router_settings.get("fallbacks", []))
-        router.num_retries = rendered.router_settings.get("num_retries", router.num_retries)
-        self._proxy.llm_model_list = router.model_list
+        settings = rendered.router_settings
+        self._proxy.swap_model_list(rendered.model_list, settings.get("fallbacks", []), rendered.num_retries)
         self._config = rendered.litellm_config()
         self._take(rendered)
 
     def model_names(self) -> list[str]:
-        router = self._proxy.llm_router
-        return [] if router is None else sorted(router.model_names)
+        return self._proxy.model_names()
 
     def deployments(self) -> list[dict[str, Any]]:
-        router = self._proxy.llm_router
-        return [] if router is None else list(router.model_list)
+        return self._proxy.deployments()
 
+    # ------------------------------------------------------------------ the proxy's events
+    def pre_call(self, data: dict[str, Any], call_type: str) -> None:
+        requested = data.get("model")
+        if not isinstance(requested, str):
+            return
+        call_id = data.get("litellm_call_id")
+        records = self._records
+        if records is not None and isinstance(call_id, str):
+            records.started(call_id, requested, call_type)
+        target = self.routes.resolve(requested)  # after the record saw the name asked for
+        if target is not None:
+            data["model"] = target
 
-def _stub_config_file() -> Path:
-    handle, name = tempfile.mkstemp(prefix="gatedeck-litellm-", suffix=".yaml")
-    with os.fdopen(handle, "w") as stub:
-        stub.write("# GateDeck passes the gateway config to LiteLLM in memory; this file is a placeholder.\n")
-    path = Path(name)
-    atexit.register(lambda: path.unlink(missing_ok=True))
-    return path
+    def attempt_failed(self, kwargs: Mapping[str, Any]) -> None:
+        records = self._records
+        if records is not None:
+            records.attempt_failed(kwargs)
+        error = kwargs.get("exception")
+        api_base = (kwargs.get("litellm_params") or {}).get("api_base")
+        if api_base and error is not None and _is_unreachable(error):
+            self.breaker.trip(str(api_base))
+
+    def succeeded(self, kwargs: Mapping[str, Any], start_time: Any, end_time: Any) -> None:
+        records = self._records
+        if records is not None and records.expects(kwargs.get("litellm_call_id")):
+            records.succeeded(kwargs, start_time, end_time)
+
+    def failed(self, request_data: Mapping[str, Any], error: Exception) -> tuple[int, str] | None:
+        records = self._records
+        if records is not None and records.expects(request_data.get("litellm_call_id")):
+            records.failed(request_data, error)
+        return explain_failure(error, request_data)
+
+    def filter_deployments(self, deployments: list[Any]) -> list[Any]:
+        return self.breaker.filter(deployments)
+
+    def fell_back(self, group: str, to_group: str, error: Exception, *, succeeded: bool) -> None:
+        sink = self.event_sink
+        if sink is None:
+            return
+        message = str(getattr(error, "message", error)).strip().splitlines()
+        sink(
+            FallbackEvent(
+                from_group=group,
+                to_group=to_group,
+                succeeded=succeeded,
+                error=message[0][:300] if message else type(error).__name__,
+                at=time.time(),
+            )
+        )
 
 
 _UNREACHABLE = ("Cannot connect to host", "Connect call failed", "Connection refused", "ConnectError")
@@ -274,7 +267,7 @@ _CUT_OFF = (
 )
 
 
-def explain_failure(error: Exception, request_data: dict[str, Any]) -> tuple[int, str] | None:
+def explain_failure(error: Exception, request_data: Mapping[str, Any]) -> tuple[int, str] | None:
     """GateDeck's wording (status, message) for an Ollama failure LiteLLM reports in its own.
 
     LiteLLM answers "Ollama_chatException - Cannot connect to host ... ssl:<SSLContext ...>";
@@ -303,86 +296,6 @@ def explain_failure(error: Exception, request_data: dict[str, Any]) -> tuple[int
     return None
 
 
-def _make_hook(litellm: Any, engine: Engine) -> Any:
-    from litellm.integrations.custom_logger import CustomLogger
-
-    class GateDeckHook(CustomLogger):
-        """Routes requested names the way GateDeck's config says, and reports fallbacks."""
-
-        async def async_pre_call_hook(
-            self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: Any
-        ) -> dict[str, Any]:
-            requested = data.get("model")
-            if isinstance(requested, str):
-                target = engine.routes.resolve(requested)
-                if target is not None:
-                    data["model"] = target
-            return data
-
-        async def async_post_call_failure_hook(
-            self,
-            request_data: dict[str, Any],
-            original_exception: Exception,
-            user_api_key_dict: Any,
-            traceback_str: str | None = None,
-        ) -> Any:
-            explained = explain_failure(original_exception, request_data)
-            if explained is None:
-                return None
-            from fastapi import HTTPException
-
-            status, message = explained
-            # a retry cannot bring a model or Ollama back: the SDKs and Claude Code show it at once
-            final = {"x-should-retry": "false"} if status in (404, 503) else None
-            return HTTPException(status_code=status, detail=message, headers=final)
-
-        async def async_log_failure_event(
-            self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
-        ) -> None:
-            error = kwargs.get("exception")
-            params = kwargs.get("litellm_params") or {}
-            api_base = params.get("api_base")
-            if api_base and error is not None and _is_unreachable(error):
-                engine.breaker.trip(str(api_base))
-
-        async def async_filter_deployments(
-            self,
-            model: str,
-            healthy_deployments: list[Any],
-            messages: Any,
-            request_kwargs: Any = None,
-            parent_otel_span: Any = None,
-        ) -> list[Any]:
-            return engine.breaker.filter(healthy_deployments)
-
-        async def log_success_fallback_event(
-            self, original_model_group: str, kwargs: dict[str, Any], original_exception: Exception
-        ) -> None:
-            _report(original_model_group, kwargs, original_exception, succeeded=True)
-
-        async def log_failure_fallback_event(
-            self, original_model_group: str, kwargs: dict[str, Any], original_exception: Exception
-        ) -> None:
-            _report(original_model_group, kwargs, original_exception, succeeded=False)
-
-    def _report(group: str, kwargs: dict[str, Any], error: Exception, *, succeeded: bool) -> None:
-        sink = engine.event_sink
-        if sink is None:
-            return
-        message = str(getattr(error, "message", error)).strip().splitlines()
-        sink(
-            FallbackEvent(
-                from_group=group,
-                to_group=str(kwargs.get("model", "")),
-                succeeded=succeeded,
-                error=message[0][:300] if message else type(error).__name__,
-                at=time.time(),
-            )
-        )
-
-    return GateDeckHook()
-
-
 _load_lock = threading.Lock()
 _engine: list[Engine] = []  # the process's one proxy (LiteLLM's module state is process-wide)
 
@@ -391,49 +304,17 @@ def load() -> Engine:
     """Import LiteLLM's proxy (≈10 s on 2 cores; call it off the UI thread) and wrap it."""
     with _load_lock:
         if not _engine:
-            offline_environment()
-            # LiteLLM leaves ~900k long-lived objects; every full collection walks them all with
-            # the GIL held (0.6-1 s, freezing the window and the gateway alike), and while they
-            # load the collector keeps walking what is there so far. Load them with the collector
-            # off and freeze them out of its way (bench/ui_stall.py: longest UI stall while this
-            # runs 331-388 → 48-56 ms, what is left being LiteLLM's own JSON work; 7.7-8.7 → 6.0 s).
-            with heap.loading_long_lived():
-                import litellm
-                from litellm.proxy import proxy_server
-                from litellm.proxy.shutdown.graceful_shutdown_manager import GracefulShutdownManager
-                from litellm.router_utils.pattern_match_deployments import PatternMatchRouter
-
-                litellm.telemetry = False
-                # GATEDECK_GATEWAY_SPEEDUPS=0 leaves LiteLLM's per-request work as shipped, so
-                # bench/gateway.py can show the stock proxy beside GateDeck's (issue 9).
-                if gateway_speedups.enabled():
-                    _cache_static_ollama_lookup(litellm)
-                    gateway_speedups.apply()
-                _engine.append(Engine(litellm, proxy_server, GracefulShutdownManager, PatternMatchRouter))
+            _engine.append(Engine(litellm_seam.load()))
         return _engine[0]
-
-
-def _cache_static_ollama_lookup(litellm: Any) -> None:
-    from litellm.llms.ollama.common_utils import OllamaModelInfo
-
-    cached: dict[str, Any] = {"stamp": None, "keys": frozenset()}
-
-    def is_static_ollama_model(model: str) -> bool:
-        model_cost = litellm.model_cost
-        stamp = (id(model_cost), len(model_cost))
-        if cached["stamp"] != stamp:  # the cost map gained (or lost) entries: rebuild once
-            cached["keys"] = frozenset(key.lower() for key in list(model_cost))
-            cached["stamp"] = stamp
-        keys: frozenset[str] = cached["keys"]
-        stripped = OllamaModelInfo._strip_ollama_model_prefix(model)
-        names = (model, stripped, "ollama/" + stripped, "ollama_chat/" + stripped)
-        return any(name.lower() in keys for name in names)
-
-    setattr(OllamaModelInfo, "_is_static_ollama_model", staticmethod(is_static_ollama_model))  # noqa: B010
 
 
 def is_loaded() -> bool:
     return bool(_engine)
+
+
+def loaded() -> Engine | None:
+    """The engine, if LiteLLM has been loaded (without loading it)."""
+    return _engine[0] if _engine else None
 
 
 _owner_lock = threading.Lock()

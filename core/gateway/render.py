@@ -1,18 +1,15 @@
-"""GateDeck's config rendered as a LiteLLM proxy config (model list, router and proxy settings).
+"""GateDeck's config rendered once, typed: the deployments the gateway serves and how names reach them.
 
-Pure functions, no LiteLLM import: the same rendering feeds the embedded gateway (keys resolved
-in memory) and ``gatedeck export-litellm-config`` (keys referenced as ``os.environ/NAME``).
+Pure functions, no LiteLLM import. :func:`render` makes a :class:`RenderedGateway` of typed
+deployments (:mod:`core.gateway.deployments`); LiteLLM's proxy config
+(:meth:`RenderedGateway.litellm_config`) and the fast path's plan
+(:class:`core.fastpath.plan.DirectPlan`) are both built from it. The same rendering feeds the
+embedded gateway (keys resolved in memory) and ``gatedeck export-litellm-config`` (keys
+referenced as ``os.environ/NAME``).
 
-What a mapping becomes (measured with LiteLLM 1.106.2, see DESIGN.md):
-
-- one deployment per backend, ``model: ollama_chat/<model>`` (``/api/chat``, the model's own
-  chat template; ``ollama/`` would go to ``/api/generate`` with LiteLLM's prompt format);
-- its options as flat ``litellm_params`` (``num_ctx``...), which LiteLLM moves into the Ollama
-  body's ``options``; ``keep_alive`` stays top-level. A nested ``extra_body`` would not arrive;
-- a zero price in ``model_info``, so LiteLLM does not look local models up in its cost map.
-
-Installed Ollama models are also served under their own name and ``ollama/<name>``, and an
-``ollama/*`` wildcard per backend catches models pulled after the list was rendered.
+A mapping becomes one deployment per backend. Installed Ollama models are also served under
+their own name and ``ollama/<name>``, and an ``ollama/*`` wildcard per backend catches models
+pulled after the list was rendered.
 """
 
 from __future__ import annotations
@@ -23,8 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.config.schema import CloudModel, Config
+from core.config.schema import CloudModel, Config, OllamaBackend
 from core.config.schema import Mapping as ModelMapping
+from core.gateway.deployments import CloudDeployment, Deployment, OllamaDeployment, ollama_keep_alive
 
 #: Where a key comes from in an exported config; LiteLLM resolves ``os.environ/NAME`` at load.
 ENV_REF = "os.environ/"
@@ -40,8 +38,6 @@ _PROVIDER_KEY_ENV = {
     "groq": "GROQ_API_KEY",
     "mistral": "MISTRAL_API_KEY",
 }
-# Local models cost nothing; saying so spares LiteLLM a cost-map lookup on every request.
-_FREE = {"input_cost_per_token": 0.0, "output_cost_per_token": 0.0}
 
 CloudKeyLookup = Callable[[CloudModel], str | None]
 
@@ -86,16 +82,55 @@ class RouteTable:
 
 @dataclass(frozen=True)
 class RenderedGateway:
-    """A LiteLLM proxy config plus what GateDeck needs to route names like the config says."""
+    """What the gateway serves, typed, and how requested names reach it.
 
-    model_list: list[dict[str, Any]]
-    router_settings: dict[str, Any]
-    litellm_settings: dict[str, Any]
-    general_settings: dict[str, Any]
+    Attributes:
+        deployments: every deployment, in the order LiteLLM's model list holds them.
+        routes: GateDeck's name resolution (exact names, then patterns in config order).
+        master_key: the gateway key as LiteLLM reads it (``os.environ/NAME`` when exported).
+        fallbacks: each group's fallback groups, for groups that have any.
+        routing_strategy: how LiteLLM chooses among a group's deployments.
+        num_retries: LiteLLM's retries on a group's other deployments.
+        request_timeout_s: how long a backend may take.
+        notes: what the rendering could not do, for the user.
+        direct_path: answer Ollama-only groups without LiteLLM (:mod:`core.fastpath.route`).
+    """
+
+    deployments: tuple[Deployment, ...]
     routes: RouteTable
+    master_key: str = field(repr=False)
+    fallbacks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    routing_strategy: str = "simple-shuffle"
+    num_retries: int = 0
+    request_timeout_s: float = 600.0
     notes: list[str] = field(default_factory=list)
-    #: answer Ollama-only requests without LiteLLM (:mod:`core.fastpath.route`)
     direct_path: bool = True
+
+    @property
+    def model_list(self) -> list[dict[str, Any]]:
+        """LiteLLM's ``model_list`` (a fresh copy each time)."""
+        return [deployment.litellm_entry() for deployment in self.deployments]
+
+    @property
+    def router_settings(self) -> dict[str, Any]:
+        settings: dict[str, Any] = {
+            "routing_strategy": self.routing_strategy,
+            "num_retries": self.num_retries,
+        }
+        if self.fallbacks:
+            settings["fallbacks"] = [{group: list(to)} for group, to in self.fallbacks.items()]
+        return settings
+
+    @property
+    def litellm_settings(self) -> dict[str, Any]:
+        return {
+            "drop_params": True,  # Claude Code sends Anthropic-only fields Ollama has no use for
+            "request_timeout": self.request_timeout_s,
+        }
+
+    @property
+    def general_settings(self) -> dict[str, Any]:
+        return {"master_key": self.master_key, "trusted_proxy_ranges": []}
 
     def litellm_config(self) -> dict[str, Any]:
         """The whole config as LiteLLM's ``--config`` YAML holds it."""
@@ -107,30 +142,21 @@ class RenderedGateway:
         }
 
 
-#: What LiteLLM drops from a request for a model that cannot think (``additional_drop_params``):
-#: Claude Code's ``thinking`` and OpenAI's ``reasoning_effort``, which LiteLLM turns into
-#: Ollama's ``think``. Without it Ollama refuses the request (HTTP 400), and a mapping's
-#: fallback (perhaps a paid cloud model) answered every request instead.
-NO_THINKING = ("reasoning_effort", "thinking")
-
-
-def ollama_params(mapping: ModelMapping, api_base: str) -> dict[str, Any]:
-    """``litellm_params`` for one mapping on one Ollama backend."""
-    params: dict[str, Any] = {"model": f"ollama_chat/{mapping.model}", "api_base": api_base}
-    params.update(mapping.options.model_dump(exclude_none=True))
-    if "keep_alive" in params:
-        params["keep_alive"] = ollama_keep_alive(params["keep_alive"])
-    return params
-
-
-def ollama_keep_alive(value: str) -> str | int | float:
-    """Ollama reads a bare number as seconds but a string through Go's duration parser, which
-    refuses ``"-1"`` or ``"300"`` (no unit): send those as numbers, ``"5m"`` as it is."""
-    try:
-        number = float(value)
-    except ValueError:
-        return value
-    return int(number) if number.is_integer() else number
+def ollama_deployment(
+    mapping: ModelMapping, backend: OllamaBackend, *, thinks: bool = True
+) -> OllamaDeployment:
+    """One mapping on one Ollama backend."""
+    options = mapping.options.model_dump(exclude_none=True)
+    keep_alive = options.pop("keep_alive", None)
+    return OllamaDeployment(
+        api_base=backend.url,
+        model=mapping.model,
+        options=options,
+        keep_alive=None if keep_alive is None else ollama_keep_alive(keep_alive),
+        backend=backend.name,
+        thinks=thinks,
+        group=mapping.name,
+    )
 
 
 def render(
@@ -158,7 +184,7 @@ def render(
     installed = installed or {}
     cannot_think = cannot_think or {}
     notes: list[str] = []
-    model_list: list[dict[str, Any]] = []
+    deployments: list[Deployment] = []
     mapped_names = {m.name for m in config.mappings}
 
     for mapping in config.mappings:
@@ -169,17 +195,8 @@ def render(
             )
             continue
         for backend_name in mapping.backends:
-            backend = config.backend(backend_name)
-            deployment = ollama_params(mapping, backend.url)
-            if mapping.model in cannot_think.get(backend_name, ()):
-                deployment["additional_drop_params"] = list(NO_THINKING)
-            model_list.append(
-                {
-                    "model_name": mapping.name,
-                    "litellm_params": deployment,
-                    "model_info": {**_FREE, "gatedeck_backend": backend.name},
-                }
-            )
+            thinks = mapping.model not in cannot_think.get(backend_name, ())
+            deployments.append(ollama_deployment(mapping, config.backend(backend_name), thinks=thinks))
 
     installed_names: set[str] = set()
     for backend in config.backends:
@@ -188,60 +205,23 @@ def render(
                 if name in mapped_names:  # a mapping of that exact name wins
                     continue
                 installed_names.add(name)
-                model_list.append(
-                    {
-                        "model_name": name,
-                        "litellm_params": {"model": f"ollama_chat/{model}", "api_base": backend.url},
-                        "model_info": {**_FREE, "gatedeck_backend": backend.name},
-                    }
-                )
-        model_list.append(
-            {
-                "model_name": OLLAMA_WILDCARD,
-                "litellm_params": {"model": "ollama_chat/*", "api_base": backend.url},
-                "model_info": {**_FREE, "gatedeck_backend": backend.name},
-            }
-        )
+                deployments.append(OllamaDeployment(backend.url, model, backend=backend.name, group=name))
+        deployments.append(OllamaDeployment(backend.url, None, backend=backend.name, group=OLLAMA_WILDCARD))
 
     for entry in config.cloud:
-        params: dict[str, Any] = {"model": f"{entry.provider}/{entry.model}"}
-        if entry.api_base:
-            params["api_base"] = entry.api_base
         if export:
-            params["api_key"] = ENV_REF + cloud_key_env(entry)
+            key: str | None = ENV_REF + cloud_key_env(entry)
         else:
             key = cloud_key(entry) if cloud_key else None
-            if key:
-                params["api_key"] = key
-            else:
+            if not key:
                 notes.append(
                     f"cloud entry '{entry.name}' has no API key: store one in GateDeck or set "
                     f"{cloud_key_env(entry)}; requests that fall back to it will fail"
                 )
-        model_list.append({"model_name": entry.name, "litellm_params": params})
+        deployments.append(CloudDeployment(entry.name, entry.provider, entry.model, entry.api_base, key))
 
     exact = {m.name for m in config.mappings} | installed_names | {c.name for c in config.cloud}
     patterns = tuple((m.name, re.compile(fnmatch.translate(m.name))) for m in config.mappings if m.is_pattern)
-
-    fallbacks = [{m.name: list(m.fallbacks)} for m in config.mappings if m.fallbacks]
-    most_backends = max((len(m.backends) for m in config.mappings), default=1)
-    router_settings: dict[str, Any] = {
-        "routing_strategy": config.gateway.routing_strategy,
-        # A mapping served by several backends retries on the others (core.gateway.engine
-        # keeps a backend that refused a connection out of the retry); with one backend a
-        # failure goes straight to the mapping's fallbacks.
-        "num_retries": most_backends - 1,
-    }
-    if fallbacks:
-        router_settings["fallbacks"] = fallbacks
-    litellm_settings: dict[str, Any] = {
-        "drop_params": True,  # Claude Code sends Anthropic-only fields Ollama has no use for
-        "request_timeout": config.gateway.request_timeout_s,
-    }
-    general_settings: dict[str, Any] = {
-        "master_key": ENV_REF + EXPORT_MASTER_KEY_ENV if export else master_key,
-        "trusted_proxy_ranges": [],
-    }
     if export:
         if any(m.is_pattern for m in config.mappings):
             notes.append(
@@ -254,11 +234,16 @@ def render(
                 "them under their bare names"
             )
     return RenderedGateway(
-        model_list=model_list,
-        router_settings=router_settings,
-        litellm_settings=litellm_settings,
-        general_settings=general_settings,
+        deployments=tuple(deployments),
         routes=RouteTable(exact=frozenset(exact), patterns=patterns),
+        master_key=ENV_REF + EXPORT_MASTER_KEY_ENV if export else master_key,
+        fallbacks={m.name: tuple(m.fallbacks) for m in config.mappings if m.fallbacks},
+        routing_strategy=config.gateway.routing_strategy,
+        # A mapping served by several backends retries on the others (core.gateway.engine
+        # keeps a backend that refused a connection out of the retry); with one backend a
+        # failure goes straight to the mapping's fallbacks.
+        num_retries=max((len(m.backends) for m in config.mappings), default=1) - 1,
+        request_timeout_s=config.gateway.request_timeout_s,
         notes=notes,
         direct_path=config.gateway.direct_path,
     )

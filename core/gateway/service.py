@@ -43,7 +43,6 @@ from core.gateway.net import bind_listener, connect_host
 from core.gateway.render import RenderedGateway, render
 from core.gateway.status import ApplyMode, ApplyResult, GatewayState, GatewayStatus, Listeners
 from core.gateway.thread import GatewayThread, ThreadExit
-from core.metrics.litellm_hook import install_metrics
 from core.metrics.recorder import MetricsRecorder
 from core.metrics.request_log import RequestLog
 from core.paths import AppPaths
@@ -378,10 +377,7 @@ class Gateway:
     async def _prepare(self, config: Config) -> RenderedGateway:
         engine = gateway_engine.load()
         engine.event_sink = self._on_engine_event
-        import litellm  # already imported by the engine; the metrics callback hooks into it
-
-        install_metrics(litellm, self.metrics)
-        engine.recorder = self.metrics
+        engine.record_to(self.metrics)
         if self._installed_fixed is None:
             await self._learn_models(config)
         rendered = self._render(config)

@@ -1,4 +1,4 @@
-"""One run of the embedded proxy: a thread with its own asyncio loop serving uvicorn.
+"""One run of the embedded proxy: a thread with its own asyncio loop serving the gateway app.
 
 A :class:`GatewayThread` lives from one start to the matching stop (or crash); a restart is
 a new thread with a fresh loop, so nothing bound to the old loop survives it. The thread
@@ -10,17 +10,19 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import math
 import socket
 import threading
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from core.gateway import engine as gateway_engine
 from core.gateway import speedups as gateway_speedups
 from core.gateway.render import RenderedGateway
+
+if TYPE_CHECKING:  # uvicorn is imported on the gateway thread
+    from core.gateway.uvicorn_seam import GatewayServer
 
 T = TypeVar("T")
 
@@ -64,7 +66,7 @@ class GatewayThread(threading.Thread):
         self._status = status
         self.ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._server: Any = None
+        self._server: GatewayServer | None = None
         self._stop_asked = threading.Event()
         self._grace_s = 1.0
         self.engine: gateway_engine.Engine | None = None
@@ -95,7 +97,7 @@ class GatewayThread(threading.Thread):
         """Make the server exit as if on its own (tests: the crash-restart path)."""
         loop = self.loop
         if loop is not None and self._server is not None:
-            loop.call_soon_threadsafe(setattr, self._server, "should_exit", True)
+            loop.call_soon_threadsafe(self._server.exit_on_its_own)
 
     # ------------------------------------------------------------------ the thread
     def run(self) -> None:
@@ -103,7 +105,7 @@ class GatewayThread(threading.Thread):
         try:
             with asyncio.Runner(loop_factory=_loop_factory()) as runner:
                 runner.run(self._main())
-        except BaseException as exc:  # SystemExit from uvicorn's failed startup included
+        except BaseException as exc:  # SystemExit from the server's failed startup included
             startup_error = self._watch.startup_error if self._watch is not None else None
             error = _last_line(startup_error) if startup_error else _reason(exc)
             if not self.ready.done():
@@ -119,7 +121,7 @@ class GatewayThread(threading.Thread):
         self._on_exit(ThreadExit(expected=expected, error="" if expected else error))
 
     async def _main(self) -> None:
-        import uvicorn
+        from core.gateway.uvicorn_seam import GatewayServer
 
         self.loop = asyncio.get_running_loop()
         if not gateway_engine.is_loaded():
@@ -133,20 +135,10 @@ class GatewayThread(threading.Thread):
         engine.prepare_start()
         app, watch = engine.app(self._master_key)
         self._watch = watch
-        config = uvicorn.Config(
-            app,
-            http=_http_protocol(),
-            lifespan="on",
-            log_config=None,  # leave the app's logging alone
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=math.ceil(self._grace_s),
-            timeout_keep_alive=30,
-        )
-        server = _server(config)
+        server = GatewayServer(app, self._grace_s)
         self._server = server
-        serving = asyncio.create_task(server.serve(sockets=[self._sock]))
-        started = asyncio.create_task(_wait_started(server))
+        serving = asyncio.create_task(server.serve(self._sock))
+        started = asyncio.create_task(server.wait_started())
         await asyncio.wait({serving, started}, return_when=asyncio.FIRST_COMPLETED)
         if not server.started:
             started.cancel()
@@ -168,21 +160,15 @@ class GatewayThread(threading.Thread):
         server = self._server
         if server is None:
             return
-        server.config.timeout_graceful_shutdown = math.ceil(self._grace_s)
         if self.engine is not None:
             self.engine.skip_second_drain()
-        stop = getattr(server, "stop", None)
-        if stop is not None:
-            stop()
-        else:
-            server.should_exit = True
+        server.stop(self._grace_s)
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop for the gateway's loop (installed with LiteLLM's proxy; a faster loop in C), unless
-    the speedups are off (``GATEDECK_GATEWAY_SPEEDUPS=0``, the stock setup bench/gateway.py
-    compares with)."""
-    if not gateway_speedups.enabled():
+    its speed-up is off (``GATEDECK_GATEWAY_SPEEDUPS``, which bench/gateway.py switches)."""
+    if not gateway_speedups.enabled("uvloop"):
         return None
     try:
         import uvloop
@@ -190,36 +176,6 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
         return None
     factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
     return factory
-
-
-def _server(config: Any) -> Any:
-    """GateDeck's quick-stopping uvicorn server (core.gateway.server), or uvicorn's own with
-    the speedups off."""
-    if gateway_speedups.enabled():
-        from core.gateway.server import QuickStopServer
-
-        return QuickStopServer(config)
-    import uvicorn
-
-    return uvicorn.Server(config)
-
-
-def _http_protocol() -> Any:
-    """httptools' HTTP parser (C) where installed, else uvicorn's default (h11, pure Python)."""
-    if gateway_speedups.enabled():
-        try:
-            from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-            return HttpToolsProtocol
-        except ImportError:
-            pass
-    return "h11"
-
-
-async def _wait_started(server: Any) -> None:
-    # uvicorn exposes no event for "listening"; it sets ``started`` after the lifespan ran.
-    while not server.started:  # noqa: ASYNC110  (no event to await instead)
-        await asyncio.sleep(0.01)
 
 
 def _reason(exc: BaseException) -> str:

@@ -1,10 +1,12 @@
-"""The LiteLLM callback that turns the proxy's events into :class:`core.metrics.recorder.RequestRecord`\\ s.
+"""The LiteLLM proxy's events turned into :class:`core.metrics.recorder.RequestRecord`\\ s.
 
-What LiteLLM 1.106.2 tells a ``CustomLogger`` inside the proxy, per client request (measured
-against the fake Ollama; the keys used here are the ones checked by the tests):
+GateDeck's one LiteLLM callback (:mod:`core.gateway.litellm_seam`, driven by
+:class:`core.gateway.engine.Engine`) hands each event to a :class:`RecordBuilder`. What LiteLLM
+1.106.2 tells a callback inside the proxy, per client request (measured against the fake
+Ollama; the keys used here are the ones checked by the tests):
 
 - ``async_pre_call_hook`` once, on the gateway loop, with ``data["model"]`` as the client sent
-  it, as long as this callback comes before GateDeck's routing hook, which rewrites it;
+  it (the engine records it before routing rewrites it);
   ``data["litellm_call_id"]`` ties the later events to it and ``call_type`` is
   ``anthropic_messages`` for ``/v1/messages``;
 - ``async_log_failure_event`` for each failed attempt (a fallback may follow);
@@ -35,14 +37,6 @@ if TYPE_CHECKING:
 #: Requests seen by the pre-call hook and not finished yet; older ones are dropped beyond this
 #: (a request LiteLLM never reports on must not grow the map forever).
 MAX_PENDING = 4096
-_CALLBACK_LISTS = (
-    "callbacks",
-    "input_callback",
-    "success_callback",
-    "failure_callback",
-    "_async_success_callback",
-    "_async_failure_callback",
-)
 
 
 @dataclass
@@ -145,83 +139,15 @@ class RecordBuilder:
             )
         )
 
+    def expects(self, call_id: object) -> bool:
+        """Whether the request ``call_id`` started while this builder recorded (its later
+        events are this builder's; a request started before belongs to whoever recorded then)."""
+        with self._lock:
+            return str(call_id or "") in self._pending
+
     def _pop(self, call_id: object) -> _Pending | None:
         with self._lock:
             return self._pending.pop(str(call_id or ""), None)
-
-
-def install_metrics(litellm: Any, recorder: MetricsRecorder) -> Callable[[], None]:
-    """Feed ``recorder`` from LiteLLM (the imported ``litellm`` module); returns an uninstaller.
-
-    Call it after the gateway engine is loaded, before or while the proxy serves. It puts one
-    callback first in ``litellm.callbacks`` (ahead of GateDeck's routing hook, so it sees the
-    name the client asked for) and replaces one installed earlier, so calling it at every
-    start is safe.
-    """
-    logger = _logger_class()(RecordBuilder(recorder))
-    for old in [cb for cb in list(litellm.callbacks) if getattr(cb, "gatedeck_metrics", False)]:
-        _remove(litellm, old)
-    litellm.callbacks.insert(0, logger)
-    return lambda: _remove(litellm, logger)
-
-
-def _remove(litellm: Any, logger: object) -> None:
-    # LiteLLM copies litellm.callbacks into its success/failure lists on first use, and skips
-    # adding a logger whose class is already there: an old one left behind would shadow a new one.
-    for name in _CALLBACK_LISTS:
-        entries = getattr(litellm, name, None)
-        if isinstance(entries, list):
-            while any(entry is logger for entry in entries):
-                entries.remove(logger)
-
-
-_logger_classes: list[type] = []
-_class_lock = threading.Lock()
-
-
-def _logger_class() -> type:
-    """The ``CustomLogger`` subclass, built once LiteLLM is imported (core imports it lazily)."""
-    with _class_lock:
-        if _logger_classes:
-            return _logger_classes[0]
-        from litellm.integrations.custom_logger import CustomLogger
-
-        class GateDeckMetrics(CustomLogger):
-            gatedeck_metrics = True
-
-            def __init__(self, builder: RecordBuilder) -> None:
-                super().__init__()
-                self._builder = builder
-
-            async def async_pre_call_hook(
-                self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: Any
-            ) -> dict[str, Any]:
-                call_id, model = data.get("litellm_call_id"), data.get("model")
-                if isinstance(call_id, str) and isinstance(model, str):
-                    self._builder.started(call_id, model, str(call_type or ""))
-                return data
-
-            async def async_log_success_event(
-                self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
-            ) -> None:
-                self._builder.succeeded(kwargs, start_time, end_time)
-
-            async def async_log_failure_event(
-                self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
-            ) -> None:
-                self._builder.attempt_failed(kwargs)
-
-            async def async_post_call_failure_hook(
-                self,
-                request_data: dict[str, Any],
-                original_exception: Exception,
-                user_api_key_dict: Any,
-                traceback_str: str | None = None,
-            ) -> None:
-                self._builder.failed(request_data, original_exception)
-
-        _logger_classes.append(GateDeckMetrics)
-        return GateDeckMetrics
 
 
 # ---------------------------------------------------------------------- reading LiteLLM's dicts

@@ -1,7 +1,7 @@
 """Metrics capture inside the real embedded gateway, driven by the official SDKs.
 
-One gateway serves the module with the metrics callback installed the way the gateway will
-install it (``install_metrics`` after the engine loads). The fake Ollama's chunk delays and
+One gateway serves the module, recording the way the gateway does (``Engine.record_to`` once
+the engine loads). The fake Ollama's chunk delays and
 token counts give each test timings and numbers it can check against the record.
 """
 
@@ -16,9 +16,9 @@ import openai
 import pytest
 
 from core.config.schema import Mapping, ModelOptions, OllamaBackend
+from core.gateway import engine as gateway_engine
 from core.gateway.service import Gateway
 from core.metrics.alerts import AlertPolicy
-from core.metrics.litellm_hook import install_metrics
 from core.metrics.recorder import MetricsRecorder, RequestRecord
 from core.metrics.request_log import LOG_FILE, RequestLog, read_log
 from tests.core.gateway_support import KEY, free_port, running, tier_config
@@ -241,34 +241,34 @@ def test_context_guard_flags_a_prompt_at_90_percent_of_num_ctx_and_not_below(
     assert policy.check(full) == [], "one notification per mapping"
 
 
-def test_installing_again_replaces_the_callback_and_uninstalling_stops_recording(
+def test_recording_elsewhere_replaces_the_recorder_and_stopping_stops_recording(
     gateway: Gateway, seen: Collector, recorder: MetricsRecorder, log_dir: Path
 ) -> None:
     import litellm
 
-    # the LiteLLM callback only hears requests LiteLLM serves: send these through it
+    # what LiteLLM serves is recorded through its callback: send these through it
     direct_on = gateway.config
     gateway.apply_blocking(
         direct_on.model_copy(update={"gateway": direct_on.gateway.model_copy(update={"direct_path": False})})
     )
+    engine = gateway_engine.load()
     other = MetricsRecorder()
     other_seen = Collector(other)
-    uninstall = install_metrics(litellm, other)
+    stop = engine.record_to(other)
     try:
-        assert sum(1 for cb in litellm.callbacks if getattr(cb, "gatedeck_metrics", False)) == 1
-        assert getattr(litellm.callbacks[0], "gatedeck_metrics", False), "first, ahead of the routing hook"
+        ours = [cb for cb in litellm.callbacks if getattr(cb, "gatedeck", False)]
+        assert len(ours) == 1, "one GateDeck callback: metrics and routing in one, in order"
         stream_openai(gateway, "claude-3-5-haiku-latest")
         (record,) = other_seen.wait(1)
         assert (record.requested, record.mapping) == ("claude-3-5-haiku-latest", "claude-*haiku*")
         assert seen.items == [], "the replaced recorder hears nothing"
     finally:
-        uninstall()
-    assert not any(getattr(cb, "gatedeck_metrics", False) for cb in litellm.callbacks)
+        stop()
     lines = len(list(read_log(log_dir)))
     stream_openai(gateway, "gpt-4o")
-    install_metrics(litellm, recorder)  # back as the module set it up, for the tests after this one
+    engine.record_to(recorder)  # back as the module set it up, for the tests after this one
     stream_openai(gateway, "gpt-4o")
     seen.wait(1)
     gateway.apply_blocking(direct_on)
-    assert len(other.records()) == 1, "nothing recorded once uninstalled"
+    assert len(other.records()) == 1, "nothing recorded once stopped"
     assert len(list(read_log(log_dir))) == lines + 1

@@ -1,0 +1,177 @@
+"""Every touch of uvicorn, in one place: the server the gateway thread runs.
+
+:class:`GatewayServer` is all the gateway thread sees of uvicorn. Its speed-ups (switched by
+``GATEDECK_GATEWAY_SPEEDUPS``, :mod:`core.gateway.speedups`):
+
+- ``httptools``: uvicorn's HTTP parser in C where installed, instead of h11 (pure Python);
+- ``quickstop``: :class:`QuickStopServer`, which stops in milliseconds (issue 9: restart
+  in-process ≤ 0.2 s). ``uvicorn.Server`` (0.54) notices ``should_exit`` on a 0.1 s tick, then
+  sleeps a fixed 0.1 s before draining and polls the draining every 0.1 s: 0.15–0.3 s of every
+  stop is waiting, and a restart pays it each time. The copy wakes its tick when asked to stop
+  and drains by polling every 5 ms, with the same steps in the same order (stop accepting, ask
+  each connection to close once idle, wait for connections and tasks up to the graceful
+  timeout, then cancel, then the lifespan shutdown).
+
+The uvicorn methods the copy replaces are pinned by a hash of their source (:data:`QUICK_STOP`),
+checked when a server is made: after an upgrade that changed them the gateway logs it once and
+runs uvicorn's own server (slower to stop, same answers); tests/core/test_seams.py fails, so the
+copy is re-checked rather than drifting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.metadata
+import importlib.util
+import logging
+import math
+import socket
+from typing import Any
+
+import uvicorn
+
+from core.gateway import pins, speedups
+from core.gateway.pins import Pin
+
+log = logging.getLogger(__name__)
+
+QUICK_STOP = Pin(
+    "quick-stopping server",
+    "uvicorn:Server",
+    attrs=("on_tick", "serve"),
+    sources={
+        "__init__": "c150b55284f7511eba734c0219b897d3406fa0750c5f568f629673431e832187",
+        "startup": "2aa1d70a244bfcf21a1ae57e0152f9c20e40f756ffc328ccc58037f6ae8e2dfc",
+        "main_loop": "afccb353a119333f206ffa120abc9efdc46a1ac60fe93485acfda2a271d75a62",
+        "shutdown": "9b33c50562992b1e3cef2a9611408ece6c01d46ee17eaae2091b6091bf826eab",
+        "_wait_tasks_to_complete": "17209be1e991445d37d11e0eb1abada64140131ef8d10dd0d095f384b693b734",
+    },
+    fallback="uvicorn's own server is used (a stop takes 0.15-0.3 s longer)",
+)
+#: Every pin of this module, for tests/core/test_seams.py.
+PINS: tuple[Pin, ...] = (QUICK_STOP,)
+_POLL_S = 0.005
+
+
+def version() -> str:
+    try:
+        return f"uvicorn {importlib.metadata.version('uvicorn')}"
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a bundle without metadata
+        return "uvicorn"
+
+
+class QuickStopServer(uvicorn.Server):
+    """A ``uvicorn.Server`` whose stop takes milliseconds, not tenths of a second.
+
+    Call :meth:`stop` on its loop (instead of setting ``should_exit``).
+    """
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._wake = asyncio.Event()
+
+    def stop(self) -> None:
+        self.should_exit = True
+        self._wake.set()
+
+    async def main_loop(self) -> None:
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.1):  # the tick that refreshes the Date header
+                    await self._wake.wait()
+            should_exit = await self.on_tick(counter)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()  # idle keep-alive connections close now, busy ones after their answer
+        try:
+            async with asyncio.timeout(self.config.timeout_graceful_shutdown):
+                await self._wait_tasks_to_complete()
+        except TimeoutError:
+            log.error(
+                "gateway: cancelling %d request(s) still running at the end of the grace period",
+                len(self.server_state.tasks),
+            )
+            for task in self.server_state.tasks:
+                task.cancel(msg="Task cancelled, timeout graceful shutdown exceeded")
+        if not self.force_exit:
+            await self.lifespan.shutdown()
+
+    async def _wait_tasks_to_complete(self) -> None:
+        await asyncio.sleep(0)  # connections closed just now drop out of the state on this turn
+        while self.server_state.connections and not self.force_exit:  # noqa: ASYNC110 (uvicorn has no event)
+            await asyncio.sleep(_POLL_S)
+        while self.server_state.tasks and not self.force_exit:  # noqa: ASYNC110
+            await asyncio.sleep(_POLL_S)
+        for server in self.servers:
+            await server.wait_closed()
+
+
+class GatewayServer:
+    """The HTTP server for one run of the gateway (uvicorn, with the speed-ups that are on).
+
+    Args:
+        app: the ASGI app to serve (lifespan included).
+        grace_s: how long in-flight requests may take to finish once a stop is asked.
+        quick_stop: the pin :class:`QuickStopServer` is used under (when it fits).
+    """
+
+    def __init__(self, app: Any, grace_s: float, quick_stop: Pin = QUICK_STOP) -> None:
+        config = uvicorn.Config(
+            app,
+            http=http_parser(),
+            lifespan="on",
+            log_config=None,  # leave the app's logging alone
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=math.ceil(grace_s),
+            timeout_keep_alive=30,
+        )
+        quick = speedups.enabled("quickstop") and pins.fits(quick_stop, version())
+        self._server: uvicorn.Server = QuickStopServer(config) if quick else uvicorn.Server(config)
+
+    @property
+    def quick(self) -> bool:
+        """Whether this is :class:`QuickStopServer` (False: uvicorn's own)."""
+        return isinstance(self._server, QuickStopServer)
+
+    @property
+    def started(self) -> bool:
+        """Listening, and the app's lifespan startup ran."""
+        return bool(self._server.started)
+
+    async def serve(self, sock: socket.socket) -> None:
+        """Serve on ``sock`` until stopped (raises SystemExit when the app's startup failed)."""
+        await self._server.serve(sockets=[sock])
+
+    async def wait_started(self) -> None:
+        # uvicorn exposes no event for "listening"; it sets ``started`` after the lifespan ran.
+        while not self._server.started:  # noqa: ASYNC110  (no event to await instead)
+            await asyncio.sleep(0.01)
+
+    def stop(self, grace_s: float) -> None:
+        """Stop accepting; in-flight requests get ``grace_s`` seconds. Call on the server's loop."""
+        self._server.config.timeout_graceful_shutdown = math.ceil(grace_s)
+        if isinstance(self._server, QuickStopServer):
+            self._server.stop()
+        else:
+            self._server.should_exit = True
+
+    def exit_on_its_own(self) -> None:
+        """End as if on its own (tests: the crash-restart path). Call on the server's loop."""
+        self._server.should_exit = True
+
+
+def http_parser() -> str:
+    """``httptools`` (C) where installed and switched on, else uvicorn's h11 (pure Python)."""
+    if speedups.enabled("httptools") and importlib.util.find_spec("httptools") is not None:
+        return "httptools"
+    return "h11"
