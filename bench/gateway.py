@@ -10,10 +10,10 @@ generator, does not share a GIL with either) and measures, against each:
   the content chunks they carried), and per request (over 3-chunk streams);
 - restart in-process (``Gateway.restart_blocking`` in a process of its own, median of 5).
 
-Each gateway figure is taken twice, one gateway at a time: the stock embedded LiteLLM
-(``GATEDECK_GATEWAY_SPEEDUPS=0``: no direct path, uvicorn's own server, loop and HTTP parser,
-LiteLLM's per-request work as shipped) and
-GateDeck's (speedups on), then printed beside direct Ollama as issue 9's table, with the UI
+Each gateway figure is taken once per mode, one gateway at a time: by default the stock
+embedded LiteLLM (``GATEDECK_GATEWAY_SPEEDUPS=0``: no fast path, uvicorn's own server, loop and
+HTTP parser, LiteLLM's per-request work as shipped) and GateDeck's (every speed-up on), then
+printed beside direct Ollama as issue 9's table, with the UI
 rows from ``bench.monitor_stall`` (per gateway; longest main-thread stall while 8 streams pass
 the gateway, beside a bare Qt process's over the same seconds) and ``bench.startup`` (launch →
 window painted), run as processes (``bench/ui_figures.py``; ``--skip-ui`` leaves them out).
@@ -21,7 +21,16 @@ window painted), run as processes (``bench/ui_figures.py``; ``--skip-ui`` leaves
 Direct means Ollama's own ``/api/chat``; the gateway is measured on ``/v1/chat/completions``
 (OpenAI) and ``/v1/messages`` (Anthropic, what Claude Code uses), and on a Codex-shaped
 ``/v1/responses`` request (:mod:`bench.codex_shaped`) beside the body it becomes sent to Ollama
-directly. Prints figures; asserts nothing. Usage: ``python -m bench.gateway [--requests 200] [--concurrency 8] [--only gatedeck] [--skip-ui]``.
+directly. Prints figures; asserts nothing. Usage: ``python -m bench.gateway [--requests 200] [--concurrency 8] [--only gatedeck]
+[--skip-ui]``.
+
+``--each`` measures every speed-up on its own instead (:data:`EACH`; the UI rows left out):
+the fast path alone ("fast path only"), each server speed-up alone, and each LiteLLM change
+alone with the fast path off (LiteLLM then serves the Ollama mappings, as it serves cloud
+models, fallbacks and everything when the fast path is switched off), beside the stock proxy
+and all of them together, printed as one table (:func:`_print_each_table`).
+``--modes "NAME=SWITCH;..."`` measures modes of one's own (``SWITCH`` as
+``GATEDECK_GATEWAY_SPEEDUPS`` takes it: ``0``, ``1``, ``fastpath,uvloop``, ``-fastpath``).
 """
 
 from __future__ import annotations
@@ -256,6 +265,22 @@ RESTART_PROBE = (
 
 DIRECT = "direct Ollama /api/chat"
 MODES = {"stock": "0", "gatedeck": "1"}  # GATEDECK_GATEWAY_SPEEDUPS for each gateway run
+#: Each speed-up on its own (``--each``), with GATEDECK_GATEWAY_SPEEDUPS for each run.
+EACH = {
+    "stock": "0",
+    "fast path only": "fastpath",
+    "uvloop only": "uvloop",
+    "httptools only": "httptools",
+    "quickstop only": "quickstop",
+    "LiteLLM: no-otel-import only": "no-otel-import",
+    "LiteLLM: inline-executor only": "inline-executor",
+    "LiteLLM: free-local-cost only": "free-local-cost",
+    "LiteLLM: ollama-lookup-cache only": "ollama-lookup-cache",
+    "all but the fast path": "-fastpath",
+    "gatedeck (all)": "1",
+}
+#: Modes whose restart time is measured (the others change nothing a restart does).
+RESTARTS = {"0", "1", "quickstop", "-fastpath"}
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -296,15 +321,17 @@ def _gateway_targets(gateway: str, key: str) -> list[Target]:
 
 def _run_gateway(
     mode: str,
+    switch: str,
     ollama: str,
     direct_target: Target,
     env: dict[str, str],
     key_of: Callable[[], str],
     args: argparse.Namespace,
 ) -> tuple[dict[str, Figures], float | None]:
-    """Figures of one gateway (``mode``) with direct Ollama's measured just before them (the
-    anchor, taken under the same conditions), then its in-process restart time (s)."""
-    env = {**env, "GATEDECK_GATEWAY_SPEEDUPS": MODES[mode]}
+    """Figures of one gateway (``mode``: GATEDECK_GATEWAY_SPEEDUPS=``switch``) with direct
+    Ollama's measured just before them (the anchor, taken under the same conditions), then its
+    in-process restart time (s; ``None`` where not measured)."""
+    env = {**env, "GATEDECK_GATEWAY_SPEEDUPS": switch}
     port = _free_port()
     print(f"[{mode}] starting `gatedeck serve` (loads LiteLLM, ~15 s)...", file=sys.stderr, flush=True)
     proc = subprocess.Popen(
@@ -328,6 +355,8 @@ def _run_gateway(
         )
     finally:
         _stop(proc)
+    if args.each and switch not in RESTARTS:
+        return figures, None
     print(f"[{mode}] timing restarts in-process...", file=sys.stderr, flush=True)
     probe = subprocess.run(
         [sys.executable, "-c", RESTART_PROBE, ollama, str(_free_port())],
@@ -453,13 +482,65 @@ def _print_issue_table(
         print(f"{name:{width}}{target:>10}" + "".join(f"{v:>26}" for v in values))
 
 
+def _pair(chat: float | None, messages: float | None, spec: str) -> str:
+    return " / ".join("-" if v is None else format(v, spec) for v in (chat, messages))
+
+
+def _print_each_table(
+    runs: dict[str, tuple[dict[str, Figures], float | None]], chosen: dict[str, str]
+) -> None:
+    """One row per mode: what the gateway adds over direct Ollama, OpenAI chat / Anthropic
+    messages side by side (direct measured just before each mode)."""
+    paths = ("/v1/chat/completions", "/v1/messages")
+    print("\nEach speed-up on its own (chat / messages; added = gateway - direct Ollama)")
+    columns = (
+        "switch",
+        "added p50 ms",
+        "req/s ÷ direct",
+        "1st chunk +ms",
+        "CPU ms/req",
+        "CPU ms/chunk",
+        "restart s",
+    )
+    print(f"{'mode':36}" + "".join(f"{c:>18}" for c in columns))
+    for mode, (figures, restart) in runs.items():
+        direct = figures[DIRECT]
+        chat, messages = figures[paths[0]], figures[paths[1]]
+        cells = (
+            chosen[mode],
+            _pair(chat.p50_ms - direct.p50_ms, messages.p50_ms - direct.p50_ms, ".1f"),
+            _pair(chat.rps / direct.rps, messages.rps / direct.rps, ".2f"),
+            _pair(
+                chat.first_p50_ms - direct.first_p50_ms, messages.first_p50_ms - direct.first_p50_ms, ".1f"
+            ),
+            _pair(chat.cpu_ms_per_request, messages.cpu_ms_per_request, ".2f"),
+            _pair(chat.cpu_ms_per_chunk, messages.cpu_ms_per_chunk, ".3f"),
+            "-" if restart is None else f"{restart:.3f}",
+        )
+        print(f"{mode:36}" + "".join(f"{c:>18}" for c in cells))
+    print(
+        "direct Ollama per mode: "
+        + "; ".join(
+            f"{m} p50 {f[DIRECT].p50_ms:.1f} ms, {f[DIRECT].rps:.0f} req/s" for m, (f, _) in runs.items()
+        )
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="sequential requests per target")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--only", choices=sorted(MODES), help="measure one gateway only")
     parser.add_argument("--skip-ui", action="store_true", help="leave out the UI stall and startup figures")
+    parser.add_argument("--each", action="store_true", help="each speed-up on its own (no UI rows)")
+    parser.add_argument("--modes", help="NAME=SWITCH;... (GATEDECK_GATEWAY_SPEEDUPS per mode)")
     args = parser.parse_args(argv)
+    if args.modes:
+        chosen = dict(item.split("=", 1) for item in args.modes.split(";"))
+    elif args.each:
+        chosen = dict(EACH)
+    else:
+        chosen = {args.only: MODES[args.only]} if args.only else dict(MODES)
 
     home = tempfile.mkdtemp(prefix="gatedeck-bench-")
     env = {
@@ -505,19 +586,25 @@ def main(argv: list[str] | None = None) -> int:
             _ollama_has_content,
             {"model": LONG_MODEL, "messages": PROMPT, "stream": True},
         )
-        modes = [args.only] if args.only else list(MODES)
-        runs = {mode: _run_gateway(mode, ollama, direct_target, env, key_of, args) for mode in modes}
+        runs = {
+            mode: _run_gateway(mode, switch, ollama, direct_target, env, key_of, args)
+            for mode, switch in chosen.items()
+        }
     finally:
         _stop(fake)
 
+    _print_raw(runs, args)
+    if args.each or args.modes:
+        _print_each_table(runs, chosen)
+        return 0
     stalls: dict[str, ui_figures.Stalls | None] = {}
     paint = None
     if not args.skip_ui:
         stalls = {
-            mode: ui_figures.stalls({**env, "GATEDECK_GATEWAY_SPEEDUPS": MODES[mode]}, mode) for mode in modes
+            mode: ui_figures.stalls({**env, "GATEDECK_GATEWAY_SPEEDUPS": switch}, mode)
+            for mode, switch in chosen.items()
         }
         paint = ui_figures.startup(env)
-    _print_raw(runs, args)
     _print_issue_table(runs, stalls, paint)
     return 0
 
