@@ -23,9 +23,10 @@ from core.config.ui_state import open_ui_state
 from core.gateway.running import RunningRecord, find_running
 from gui.dialogs.preferences import PreferencesDialog, apply_theme
 from gui.first_paint import after_first_paint
-from gui.gateway_bridge import GatewayBridge
+from gui.gateway_bridge import BridgeState, GatewayBridge
 from gui.main_window import MainWindow
 from gui.ollama_watch import OllamaWatcher
+from gui.ops import BackgroundOps
 from gui.tray import GatewayTray
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ class AppController(QObject):
         self.install = install
         self.holder = ConfigHolder(install.store, install.config)
         self.ui_state = open_ui_state(install.paths.state_file, install.loaded.moved_out)
+        #: The window's own background work (tray and menu actions, loading the engine).
+        self.ops = BackgroundOps(self._show_error, owner="window")
         self.gateway = gateway or GatewayBridge(self.holder, install.secrets, install.master_key)
         #: Tells `gatedeck claude-env` / `gatedeck claude` in a terminal where this window serves.
         self.running = RunningRecord(install.paths, "window")
@@ -74,7 +77,6 @@ class AppController(QObject):
         self.tray = GatewayTray(self)
         self.tray_enabled = GatewayTray.available() if use_tray is None else use_tray
         self._quitting = False
-        self._engine_task: asyncio.Future[None] | None = None
         self._installed: list[str] | None = None
         self.quit_finished = asyncio.Event()
         self._state_timer = QTimer(self)
@@ -88,11 +90,11 @@ class AppController(QObject):
         self.gateway.state_changed.connect(self._on_gateway_state_changed)
         self.watcher.changed.connect(self._on_watcher_changed)
         self.watcher.went_away.connect(self._on_watcher_went_away)
-        self.tray.start_requested.connect(lambda: asyncio.ensure_future(self.gateway.start()))
-        self.tray.stop_requested.connect(lambda: asyncio.ensure_future(self.gateway.stop()))
+        self.tray.start_requested.connect(lambda: self.ops.run(self.gateway.start()))
+        self.tray.stop_requested.connect(lambda: self.ops.run(self.gateway.stop()))
         self.tray.open_requested.connect(self.show_window)
         self.tray.copy_env_requested.connect(self.copy_claude_env)
-        self.tray.quit_requested.connect(lambda: asyncio.ensure_future(self.quit()))
+        self.tray.quit_requested.connect(lambda: self.ops.run(self.quit()))
         self._on_gateway_state_changed(self.gateway.state, self.gateway.reason)
         apply_theme(self.holder.config.ui.theme)
         state = self.ui_state.state
@@ -124,7 +126,7 @@ class AppController(QObject):
 
             observability = Observability(self.gateway, self.holder, self.install.paths)
             observability.attach_tray(self.tray, self.tray_enabled)
-            observability.raise_context_requested.connect(lambda _mapping: self.show_window("hardware"))
+            observability.raise_context_requested.connect(self.raise_context)
             self._observability = observability
         return self._observability
 
@@ -132,7 +134,7 @@ class AppController(QObject):
         from gui.panels.gateway import GatewayPanel
 
         panel = GatewayPanel(self.holder, self.gateway)
-        panel.ollama_url_changed.connect(lambda _url: asyncio.ensure_future(self.watcher.refresh()))
+        panel.ollama_url_changed.connect(lambda _url: self.ops.run(self.watcher.refresh()))
         panel.claude_code_requested.connect(self.open_claude_setup)
         return panel
 
@@ -147,7 +149,7 @@ class AppController(QObject):
         from gui.panels.models import ModelsPanel
 
         panel = ModelsPanel(self.holder)
-        panel.models_changed.connect(lambda: asyncio.ensure_future(self.watcher.refresh()))
+        panel.models_changed.connect(lambda: self.ops.run(self.watcher.refresh()))
         return panel
 
     def _build_hardware_panel(self) -> HardwarePanel:
@@ -162,7 +164,7 @@ class AppController(QObject):
         prefs.triggered.connect(self.open_preferences)
         quit_action = QAction("Quit", self.window)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(lambda: asyncio.ensure_future(self.quit()))
+        quit_action.triggered.connect(lambda: self.ops.run(self.quit()))
         menu.addAction(prefs)
         menu.addSeparator()
         menu.addAction(quit_action)
@@ -189,7 +191,12 @@ class AppController(QObject):
         # The watcher's first ask loads the HTTP client on this thread before the engine's
         # thread starts importing LiteLLM, which uses the same libraries.
         self.watcher.start()
-        self._engine_task = asyncio.ensure_future(self.gateway.load_engine())
+        self.ops.run(self.gateway.load_engine())
+
+    def raise_context(self, mapping: str) -> None:
+        """Open the Hardware panel on ``mapping`` (a Monitor or alert "Raise context…")."""
+        self.show_window("hardware")
+        self.ops.run(self.hardware_panel.select_mapping(mapping))
 
     def show_window(self, panel: str = "") -> None:
         if panel:
@@ -214,6 +221,7 @@ class AppController(QObject):
             await self.hardware_panel.shutdown()
         if self._observability is not None:
             await self._observability.stop()
+        await self.ops.shutdown()  # e.g. the engine still loading
         await self.gateway.close()
         self.running.withdraw()
         self.window.allow_close = True
@@ -222,6 +230,9 @@ class AppController(QObject):
         app = QApplication.instance()
         if app is not None:
             app.quit()
+
+    def _show_error(self, message: str) -> None:
+        self.window.banner.show_message(message, "error")
 
     def open_preferences(self) -> None:
         dialog = PreferencesDialog(self.holder, self.window)
@@ -247,7 +258,7 @@ class AppController(QObject):
 
     def claude_base_url(self) -> str:
         """This window's gateway; while it is not serving, a `gatedeck serve` that is."""
-        if self.gateway.state != "running":
+        if not self.gateway.serving:
             elsewhere = find_running(self.install.paths)
             if elsewhere is not None:
                 return elsewhere.url
@@ -265,7 +276,7 @@ class AppController(QObject):
     # ---------------------------------------------------------------- slots
     def _on_window_close_requested(self) -> None:
         if not self.tray_enabled:
-            asyncio.ensure_future(self.quit())
+            self.ops.run(self.quit())
             return
         if not self.ui_state.state.tray_hint_shown:
             self.tray.notify(
@@ -293,9 +304,9 @@ class AppController(QObject):
             "failed": "Gateway failed",
         }
         self.window.set_gateway_status(state, words.get(state, state))
-        self.running.update(state == "running", self.gateway.url)
-        self.tray.set_state(state if state != "loading" else "starting", self.gateway.url, reason)
-        if state == "failed" and self.tray_enabled:
+        self.running.update(state == BridgeState.RUNNING, self.gateway.url)
+        self.tray.set_state(BridgeState(state), self.gateway.url, reason)
+        if state == BridgeState.FAILED and self.tray_enabled:
             self.tray.notify("GateDeck gateway failed", reason or "See the Gateway panel.", critical=True)
 
     def _on_watcher_changed(self, ok: bool, message: str, installed: object) -> None:
@@ -309,9 +320,9 @@ class AppController(QObject):
         self.mappings_panel.set_installed_models(models)
         self.models_panel.on_ollama_changed(ok, models)
         self.hardware_panel.on_ollama_changed(ok, models)
-        if models is not None and models != self._installed and self.gateway.state == "running":
+        if models is not None and models != self._installed and self.gateway.serving:
             # Installed models are served under their own names too: keep that list current.
-            asyncio.ensure_future(self.gateway.core.refresh_installed())
+            self.ops.run(self.gateway.refresh_installed())
         self._installed = models
 
     def _on_mappings_pull_requested(self, model: str) -> None:

@@ -11,6 +11,7 @@ import importlib
 import logging
 import os
 import threading
+from enum import StrEnum
 
 from PySide6.QtCore import QObject, Signal
 
@@ -21,17 +22,30 @@ from core.errors import GateDeckError, PortInUse
 from core.gateway.render import cloud_key_env
 from core.gateway.service import ApplyMode, Gateway, GatewayStatus
 from core.logs import register_secret
+from core.metrics.recorder import MetricsRecorder
 from core.secrets import SecretStore, cloud_key_name, regenerate_master_key
+from core.threads import in_thread
 
 log = logging.getLogger(__name__)
+
+
+class BridgeState(StrEnum):
+    """The gateway as the window shows it: the core gateway's states, plus loading the engine."""
+
+    LOADING = "loading"
+    STOPPED = "stopped"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    FAILED = "failed"
 
 
 class GatewayBridge(QObject):
     """Start, stop, restart and hot-apply the embedded gateway from the UI.
 
     Signals:
-        state_changed(str, str): new state (loading, stopped, starting, running, stopping,
-            failed) and a human reason (why it failed, or a progress note while starting).
+        state_changed(str, str): the new :class:`BridgeState` (as its value) and a human
+            reason (why it failed, or a progress note while starting).
     """
 
     state_changed = Signal(str, str)
@@ -47,37 +61,51 @@ class GatewayBridge(QObject):
         super().__init__(parent)
         self._holder = holder
         self._secrets = secrets
-        self.core = gateway or Gateway(holder.config, master_key=master_key, cloud_key=self._cloud_key)
-        self.state = "loading"
+        self._core = gateway or Gateway(holder.config, master_key=master_key, cloud_key=self._cloud_key)
+        self.state = BridgeState.LOADING
         self.reason = ""
         self.suggested_port: int | None = None
         self._engine_loaded = False
         self._closed = False
         #: The thread importing the client SDKs once the engine is in (None before that).
         self.sdk_warmup: threading.Thread | None = None
-        self._unsubscribe = self.core.add_listener(self._on_core_status, asyncio.get_event_loop())
+        self._unsubscribe = self._core.add_listener(self._on_core_status, asyncio.get_event_loop())
 
     # ---------------------------------------------------------------- observation
     @property
     def url(self) -> str:
-        return self.core.url
+        return self._core.url
 
     @property
     def master_key(self) -> str:
-        return self.core.master_key
+        return self._core.master_key
+
+    @property
+    def metrics(self) -> MetricsRecorder:
+        """Where the gateway records each request it answers."""
+        return self._core.metrics
+
+    @property
+    def installed_models(self) -> list[str]:
+        """The Ollama models the gateway serves under their own names, on every backend."""
+        return sorted({model for models in self._core.installed.values() for model in models})
+
+    @property
+    def serving(self) -> bool:
+        return self.state is BridgeState.RUNNING
 
     # ---------------------------------------------------------------- actions
     async def load_engine(self, autostart: bool | None = None) -> None:
         """Import the gateway engine off the UI thread; then start it if the user wants that."""
-        self._set("loading", "")
+        self._set(BridgeState.LOADING, "")
         try:
-            await self.core.preload()
+            await self._core.preload()
         except Exception as exc:  # a broken install: say so in place instead of dying
             log.exception("gateway engine failed to load")
-            self._set("failed", f"The gateway engine could not be loaded: {exc}")
+            self._set(BridgeState.FAILED, f"The gateway engine could not be loaded: {exc}")
             return
         self._engine_loaded = True
-        self._set(self.core.state.value, self.core.status.reason)
+        self._set(BridgeState(self._core.state.value), self._core.status.reason)
         self.sdk_warmup = _warm_client_libraries()
         if self._holder.config.gateway.start_on_launch if autostart is None else autostart:
             await self.start()
@@ -86,21 +114,21 @@ class GatewayBridge(QObject):
         """Start serving. Failures land in the failed state with their reason; returns success."""
         self.suggested_port = None
         try:
-            await self.core.start()
+            await self._core.start()
         except PortInUse as exc:
             self.suggested_port = exc.suggestion
-            self._set("failed", str(exc))
+            self._set(BridgeState.FAILED, str(exc))
             return False
         except GateDeckError as exc:
-            self._set("failed", str(exc))
+            self._set(BridgeState.FAILED, str(exc))
             return False
         return True
 
     async def stop(self) -> None:
         try:
-            await self.core.stop()
+            await self._core.stop()
         except GateDeckError as exc:
-            self._set("failed", str(exc))
+            self._set(BridgeState.FAILED, str(exc))
 
     async def restart(self) -> bool:
         await self.stop()
@@ -110,10 +138,10 @@ class GatewayBridge(QObject):
         """Save ``config`` and serve it at once. Returns a status line for the user."""
         await self._holder.replace_async(config)
         try:
-            result = await self.core.apply(self._holder.config)
+            result = await self._core.apply(self._holder.config)
         except PortInUse as exc:
             self.suggested_port = exc.suggestion
-            self._set("failed", str(exc))
+            self._set(BridgeState.FAILED, str(exc))
             return f"Saved, but the gateway could not restart: {exc}"
         except GateDeckError as exc:
             return f"Saved, but the gateway could not apply it: {exc}"
@@ -129,10 +157,18 @@ class GatewayBridge(QObject):
         return f"{message} {notes}".strip()
 
     async def regenerate_master_key(self) -> str:
-        key = await asyncio.to_thread(regenerate_master_key, self._secrets)
+        key = await in_thread(regenerate_master_key, self._secrets)
         register_secret(key)
-        await self.core.set_master_key(key)
+        await self._core.set_master_key(key)
         return key
+
+    async def refresh_installed(self) -> None:
+        """Ask Ollama again which models it has, so they are served under their own names."""
+        await self._core.refresh_installed()
+
+    async def serve_without_saving(self, config: Config) -> None:
+        """Serve ``config`` for a moment (a measurement's trial options); the saved config stays."""
+        await self._core.apply(config)
 
     async def close(self) -> None:
         """Stop the gateway (if it runs) and stop listening to it."""
@@ -147,11 +183,11 @@ class GatewayBridge(QObject):
     def _on_core_status(self, status: GatewayStatus) -> None:
         if self._closed:  # delivered after close(): the window may be gone
             return
-        if not self._engine_loaded and status.state.value == "stopped":
+        if not self._engine_loaded and status.state.value == BridgeState.STOPPED:
             return  # still importing the engine: keep showing "loading"
-        self._set(status.state.value, status.reason)
+        self._set(BridgeState(status.state.value), status.reason)
 
-    def _set(self, state: str, reason: str) -> None:
+    def _set(self, state: BridgeState, reason: str) -> None:
         self.state, self.reason = state, reason
         self.state_changed.emit(state, reason)
 

@@ -1,23 +1,17 @@
 """The monitor and chat panels, alerts, and the metrics recorder they share, wired once.
 
-The recorder is the gateway's own (``Gateway.metrics``) when the core gateway has one, so the
-window and ``gatedeck serve`` record the same way. Until then this module makes one and has the
-gateway engine record to it as soon as the engine has loaded (:meth:`_install_interim`).
+The recorder is the gateway's own (``Gateway.metrics``), so the window and ``gatedeck serve``
+record the same way.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
 from core.clients.chat import ChatClient
 from core.clients.tool_probe import ProbeResult, probe_tool_calls
 from core.config.holder import ConfigHolder
-from core.gateway import engine as gateway_engine
 from core.metrics.alerts import AlertPolicy, load_thresholds, save_thresholds
-from core.metrics.recorder import MetricsRecorder
-from core.metrics.request_log import RequestLog
 from core.paths import AppPaths
 from gui.alert_notifier import AlertNotifier
 from gui.gateway_bridge import GatewayBridge
@@ -42,10 +36,7 @@ class Observability(QObject):
         self._gateway = gateway
         self._holder = holder
         self._paths = paths
-        core_recorder = getattr(gateway.core, "metrics", None)
-        self._owns_recorder = not isinstance(core_recorder, MetricsRecorder)
-        self.recorder = core_recorder if isinstance(core_recorder, MetricsRecorder) else self._own_recorder()
-        self._uninstall: Callable[[], None] | None = None
+        self.recorder = gateway.metrics
         self.policy = AlertPolicy(load_thresholds(paths.data_dir))
         self.monitor = MonitorPanel(self.recorder, self.policy)
         self.chat = ChatPanel(self._new_client, self._probe, self._names)
@@ -55,8 +46,6 @@ class Observability(QObject):
         self.notifier.raise_context_requested.connect(self.raise_context_requested)
         self.monitor.raise_context_requested.connect(self.raise_context_requested)
         self.monitor.stats_table.threshold_changed.connect(self._on_threshold_changed)
-        if self._owns_recorder:
-            gateway.state_changed.connect(self._on_gateway_state_changed)
 
     def attach_tray(self, tray: GatewayTray, enabled: bool) -> None:
         """Show alerts as tray notifications (when there is a tray); a click may open a panel."""
@@ -72,25 +61,8 @@ class Observability(QObject):
         self.chat.stop()
         self.monitor.stop()
         self.notifier.stop()
-        if self._uninstall is not None:
-            self._uninstall()
-            self._uninstall = None
-        if self._owns_recorder:
-            self.recorder.close()
 
     # ---------------------------------------------------------------- internals
-    def _own_recorder(self) -> MetricsRecorder:
-        return MetricsRecorder(RequestLog(self._paths.log_dir))
-
-    def _install_interim(self) -> None:
-        engine = gateway_engine.loaded()
-        if engine is not None and self._uninstall is None:
-            self._uninstall = engine.record_to(self.recorder)
-
-    def _on_gateway_state_changed(self, state: str, _reason: str) -> None:
-        if state != "loading":  # the engine (and LiteLLM) has loaded, or failed to
-            self._install_interim()
-
     def _new_client(self) -> ChatClient:
         return ChatClient(self._gateway.url, self._gateway.master_key)
 
@@ -99,9 +71,7 @@ class Observability(QObject):
 
     def _names(self) -> list[str]:
         names = [m.name for m in self._holder.config.mappings]
-        for models in self._gateway.core.installed.values():
-            names += [name for name in models if name not in names]
-        return names
+        return names + [name for name in self._gateway.installed_models if name not in names]
 
     def _on_threshold_changed(self, _mapping: str, _seconds: float) -> None:
         save_thresholds(self._paths.data_dir, self.policy.thresholds)  # the panel updated the policy

@@ -14,15 +14,20 @@ short-lived thread per call, not qasync's pool of QThreads).
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+
+from PySide6.QtCore import Slot
 
 from core.threads import in_thread
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+P = ParamSpec("P")
 ErrorSink = Callable[[str], None]
 
 
@@ -73,7 +78,7 @@ class BackgroundOps:
     async def shutdown(self) -> None:
         """Cancel what is still running and wait until it has ended. No work starts after this."""
         self._closed = True
-        tasks = list(self._tasks)
+        tasks = [task for task in self._tasks if task is not asyncio.current_task()]  # not the caller
         for task in tasks:
             task.cancel()
         if tasks:
@@ -104,3 +109,45 @@ class BackgroundOps:
         log.error("%s: background work failed", self._owner, exc_info=error)
         if self._show_error is not None:
             self._show_error(str(error) or type(error).__name__)
+
+
+class HasOps(Protocol):
+    """A part of the window that owns its background work."""
+
+    ops: BackgroundOps
+
+
+Owner = TypeVar("Owner", bound=HasOps)
+
+
+def async_slot(
+    *types: type,
+) -> Callable[
+    [Callable[Concatenate[Owner, P], Coroutine[Any, Any, object]]], Callable[Concatenate[Owner, P], None]
+]:
+    """A Qt slot whose coroutine runs through its owner's ``ops`` (kept, and shown if it fails).
+
+    ``types`` are the slot's Qt argument types, as for ``@Slot``. Trailing arguments a signal
+    sends that the method does not take (``clicked``'s ``checked``) are dropped.
+    """
+
+    def decorate(
+        method: Callable[Concatenate[Owner, P], Coroutine[Any, Any, object]],
+    ) -> Callable[Concatenate[Owner, P], None]:
+        signature = inspect.signature(method)
+
+        @Slot(*types)
+        @functools.wraps(method)
+        def slot(owner: Owner, /, *args: P.args, **kwargs: P.kwargs) -> None:
+            given: tuple[Any, ...] = args
+            while given:
+                try:
+                    signature.bind(owner, *given, **kwargs)
+                    break
+                except TypeError:
+                    given = given[:-1]
+            owner.ops.run(method(owner, *given, **kwargs))
+
+        return slot
+
+    return decorate

@@ -6,15 +6,18 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from gui.gateway_bridge import BridgeState
 from gui.resources import icon
 
 STATE_TEXT = {
+    "loading": "loading its engine…",
     "stopped": "stopped",
     "starting": "starting…",
     "running": "running",
     "stopping": "stopping…",
     "failed": "failed",
 }
+_PICTURED = (BridgeState.STOPPED, BridgeState.STARTING, BridgeState.RUNNING, BridgeState.FAILED)
 
 
 class GatewayTray(QObject):
@@ -56,8 +59,8 @@ class GatewayTray(QObject):
         self.menu.addAction(self.quit_action)
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._on_icon_activated)
-        self.state = "stopped"
-        self.set_state("stopped", "")
+        self.state = BridgeState.STOPPED
+        self.set_state(BridgeState.STOPPED, "")
 
     @staticmethod
     def available() -> bool:
@@ -69,17 +72,16 @@ class GatewayTray(QObject):
     def hide(self) -> None:
         self.icon.hide()
 
-    def set_state(self, state: str, url: str, reason: str = "") -> None:
-        """Show ``state`` (stopped/starting/running/stopping/failed) in the icon, menu and tooltip."""
+    def set_state(self, state: BridgeState, url: str, reason: str = "") -> None:
+        """Show ``state`` in the icon, menu and tooltip (loading the engine shows as starting)."""
         self.state = state
-        self.icon.setIcon(
-            icon(f"tray-{state if state in ('stopped', 'starting', 'running', 'failed') else 'starting'}")
-        )
-        running = state in ("running", "starting")
+        pictured = state if state in _PICTURED else BridgeState.STARTING
+        self.icon.setIcon(icon(f"tray-{pictured.value}"))
+        running = state in (BridgeState.RUNNING, BridgeState.STARTING, BridgeState.LOADING)
         self.toggle_action.setText("Stop gateway" if running else "Start gateway")
-        self.toggle_action.setEnabled(state != "stopping")
+        self.toggle_action.setEnabled(state is not BridgeState.STOPPING)
         tip = f"GateDeck — gateway {STATE_TEXT.get(state, state)}"
-        if state == "running" and url:
+        if state is BridgeState.RUNNING and url:
             tip += f"\n{url}"
         if reason:
             tip += f"\n{reason}"
@@ -90,7 +92,7 @@ class GatewayTray(QObject):
         self.icon.showMessage(title, message, kind, 8000)
 
     def _on_toggle_action_triggered(self) -> None:
-        if self.state in ("running", "starting"):
+        if self.state in (BridgeState.RUNNING, BridgeState.STARTING, BridgeState.LOADING):
             self.stop_requested.emit()
         else:
             self.start_requested.emit()

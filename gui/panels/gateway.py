@@ -22,7 +22,7 @@ from qasync import asyncSlot
 
 from core.config.holder import ConfigHolder
 from core.config.schema import OllamaBackend
-from gui.gateway_bridge import GatewayBridge
+from gui.gateway_bridge import BridgeState, GatewayBridge
 from gui.widgets.banner import Banner
 from gui.widgets.confirm import ask_yes_no
 
@@ -298,27 +298,28 @@ class GatewayPanel(QWidget):
             self.port.setValue(self._suggested_port)
             self._suggested_port = None
             await self.save_settings()
-            if self._gateway.state == "stopped":
+            if self._gateway.state is BridgeState.STOPPED:
                 await self._gateway.start()
 
     def _on_show_key_toggled(self, shown: bool) -> None:
         self.key_field.setEchoMode(QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password)
         self.show_key.setText("Hide" if shown else "Show")
 
-    def _on_gateway_state_changed(self, state: str, reason: str) -> None:
+    def _on_gateway_state_changed(self, value: str, reason: str) -> None:
+        state = BridgeState(value)
         colour = STATE_COLOURS.get(state, "#d99a1e")
         self.state_label.setText(f"<b style='color:{colour}'>●</b> {STATE_WORDS.get(state, state)}")
         self.url_field.setText(self._gateway.url)
-        busy = state in ("starting", "stopping", "loading")
-        self.start_button.setEnabled(state in ("stopped", "failed"))
-        self.stop_button.setEnabled(state in ("running", "starting"))
-        self.restart_button.setEnabled(state in ("running", "failed"))
+        busy = state in (BridgeState.STARTING, BridgeState.STOPPING, BridgeState.LOADING)
+        self.start_button.setEnabled(state in (BridgeState.STOPPED, BridgeState.FAILED))
+        self.stop_button.setEnabled(state in (BridgeState.RUNNING, BridgeState.STARTING))
+        self.restart_button.setEnabled(state in (BridgeState.RUNNING, BridgeState.FAILED))
         self.save_button.setEnabled(not busy and self._settings_changed())
-        if state == "failed":
+        if state is BridgeState.FAILED:
             self._suggested_port = self._gateway.suggested_port
             action = f"Use port {self._suggested_port}" if self._suggested_port else ""
             self.banner.show_message(reason or "The gateway stopped unexpectedly.", "error", action)
-        elif state == "running":
+        elif state is BridgeState.RUNNING:
             self.banner.clear()
             if self._holder.config.gateway.exposed:
                 self.banner.show_message(

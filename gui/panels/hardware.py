@@ -313,7 +313,7 @@ class HardwarePanel(QWidget):
 
     async def _trial(self, mapping: str, options: ModelOptions) -> Measurement:
         """Measure ``mapping`` with ``options``, serving them only for the measurement."""
-        if self._gateway.state != "running":
+        if not self._gateway.serving:
             raise MeasureError("The gateway is not running: start it on the Gateway panel, then measure.")
         saved = self._holder.config
         trial = saved.model_copy(
@@ -325,12 +325,12 @@ class HardwarePanel(QWidget):
             }
         )
         if trial != saved:
-            await self._gateway.core.apply(trial)  # served, not saved
+            await self._gateway.serve_without_saving(trial)
         try:
             return await measure(self._gateway.url, self._gateway.master_key, trial, mapping)
         finally:
             if trial != saved:
-                await self._gateway.core.apply(self._holder.config)
+                await self._gateway.serve_without_saving(self._holder.config)
 
     def _config_with_edits(self) -> Config:
         self._remember_edit()

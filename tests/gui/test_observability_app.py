@@ -122,3 +122,6 @@ def test_context_guard_warns_once_and_raise_context_opens_the_hardware_panel(
 
     monitor.banner.action.click()
     assert controller.window.current_panel == "hardware"
+    # ...on the mapping that needs it, not on whichever the panel showed last
+    tuning = controller.hardware_panel.tuning
+    qtbot.waitUntil(lambda: tuning.mapping_choice.currentData() == "claude-*sonnet*", timeout=10_000)

@@ -7,9 +7,11 @@ import threading
 
 import pytest
 import qasync
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton, QWidget
 from pytestqt.qtbot import QtBot
 
-from gui.ops import BackgroundOps
+from gui.ops import BackgroundOps, async_slot
 from tests.gui.conftest import Run
 
 
@@ -81,3 +83,40 @@ def test_blocking_work_runs_in_its_own_thread_and_errors_come_back(
 
     with pytest.raises(ValueError, match="no GPU driver"):
         arun(ops.in_thread(broken))
+
+
+class Panel(QWidget):
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown: list[str] = []
+        self.ops = BackgroundOps(self.shown.append, owner="test panel")
+        self.done: list[str] = []
+        self.button = QPushButton("Go", self)
+        self.button.clicked.connect(self._on_button_clicked)
+        self.fail_button = QPushButton("Fail", self)
+        self.fail_button.clicked.connect(self._on_fail_button_clicked)
+
+    async def go(self) -> None:
+        await asyncio.sleep(0)
+        self.done.append(threading.current_thread().name)
+
+    @async_slot()
+    async def _on_button_clicked(self) -> None:
+        await self.go()
+
+    @async_slot()
+    async def _on_fail_button_clicked(self) -> None:
+        raise ConnectionError("Ollama is not answering")
+
+
+def test_a_slot_runs_through_its_owners_ops_and_shows_its_failure(
+    loop: qasync.QEventLoop, qtbot: QtBot
+) -> None:
+    panel = Panel()
+    qtbot.addWidget(panel)
+    qtbot.mouseClick(panel.button, Qt.MouseButton.LeftButton)  # clicked(bool): the slot takes none
+    assert panel.ops.pending == 1
+    qtbot.waitUntil(lambda: panel.done == [threading.main_thread().name])
+    qtbot.mouseClick(panel.fail_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.shown == ["Ollama is not answering"])
+    assert panel.ops.pending == 0
