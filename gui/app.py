@@ -63,9 +63,9 @@ def run(
         controller.window.show_panel(panel)
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
-            loop.add_signal_handler(signum, lambda: asyncio.ensure_future(controller.quit()))
+            loop.add_signal_handler(signum, lambda: controller.ops.run(controller.quit()))
         except (NotImplementedError, RuntimeError):  # Windows: no Unix signals on the loop
-            signal.signal(signum, lambda *_: asyncio.ensure_future(controller.quit()))
+            signal.signal(signum, lambda *_: loop.call_soon_threadsafe(controller.ops.run, controller.quit()))
     controller.start(show_window=not hidden)
     log.info("GateDeck %s window shown", __version__)
     with loop:

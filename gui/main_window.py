@@ -128,7 +128,9 @@ class MainWindow(QMainWindow):
     def panel(self, key: str) -> QWidget:
         """The panel named ``key``, built now if it has not been yet."""
         self._build(key)
-        return self._stack.widget(self._keys.index(key))
+        widget = self._stack.widget(self._keys.index(key))
+        assert widget is not None  # _build added it
+        return widget
 
     def is_built(self, key: str) -> bool:
         return key not in self._pending
@@ -150,12 +152,12 @@ class MainWindow(QMainWindow):
 
     def saved_layout(self) -> tuple[str, dict[str, str]]:
         """The window's geometry and every named splitter's positions, as base64 text."""
-        geometry = self.saveGeometry().toBase64().data().decode("ascii")
+        geometry = _base64(self.saveGeometry())
         splitters = dict(self._splitter_states)  # panels not built yet keep what they had
         for key in self._keys:
             if self.is_built(key):
                 for splitter in _named_splitters(self.panel(key)):
-                    splitters[splitter.objectName()] = splitter.saveState().toBase64().data().decode("ascii")
+                    splitters[splitter.objectName()] = _base64(splitter.saveState())
         return geometry, splitters
 
     @property
@@ -215,3 +217,7 @@ def _named_splitters(panel: QWidget) -> list[QSplitter]:
     if isinstance(panel, QSplitter):
         found.insert(0, panel)
     return [s for s in found if s.objectName()]
+
+
+def _base64(data: QByteArray) -> str:
+    return bytes(data.toBase64().data()).decode("ascii")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -11,6 +10,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from core.config.holder import ConfigHolder
 from core.errors import OllamaError
 from core.ollama.client import OllamaClient
+from gui.ops import BackgroundOps
 
 ClientFactory = Callable[[str], OllamaClient]
 
@@ -38,7 +38,8 @@ class OllamaWatcher(QObject):
         self._holder = holder
         self._factory = client_factory
         self._client: OllamaClient | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.ops = BackgroundOps(owner="Ollama watcher")  # a failed ask is logged; the banner says why
+        self._task: asyncio.Task[bool] | None = None
         self.reachable: bool | None = None
         self.message = ""
         self.installed: list[str] | None = None
@@ -56,10 +57,7 @@ class OllamaWatcher(QObject):
 
     async def stop(self) -> None:
         self._timer.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self.ops.shutdown()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -85,4 +83,4 @@ class OllamaWatcher(QObject):
 
     def _on_timer_timeout(self) -> None:
         if self._task is None or self._task.done():
-            self._task = asyncio.ensure_future(self.refresh())
+            self._task = self.ops.run(self.refresh())

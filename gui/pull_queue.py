@@ -8,7 +8,6 @@ resumed: Ollama keeps the layers it already has, so the new pull continues where
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from enum import StrEnum
 
@@ -17,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from core.errors import GateDeckError
 from core.ollama.client import OllamaClient
 from core.ollama.pull import Pull, PullPhase, PullProgress
+from gui.ops import BackgroundOps
 
 #: Builds the pull for a model (tests pass one with a short stall timeout).
 PullFactory = Callable[[OllamaClient, str], Pull]
@@ -82,6 +82,7 @@ class PullQueue(QObject):
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        self.ops = BackgroundOps(owner="pull queue")  # each pull reports its own failure on its job
         self._client = client
         self._factory = pull_factory
         self.max_parallel = max_parallel
@@ -150,12 +151,8 @@ class PullQueue(QObject):
                 job.pull.cancel()
         tasks = [j.task for j in self._jobs if j.task is not None and not j.task.done()]
         if tasks:
-            done, pending = await asyncio.wait(tasks, timeout=5.0)
-            for task in pending:  # a pull stuck before its first read: stop it the hard way
-                task.cancel()
-            for task in pending:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await asyncio.wait(tasks, timeout=5.0)
+        await self.ops.shutdown()  # a pull stuck before its first read: stopped the hard way
 
     # ---------------------------------------------------------------- internals
     def _pump(self) -> None:
@@ -168,7 +165,7 @@ class PullQueue(QObject):
             if job.state is JobState.QUEUED:
                 job.state = JobState.RUNNING
                 running += 1
-                job.task = asyncio.ensure_future(self._run(job))
+                job.task = self.ops.run(self._run(job))
                 self.changed.emit(job)
 
     async def _run(self, job: PullJob) -> None:

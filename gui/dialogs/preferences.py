@@ -15,10 +15,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from qasync import asyncSlot
 
 from core.autostart import set_start_on_login
 from core.config.holder import ConfigHolder
+from gui.ops import BackgroundOps, async_slot
 
 THEMES = (("system", "Follow the system"), ("light", "Light"), ("dark", "Dark"))
 
@@ -68,6 +68,7 @@ class PreferencesDialog(QDialog):
 
     def __init__(self, holder: ConfigHolder, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.ops = BackgroundOps(self._show_error, owner="preferences")
         self.setObjectName("preferencesDialog")
         self.setWindowTitle("GateDeck preferences")
         self._holder = holder
@@ -103,7 +104,11 @@ class PreferencesDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(buttons)
 
-    @asyncSlot()
+    def _show_error(self, message: str) -> None:
+        self.error.setText(message)
+        self.error.show()
+
+    @async_slot()
     async def _on_buttons_accepted(self) -> None:
         await self.save()
 

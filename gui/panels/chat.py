@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from qasync import asyncSlot
 
 from core.clients.chat import DIALECTS, ChatClient, Dialect, ReplyDone, TextDelta, error_text
 from core.clients.tool_probe import ProbeResult
+from gui.ops import BackgroundOps, async_slot
 from gui.widgets.chat_side import ChatSide
 
 ClientFactory = Callable[[], ChatClient]
@@ -60,7 +60,8 @@ class ChatPanel(QWidget):
         self._client_factory = client_factory
         self._probe = probe
         self._names = names
-        self._tasks: list[asyncio.Task[None]] = []
+        self.ops = BackgroundOps(self._show_error, owner="chat panel")
+        self._replies: asyncio.Future[list[object]] | None = None
         self._sending = False
 
         self.dialect = QComboBox()
@@ -156,20 +157,21 @@ class ChatPanel(QWidget):
         self._set_busy(True)
         try:
             async with self._client_factory() as client:
-                self._tasks = [
-                    asyncio.ensure_future(self._reply(client, side, prompt, system, dialect))
-                    for side in self.sides
-                ]
-                await asyncio.gather(*self._tasks, return_exceptions=True)
+                self._replies = asyncio.gather(
+                    *(self._reply(client, side, prompt, system, dialect) for side in self.sides),
+                    return_exceptions=True,
+                )
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._replies
         finally:
-            self._tasks = []
+            self._replies = None
             self._sending = False
             self._set_busy(False)
 
     def stop(self) -> None:
         """Cancel the replies being streamed (what arrived so far stays)."""
-        for task in self._tasks:
-            task.cancel()
+        if self._replies is not None:
+            self._replies.cancel()
 
     def clear(self) -> None:
         self.stop()
@@ -228,14 +230,17 @@ class ChatPanel(QWidget):
         super().showEvent(event)
         self.refresh_names()
 
+    def _show_error(self, message: str) -> None:
+        self.side_a.stats.setText(message)
+
     def _on_ab_toggled(self, checked: bool) -> None:
         self.side_b.setVisible(checked)
 
-    @asyncSlot()
+    @async_slot()
     async def _on_send_button_clicked(self) -> None:
         await self.send(self.prompt.toPlainText())
 
-    @asyncSlot()
+    @async_slot(object)
     async def _on_probe_clicked(self, side: ChatSide) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await self.probe(side)

@@ -18,11 +18,11 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from qasync import asyncSlot
 
 from core.config.holder import ConfigHolder
 from core.config.schema import OllamaBackend
 from gui.gateway_bridge import BridgeState, GatewayBridge
+from gui.ops import BackgroundOps, async_slot
 from gui.widgets.banner import Banner
 from gui.widgets.confirm import ask_yes_no
 
@@ -54,6 +54,7 @@ class GatewayPanel(QWidget):
 
     def __init__(self, holder: ConfigHolder, gateway: GatewayBridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.ops = BackgroundOps(self._show_error, owner="gateway panel")
         self.setObjectName("gatewayPanel")
         self._holder = holder
         self._gateway = gateway
@@ -262,27 +263,30 @@ class GatewayPanel(QWidget):
         return key
 
     # ---------------------------------------------------------------- slots
-    @asyncSlot()
+    def _show_error(self, message: str) -> None:
+        self.banner.show_message(message, "error")
+
+    @async_slot()
     async def _on_start_button_clicked(self) -> None:
         await self._gateway.start()
 
-    @asyncSlot()
+    @async_slot()
     async def _on_stop_button_clicked(self) -> None:
         await self._gateway.stop()
 
-    @asyncSlot()
+    @async_slot()
     async def _on_restart_button_clicked(self) -> None:
         await self._gateway.restart()
 
-    @asyncSlot()
+    @async_slot()
     async def _on_save_button_clicked(self) -> None:
         await self.save_settings()
 
-    @asyncSlot()
+    @async_slot()
     async def _on_ollama_save_clicked(self) -> None:
         await self.save_ollama_url()
 
-    @asyncSlot()
+    @async_slot()
     async def _on_regenerate_clicked(self) -> None:
         if await ask_yes_no(
             self,
@@ -292,7 +296,7 @@ class GatewayPanel(QWidget):
         ):
             await self.regenerate_key()
 
-    @asyncSlot()
+    @async_slot()
     async def _on_banner_action_clicked(self) -> None:
         if self._suggested_port is not None:
             self.port.setValue(self._suggested_port)

@@ -3,13 +3,10 @@ measurements and auto-tune, and the Ollama server's settings."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QScrollArea, QVBoxLayout, QWidget
-from qasync import asyncSlot
 
 from core.config.holder import ConfigChange, ConfigHolder
 from core.config.schema import Config, ModelOptions, OllamaServerSettings
@@ -25,6 +22,7 @@ from core.ollama.names import full_name
 from core.ollama.server import OllamaServer
 from gui.gateway_bridge import GatewayBridge
 from gui.hardware_probe import probe_in_thread
+from gui.ops import BackgroundOps, async_slot
 from gui.widgets.machine_box import MachineBox
 from gui.widgets.server_settings import ServerSettingsBox
 from gui.widgets.speed_box import SpeedBox
@@ -75,7 +73,7 @@ class HardwarePanel(QWidget):
         self._installed: object = None
         self._mapping: str | None = None
         self._edits: dict[str, ModelOptions] = {}
-        self._tasks: set[asyncio.Task[object]] = set()
+        self.ops = BackgroundOps(self._show_error, owner="hardware panel")
 
         self.machine = MachineBox()
         self.tuning = TuningBox()
@@ -122,22 +120,14 @@ class HardwarePanel(QWidget):
         url = self._holder.config.backends[0].url.rstrip("/")
         if self._client is None or self._client.url != url:
             if self._client is not None:
-                self._spawn(self._client.aclose())
+                self.ops.run(self._client.aclose())
             self._client = self._factory(url)
         return self._client
-
-    def _spawn(self, coro: Awaitable[object]) -> None:
-        task: asyncio.Task[object] = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def shutdown(self) -> None:
         """Stop background work, close the Ollama connection and the server GateDeck started."""
         self._unsubscribe()
-        for task in list(self._tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self.ops.shutdown()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -194,7 +184,7 @@ class HardwarePanel(QWidget):
             if ok:
                 self._installed = installed
             self._facts.clear()
-            self._spawn(self.refresh())
+            self.ops.run(self.refresh())
 
     async def refresh(self) -> None:
         """Read the hardware and the chosen mapping's model, then show them."""
@@ -369,27 +359,30 @@ class HardwarePanel(QWidget):
         self.tuning.set_dirty(self.dirty)
 
     # ---------------------------------------------------------------- slots
+    def _show_error(self, message: str) -> None:
+        self.tuning.status.setText(message)
+
     def _on_tuning_options_changed(self) -> None:
         self._remember_edit()
         self._after_change()
 
-    @asyncSlot(str)
+    @async_slot(str)
     async def _on_tuning_mapping_chosen(self, name: str) -> None:
         await self.select_mapping(name)
 
-    @asyncSlot()
+    @async_slot()
     async def _on_apply_button_clicked(self) -> None:
         await self.apply()
 
-    @asyncSlot()
+    @async_slot()
     async def _on_measure_button_clicked(self) -> None:
         await self.measure()
 
-    @asyncSlot()
+    @async_slot()
     async def _on_tune_button_clicked(self) -> None:
         await self.auto_tune()
 
-    @asyncSlot(object)
+    @async_slot(object)
     async def _on_server_box_apply_requested(self, settings: OllamaServerSettings) -> None:
         await self.apply_server_settings(settings)
 
@@ -407,6 +400,6 @@ class HardwarePanel(QWidget):
             self.server_box.load(new.ollama_server)
         mapping = self._mapping_named(self._mapping)
         if mapping is not None and full_name(mapping.model) not in self._facts:
-            self._spawn(self.select_mapping(mapping.name))
+            self.ops.run(self.select_mapping(mapping.name))
         else:
             self._show_mapping()

@@ -19,13 +19,13 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from qasync import asyncSlot
 
 from core.config.defaults import DEFAULT_MODEL
 from core.config.holder import ConfigHolder
 from core.config.mapping_checks import MappingIssue, check_mappings, has_errors
 from core.config.schema import CLAUDE_MIN_CTX, Config, Mapping, ModelOptions
 from core.ollama.load_options import with_same_load_options
+from gui.ops import BackgroundOps, async_slot
 from gui.widgets.mappings_table import COLUMNS, MappingDelegate, MappingTableModel
 
 #: Saves the new config and hot-applies it; returns a short status for the user.
@@ -45,6 +45,7 @@ class MappingsPanel(QWidget):
 
     def __init__(self, holder: ConfigHolder, apply: ApplyConfig, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.ops = BackgroundOps(self._show_error, owner="mappings panel")
         self.setObjectName("mappingsPanel")
         self._holder = holder
         self._apply = apply
@@ -214,7 +215,10 @@ class MappingsPanel(QWidget):
         return True
 
     # ---------------------------------------------------------------- internals
-    @asyncSlot()
+    def _show_error(self, message: str) -> None:
+        self.status.setText(message)
+
+    @async_slot()
     async def _on_apply_clicked(self) -> None:
         await self.apply()
 
@@ -288,9 +292,9 @@ class MappingsPanel(QWidget):
             self.issue_list.setItemWidget(item, row_widget)
         self.issue_list.setVisible(bool(self._issues))
         if self._issues:  # as tall as its rows, up to four; scroll beyond
-            rows = min(len(self._issues), 4)
+            lines = min(self.issue_list.count(), 4)
             self.issue_list.setFixedHeight(
-                rows * self.issue_list.sizeHintForRow(0) + 2 * self.issue_list.frameWidth() + 2
+                lines * self.issue_list.sizeHintForRow(0) + 2 * self.issue_list.frameWidth() + 2
             )
 
     def _update_buttons(self, *_args: object) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -22,7 +21,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from qasync import asyncSlot
 
 from core.config.holder import ConfigHolder
 from core.config.schema import ModelOptions
@@ -33,6 +31,7 @@ from core.ollama.models import InstalledModel, LoadedModel, ModelDetails
 from core.ollama.names import full_name
 from core.ollama.pull import Pull
 from gui.hardware_probe import probe_in_thread
+from gui.ops import BackgroundOps, async_slot
 from gui.pull_queue import JobState, PullFactory, PullJob, PullQueue
 from gui.widgets.banner import Banner
 from gui.widgets.confirm import ask_yes_no
@@ -100,7 +99,8 @@ class ModelsPanel(QWidget):
         self._hardware: HardwareInfo | None = None
         self._hardware_at = 0.0
         self._refresh_lock = asyncio.Lock()
-        self._refreshes: set[asyncio.Task[bool]] = set()
+        self.ops = BackgroundOps(self._show_error, owner="models panel")
+        self._refresh: asyncio.Task[bool] | None = None
         self._busy = False
         self._heard: object = None  # the installed models the watcher last told of
         self._behind = False  # a poll was skipped while hidden: refresh when shown
@@ -224,10 +224,7 @@ class ModelsPanel(QWidget):
         """Stop every pull and close the connections to Ollama."""
         self._unsubscribe()
         await self.queue.close()
-        for task in list(self._refreshes):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self.ops.shutdown()
         for client in [*self._old_clients, *([self._client] if self._client else [])]:
             await client.aclose()
         self._client, self._old_clients = None, []
@@ -266,26 +263,24 @@ class ModelsPanel(QWidget):
             # until the panel is shown, instead of three requests and a table update every poll.
             self._behind = True
             return
-        if not self._refreshes:  # the watcher polls every few seconds; one refresh at a time is plenty
+        if not self.refreshing:  # the watcher polls every few seconds; one refresh at a time is plenty
             self.schedule_refresh()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if self._behind:
             self._behind = False
-            if not self._refreshes:
+            if not self.refreshing:
                 self.schedule_refresh()
 
     @property
     def refreshing(self) -> bool:
         """Whether a background refresh is under way."""
-        return bool(self._refreshes)
+        return self._refresh is not None and not self._refresh.done()
 
     def schedule_refresh(self) -> None:
-        """Refresh in the background (the tasks are awaited by :meth:`shutdown`)."""
-        task = asyncio.ensure_future(self.refresh())
-        self._refreshes.add(task)
-        task.add_done_callback(self._refreshes.discard)
+        """Refresh in the background (awaited by :meth:`shutdown`)."""
+        self._refresh = self.ops.run(self.refresh())
 
     def request_pull(self, model: str) -> PullJob:
         """Start (or queue) a pull of ``model``, as the Mappings panel's "Pull" button asks."""
@@ -434,36 +429,39 @@ class ModelsPanel(QWidget):
         self.unload_button.setEnabled(idle and loaded)
         self.delete_button.setEnabled(idle and name is not None)
 
+    def _show_error(self, message: str) -> None:
+        self.banner.show_message(message, "error")
+
     # ---------------------------------------------------------------- slots
-    @asyncSlot()
+    @async_slot()
     async def _on_pull_button_clicked(self) -> None:
         await self.pull(self.pull_field.text())
 
-    @asyncSlot()
+    @async_slot()
     async def _on_pull_needed_button_clicked(self) -> None:
         needed = [m for m in self.needed_models() if (job := self.queue.job(m)) is None or not job.active]
         if needed:
             await self.pull(needed[0])
 
-    @asyncSlot()
+    @async_slot()
     async def _on_delete_button_clicked(self) -> None:
         name = self.selected_model()
         if name is not None:
             await self.delete(name)
 
-    @asyncSlot()
+    @async_slot()
     async def _on_load_button_clicked(self) -> None:
         name = self.selected_model()
         if name is not None:
             await self.load(name)
 
-    @asyncSlot()
+    @async_slot()
     async def _on_unload_button_clicked(self) -> None:
         name = self.selected_model()
         if name is not None:
             await self.unload(name)
 
-    @asyncSlot()
+    @async_slot()
     async def _on_refresh_button_clicked(self) -> None:
         await self.refresh()
 

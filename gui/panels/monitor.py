@@ -122,6 +122,7 @@ class MonitorPanel(QWidget):
 
     def stop(self) -> None:
         self.timer.stop()
+        self.graphs.stop()
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None

@@ -188,7 +188,7 @@ class MappingDelegate(QStyledItemDelegate):
             return combo
         if key == "fallbacks":
             combo = QComboBox(parent)
-            name = index.siblingAtColumn(0).data()
+            name = index.sibling(index.row(), 0).data()
             combo.addItems([NO_FALLBACK, *[t for t in self.fallback_targets if t != name]])
             return combo
         if key == "num_ctx":

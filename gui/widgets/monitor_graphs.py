@@ -178,6 +178,11 @@ class LatencyGraphs(QWidget):
         for key, _, _ in MEASURES:
             self._redraw_plot(key, now)
 
+    def stop(self) -> None:
+        """Drop a redraw still under way (the panel stopped)."""
+        self._slicer.stop()
+        self._pending.clear()
+
     def draw_in_slices(self, now: float | None = None) -> None:
         """Like :meth:`redraw`, one plot now and the others in the next event-loop turns (each
         painted before the next is updated). A call while slices are pending starts over."""

@@ -92,15 +92,12 @@ class MappingStatsTable(QTableWidget):
             self.blockSignals(False)
 
     def rows(self) -> list[list[str]]:
-        return [
-            [(self.item(r, c).text() if self.item(r, c) else "") for c in range(self.columnCount())]
-            for r in range(self.rowCount())
-        ]
+        return [[_text(self.item(r, c)) for c in range(self.columnCount())] for r in range(self.rowCount())]
 
     def _on_item_changed(self, item: QTableWidgetItem) -> None:
         if item.column() != ALERT_COLUMN:
             return
-        mapping = self.item(item.row(), 0).text()
+        mapping = _text(self.item(item.row(), 0))
         text = item.text().strip().removesuffix("s").strip()
         try:
             seconds = float(text) if text else 0.0
@@ -112,3 +109,7 @@ class MappingStatsTable(QTableWidget):
             self.blockSignals(False)
             seconds = 0.0
         self.threshold_changed.emit(mapping, seconds)
+
+
+def _text(item: QTableWidgetItem | None) -> str:
+    return item.text() if item is not None else ""

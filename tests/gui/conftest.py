@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import pytest
 import qasync
+import shiboken6
+from PySide6.QtCore import QThread, QTimer
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -20,10 +23,14 @@ def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     event_loop = qasync.QEventLoop(qapp, already_running=True)
     asyncio.set_event_loop(event_loop)
     yield event_loop
+    leaked = [task for task in asyncio.all_tasks(event_loop) if not task.done()]
+    for task in leaked:
+        task.cancel()
     asyncio.set_event_loop(None)
     # qasync marks itself as the running loop; clear that so later asyncio.run() / pytest-asyncio
     # tests in the same process do not see a loop "already running".
     asyncio.events._set_running_loop(None)
+    assert not leaked, f"test left background work running: {leaked}"
 
 
 Run = Callable[..., Any]
@@ -55,3 +62,25 @@ def no_leaked_windows(qapp: QApplication) -> Iterator[None]:
         widget.close()
         widget.deleteLater()
     assert not leaked, f"test left windows open: {leaked}"
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_timers_or_threads(qapp: QApplication) -> Iterator[None]:
+    """Fail a test that leaves a QTimer ticking or a QThread running behind it."""
+    before = {id(o) for o in _qt_objects()}
+    yield
+    leaked = [
+        o
+        for o in _qt_objects()
+        if id(o) not in before
+        and shiboken6.isValid(o)
+        and (o.isActive() if isinstance(o, QTimer) else o.isRunning())
+    ]
+    for leftover in leaked:
+        if isinstance(leftover, QTimer):
+            leftover.stop()
+    assert not leaked, f"test left Qt timers or threads running: {[(o, o.objectName(), o.parent()) for o in leaked]}"
+
+
+def _qt_objects() -> list[QTimer | QThread]:
+    return [o for o in gc.get_objects() if isinstance(o, QTimer | QThread)]
