@@ -79,7 +79,9 @@ def no_leaked_timers_or_threads(qapp: QApplication) -> Iterator[None]:
     for leftover in leaked:
         if isinstance(leftover, QTimer):
             leftover.stop()
-    assert not leaked, f"test left Qt timers or threads running: {[(o, o.objectName(), o.parent()) for o in leaked]}"
+    assert not leaked, (
+        f"test left Qt timers or threads running: {[(o, o.objectName(), o.parent()) for o in leaked]}"
+    )
 
 
 def _qt_objects() -> list[QTimer | QThread]:
