@@ -189,10 +189,11 @@ def _fits(arguments: dict[str, Any], schema: Mapping[str, Any]) -> bool:
         return True
     from jsonschema import validators  # only when a written call is found
 
+    plain = dict(schema)
     try:
-        validator = validators.validator_for(schema)
-        validator.check_schema(schema)
+        validator = validators.validator_for(plain)
+        validator.check_schema(plain)
     except Exception:  # a tool schema the validator cannot read: judge by the names alone
-        required = schema.get("required") or []
+        required = plain.get("required") or []
         return all(key in arguments for key in required)
-    return bool(validator(schema).is_valid(arguments))
+    return bool(validator(plain).is_valid(arguments))
