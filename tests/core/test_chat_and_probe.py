@@ -1,4 +1,4 @@
-"""The test chat's client and the tool-call probe through the real gateway to the fake Ollama."""
+"""The test chat's client through the real gateway to the fake Ollama (the probe: test_tool_probe.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from collections.abc import Iterator
 import pytest
 
 from core.clients.chat import ChatClient, ChatTurn, ReplyDone, TextDelta
-from core.clients.tool_probe import probe_tool_calls
 from core.gateway.service import Gateway
 from tests.core.gateway_support import KEY, free_port, running, tier_config
 from tests.fakes.fake_ollama import FakeOllama
@@ -101,39 +100,3 @@ async def test_cancelling_the_reader_stops_the_stream(gateway: Gateway, fake: Fa
     assert 1 <= len(pieces) < 100
     # the gateway lets go of Ollama's stream too, well before the 10 s the reply would take
     assert await asyncio.to_thread(fake.wait_until, lambda: fake.in_flight == 0, 5.0)
-
-
-async def test_the_probe_passes_on_a_well_formed_tool_call(gateway: Gateway, fake: FakeOllama) -> None:
-    fake.set_reply(QWEN, tool_calls=[{"function": {"name": "Bash", "arguments": {"command": "ls -la"}}}])
-    result = await probe_tool_calls(gateway.url, KEY, "claude-sonnet-4-5")
-    assert result.passed, result.verdict
-    assert (result.tool, result.arguments) == ("Bash", {"command": "ls -la"})
-    assert 'command="ls -la"' in result.verdict
-    body = fake.bodies("/api/chat")[-1]
-    assert body["model"] == QWEN
-    assert [t["function"]["name"] for t in body["tools"]] == ["Bash", "Read"], "sent like Claude Code"
-
-
-@pytest.mark.parametrize(
-    ("reply", "calls", "expected"),
-    [
-        ('{"name": "Bash", "arguments": {"command": "ls"}}', None, "printed the call as text"),
-        ("Sure! Here are your files: a.txt, b.txt", None, "plain text"),
-        ("", [{"function": {"name": "Bash", "arguments": {"cmd": "ls"}}}], "lacks command"),
-        ("", [{"function": {"name": "Delete", "arguments": {"path": "/"}}}], "not one of the tools"),
-    ],
-)
-async def test_the_probe_fails_when_no_well_formed_call_comes_back(
-    gateway: Gateway, fake: FakeOllama, reply: str, calls: list[dict[str, object]] | None, expected: str
-) -> None:
-    fake.set_reply(QWEN, reply, tool_calls=calls)
-    result = await probe_tool_calls(gateway.url, KEY, "gpt-4o")
-    assert not result.passed
-    assert expected in result.verdict
-
-
-async def test_the_probe_reports_a_failed_request(gateway: Gateway, fake: FakeOllama) -> None:
-    fake.fail("/api/chat", status=500, error="out of memory", times=1)
-    result = await probe_tool_calls(gateway.url, KEY, "gpt-4o")
-    assert not result.passed
-    assert result.verdict.startswith("The request failed: HTTP 500") and "out of memory" in result.verdict

@@ -14,6 +14,7 @@ from core.clients.tool_probe import ProbeResult, probe_tool_calls
 from core.gateway.service import Gateway
 from gui.panels.chat import ChatPanel
 from tests.core.gateway_support import KEY, free_port, running, tier_config
+from tests.core.probe_model import probe_model
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.ollama_catalog import default_models
 from tests.gui.conftest import Run
@@ -157,13 +158,13 @@ def test_an_error_is_shown_in_place_and_the_prompt_can_be_sent_again(
 
 
 def test_the_probe_button_reports_pass_and_fail(panel: ChatPanel, fake: FakeOllama, qtbot: QtBot) -> None:
-    fake.set_reply(QWEN, tool_calls=[{"function": {"name": "Bash", "arguments": {"command": "ls"}}}])
+    fake.set_replier(QWEN, probe_model("calls"))
     panel.side_a.probe_button.click()
-    qtbot.waitUntil(lambda: panel.side_a.probe_result.text().startswith("✔"), timeout=30_000)
-    assert "Tool calls work: Bash" in panel.side_a.probe_result.text()
+    qtbot.waitUntil(lambda: panel.side_a.probe_result.text().startswith("✔"), timeout=60_000)
+    assert "Tool calls work: read_file" in panel.side_a.probe_result.text()
 
-    fake.set_reply(QWEN, '{"name": "Bash", "arguments": {"command": "ls"}}')
+    fake.set_replier(QWEN, probe_model("prose"))
     panel.side_a.probe_button.click()
-    qtbot.waitUntil(lambda: panel.side_a.probe_result.text().startswith("✘"), timeout=30_000)
-    assert "printed the call as text" in panel.side_a.probe_result.text()
+    qtbot.waitUntil(lambda: panel.side_a.probe_result.text().startswith("✘"), timeout=60_000)
+    assert "No tool call: it answered in plain text" in panel.side_a.probe_result.text()
     assert panel.side_a.probe_button.isEnabled()
