@@ -108,7 +108,9 @@ class FakeOllama:
         self._pull_done: dict[str, dict[str, int]] = {}
         self._pull_sessions: list[PullSession] = []
         self._requests: list[RecordedRequest] = []
-        self._replies: dict[str, Reply] = {}
+        #: a model's reply, or a function of the request that returns one (a model that answers
+        #: each turn of a conversation differently)
+        self._replies: dict[str, Reply | Callable[[dict[str, Any]], Reply]] = {}
         self._faults: list[Fault] = []
         self._delays: dict[str | None, float] = {None: 0.0}
         self._release_generation = 0
@@ -279,6 +281,11 @@ class FakeOllama:
                 split_calls,
                 round_trip,
             )
+
+    def set_replier(self, model: str, replier: Callable[[dict[str, Any]], Reply]) -> None:
+        """Answer ``model``'s chat requests with ``replier(request body)``."""
+        with self._lock:
+            self._replies[canonical_name(model)] = replier
 
     def set_chunk_delay(self, seconds: float, path: str | None = None) -> None:
         with self._lock:

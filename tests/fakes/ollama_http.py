@@ -403,7 +403,8 @@ class Handler(BaseHTTPRequestHandler):
 
         fresh = fake._load(model, keep_alive if keep_alive != 0 else 300.0, options)
         with fake._lock:
-            reply = fake._replies.get(model.name) or Reply(text=f"Hello from {model.name}.")
+            answer = fake._replies.get(model.name) or Reply(text=f"Hello from {model.name}.")
+        reply = answer(req) if callable(answer) else answer
         calls = reply.calls_for(req) if chat else []
         pieces = split_reply(reply.text, reply.chunks)
         done_reason = "stop"
