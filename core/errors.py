@@ -44,6 +44,18 @@ class ConfigError(GateDeckError):
         super().__init__(f"{source} has {len(problems)} problem(s):\n{lines}")
 
 
+class FolderNotWritable(GateDeckError):
+    """GateDeck cannot create or write its config or data folder."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        super().__init__(
+            f"GateDeck cannot write {path} ({reason}). Give your user write access to its folder, "
+            "or point GATEDECK_CONFIG_DIR at a folder you can write (it then keeps config, data and "
+            "logs there)."
+        )
+
+
 class SecretStoreError(GateDeckError):
     """The master key or an API key could not be read or stored."""
 

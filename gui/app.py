@@ -12,9 +12,10 @@ import os
 import signal
 import sys
 
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from core.config.first_run import open_installation
+from core.errors import FolderNotWritable
 from core.logs import register_secret, setup_logging
 from core.version import __version__
 
@@ -45,7 +46,11 @@ def run(
     app.setDesktopFileName("gatedeck")
     app.setQuitOnLastWindowClosed(False)  # closing the window hides to the tray
 
-    install = open_installation(ollama_url=ollama_url, default_model=default_model)
+    try:
+        install = open_installation(ollama_url=ollama_url, default_model=default_model)
+    except FolderNotWritable as exc:  # started from a menu there is no terminal to print it in
+        QMessageBox.critical(None, "GateDeck cannot start", str(exc))
+        raise
     register_secret(install.master_key)
     setup_logging(install.paths.log_dir)
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.config.first_run import open_installation
+from core.config.first_run import Installation, open_installation
 from core.config.store import ConfigStore, config_to_yaml
 from core.errors import ConfigError
 from core.paths import AppPaths
@@ -43,7 +43,7 @@ def cmd_path(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     install = open_installation(ollama_url=args.ollama_url, default_model=args.default_model)
-    _report_load_problems(install.store, install.loaded.source, install.loaded.problems)
+    report_load_problems(install)
     sys.stdout.write(config_to_yaml(install.config))
     if args.show_secrets:
         print(f"# master key: {install.secrets.get(MASTER_KEY)}")
@@ -67,11 +67,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report_load_problems(store: ConfigStore, source: str, problems: list[Any]) -> None:
-    if not problems:
+def report_load_problems(install: Installation) -> None:
+    """Say on stderr why the config file is not in use, and what is used instead."""
+    store, loaded = install.store, install.loaded
+    if not loaded.problems:
         return
-    used = {"backup": f"the backup {store.backup_path}", "defaults": "the defaults"}.get(source, source)
+    used = {
+        "backup": f"the last good config ({store.backup_path})",
+        "defaults": "the defaults",
+    }.get(loaded.source, loaded.source)
     print(f"warning: {store.path} is not usable; using {used} instead:", file=sys.stderr)
-    for problem in problems:
+    for problem in loaded.problems:
         print(f"  - {problem}", file=sys.stderr)
     print("Your file was left as it is. Fix it and run `gatedeck config validate`.", file=sys.stderr)

@@ -20,7 +20,8 @@ from typing import Any
 
 import yaml
 
-from core.clients.claude_code import SHELLS, claude_code_env, env_line, render_env, write_settings
+from core.cli.config import report_load_problems
+from core.clients.claude_code import SHELLS, claude_code_env, render_env, write_settings
 from core.clients.codex import KEY_VARIABLE, codex_overrides
 from core.config.first_run import Installation, open_installation
 from core.config.schema import CLAUDE_MIN_CTX, CloudModel, Config, Mapping, ModelOptions
@@ -95,10 +96,7 @@ def _open(args: argparse.Namespace) -> Installation:
         ollama_url=getattr(args, "serve_ollama_url", None) or args.ollama_url,
         default_model=getattr(args, "serve_default_model", None) or args.default_model,
     )
-    if install.loaded.problems:
-        print(f"warning: {install.store.path} is not usable; using {install.loaded.source}:", file=sys.stderr)
-        for problem in install.loaded.problems:
-            print(f"  - {problem}", file=sys.stderr)
+    report_load_problems(install)
     return install
 
 
@@ -177,10 +175,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         gateway.add_listener(on_status)
         for note in gateway.notes:
             print(f"note: {note}", file=sys.stderr)
-        env = claude_code_env(config, gateway.url, install.master_key)
+        # The key is not printed: this output ends up in service logs.
         print(f"GateDeck gateway running at {gateway.url}")
-        print(f"OpenAI clients: base URL {gateway.url}/v1, API key: the gateway key")
-        print(f"Claude Code:    {env_line(env)}")
+        print(f"OpenAI clients: base URL {gateway.url}/v1, API key: `gatedeck config show --show-secrets`")
+        print('Claude Code:    `gatedeck claude`, or eval "$(gatedeck claude-env)" and run `claude`')
+        print("Codex:          `gatedeck codex`")
         print("Stop with Ctrl-C.", flush=True)
         while not done.wait(0.5):  # a timed wait keeps Ctrl-C responsive on every platform
             pass

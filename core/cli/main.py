@@ -12,6 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from core.errors import GateDeckError
 from core.version import __version__
 
 #: Modules that add subcommands (each has ``register(subparsers)``).
@@ -56,11 +57,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if passed_on:
         args.passthrough = passed_on
     func = getattr(args, "func", None)
-    if func is None:
-        if args.command:  # a command group given without its action (e.g. `gatedeck config`)
-            parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "--help"])
-        return _run_gui(args)
-    code: int = func(args)
+    if func is None and args.command:  # a command group given without its action (`gatedeck config`)
+        parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "--help"])
+    try:
+        code: int = _run_gui(args) if func is None else func(args)
+    except GateDeckError as exc:  # said plainly, without a traceback: each one says how to fix it
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return code
 
 

@@ -186,11 +186,6 @@ def render_env(env: dict[str, str], shell: Shell) -> str:
     return "\n".join(lines)
 
 
-def env_line(env: dict[str, str]) -> str:
-    """One line to start Claude Code on the gateway from a POSIX shell."""
-    return " ".join(f"{name}={_posix_quote(value)}" for name, value in env.items()) + " claude"
-
-
 def _posix_quote(value: str) -> str:
     return "'" + value.replace("'", "'\\''") + "'"
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from core.config.defaults import default_config
 from core.config.schema import Config
 from core.config.store import ConfigStore, LoadResult
+from core.errors import FolderNotWritable
 from core.paths import AppPaths
 from core.secrets import SecretStore, ensure_master_key, open_secret_store
 
@@ -35,12 +36,19 @@ def open_installation(
 
     ``ollama_url`` and ``default_model`` only shape a brand-new config; an existing one is kept
     as the user left it.
+
+    Raises:
+        FolderNotWritable: the config or data folder cannot be created or written.
     """
     paths = paths or AppPaths.from_env()
-    paths.ensure()
-    store = ConfigStore(paths)
-    loaded = store.load(default=lambda: default_config(ollama_url, default_model))
-    if loaded.source == "new":
-        store.save(loaded.config)
+    try:
+        paths.ensure()
+        store = ConfigStore(paths)
+        loaded = store.load(default=lambda: default_config(ollama_url, default_model))
+        if loaded.source == "new":
+            store.save(loaded.config)
+    except OSError as exc:
+        where = str(exc.filename or paths.config_dir)
+        raise FolderNotWritable(where, exc.strerror or str(exc)) from None
     secrets = open_secret_store(paths)
     return Installation(paths, store, loaded, secrets, ensure_master_key(secrets))

@@ -2,11 +2,13 @@
 
 Loading collects *every* problem (YAML syntax, unknown or mistyped keys, bad references) with
 its key path and line, instead of stopping at the first. A broken file is never overwritten
-silently: the store falls back to the previous good file (``config.yaml.bak``) or the defaults,
-says so, and a later save first moves the broken file aside as ``config.yaml.broken-<time>``.
+silently: the store falls back to the last good config (``config.yaml.bak``, always the last
+file that loaded and validated) or the defaults, says so, and a later save first moves the
+broken file aside as ``config.yaml.broken-<time>``. A file with no settings in it (emptied, or
+all comments) counts as broken, not as a config with no mappings.
 
-Saving is atomic: write a temp file in the same folder, fsync, keep the old file as ``.bak``,
-rename over. A crash at any point leaves either the old or the new file, both loadable.
+Saving is atomic: write a temp file in the same folder, fsync, rename over, then copy it to
+``.bak`` the same way. A crash at any point leaves loadable files.
 """
 
 from __future__ import annotations
@@ -97,8 +99,21 @@ def _parse(text: str, source: str, migrations: dict[int, Migration]) -> tuple[Co
     if problems and parsed.root is None:
         raise ConfigError(source, problems)
     data = parsed.data
-    if data is None:
-        data = {}
+    if data is None or data == {}:
+        # An emptied file is a mistake, not a request for a config with no mappings (every
+        # request would then fail); treat it as broken so the last good config stays in use.
+        raise ConfigError(
+            source,
+            [
+                *problems,
+                ConfigProblem(
+                    "",
+                    1,
+                    "holds no settings (it is empty or all comments); GateDeck keeps using the last good "
+                    "config: fix the file, or delete it to start again from the defaults",
+                ),
+            ],
+        )
     if not isinstance(data, dict):
         raise ConfigError(
             source,
@@ -241,6 +256,7 @@ class ConfigStore:
             problems = exc.problems
         else:
             self._file_is_broken = False
+            self._keep_as_last_good(self.path.read_bytes())
             return LoadResult(config, "file", moved_out=moved_out)
         with contextlib.suppress(ConfigError):
             if self.backup_path.exists():
@@ -254,16 +270,24 @@ class ConfigStore:
         _remove_stale_temps(self.path)
         text = config_to_yaml(config)
         moved: Path | None = None
-        if self.path.exists():
-            if self._file_is_broken or not self._loads(self.path):
-                # Keep the user's hand edits for them to fix or copy from; never overwrite them.
-                moved = self.path.with_name(f"{self.path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
-                os.replace(self.path, moved)
-            else:
-                _atomic_write(self.backup_path, self.path.read_bytes())
-        _atomic_write(self.path, text.encode("utf-8"))
+        if self.path.exists() and (self._file_is_broken or not self._loads(self.path)):
+            # Keep the user's hand edits for them to fix or copy from; never overwrite them.
+            moved = self.path.with_name(f"{self.path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+            os.replace(self.path, moved)
+        data = text.encode("utf-8")
+        _atomic_write(self.path, data)
         self._file_is_broken = False
+        self._keep_as_last_good(data)
         return moved
+
+    def _keep_as_last_good(self, data: bytes) -> None:
+        """``.bak`` holds the last config that loaded and validated: what a file broken later
+        (by hand, or emptied) falls back to. Never a config that did not validate."""
+        try:
+            if not self.backup_path.exists() or self.backup_path.read_bytes() != data:
+                _atomic_write(self.backup_path, data)
+        except OSError:  # a read-only folder: loading still works, without the safety copy
+            pass
 
     def _loads(self, path: Path) -> bool:
         try:

@@ -27,8 +27,8 @@ per-request work as shipped, so ``bench/gateway.py`` can show the stock proxy be
 from __future__ import annotations
 
 import asyncio
-import atexit
 import concurrent.futures
+import contextlib
 import functools
 import importlib
 import importlib.metadata
@@ -204,6 +204,26 @@ class Proxy:
         router.num_retries = num_retries
         self._server.llm_model_list = router.model_list
 
+    def routes(self) -> list[tuple[str, str]]:
+        """Every ``(method, path)`` the proxy app registers (tests: the allowlist covers them)."""
+        found: set[tuple[str, str]] = set()
+
+        def walk(routes: list[Any]) -> None:
+            for route in routes:
+                nested = getattr(route, "effective_candidates", None)  # FastAPI's included routers
+                if callable(nested):
+                    walk(nested())
+                    walk(route.effective_low_priority_routes())
+                    continue
+                path = str(getattr(route, "path", "") or "")
+                if type(route).__name__ == "Mount":
+                    path = path.rstrip("/") + "/{path}"
+                for method in getattr(route, "methods", None) or ("GET",):
+                    found.add((str(method), path))
+
+        walk(list(self._server.app.routes))
+        return sorted(found)
+
     def model_names(self) -> list[str]:
         router = self._server.llm_router
         return [] if router is None else sorted(router.model_names)
@@ -242,12 +262,23 @@ def _shutdown_manager() -> Any:
     return RESTART_RESET.resolve()
 
 
+_STUB_TEXT = "# GateDeck passes the gateway config to LiteLLM in memory; this file is a placeholder.\n"
+
+
 def _stub_config_file() -> Path:
-    handle, name = tempfile.mkstemp(prefix="gatedeck-litellm-", suffix=".yaml")
-    with os.fdopen(handle, "w") as stub:
-        stub.write("# GateDeck passes the gateway config to LiteLLM in memory; this file is a placeholder.\n")
-    path = Path(name)
-    atexit.register(lambda: path.unlink(missing_ok=True))
+    """The file name LiteLLM is told to read its config from (it never does: see above). One
+    shared file, not one per run: ``gatedeck serve`` leaves without tearing LiteLLM down (so no
+    exit handler runs), and a file per run would pile up in the temp folder."""
+    path = (
+        Path(tempfile.gettempdir())
+        / f"gatedeck-litellm-placeholder-{os.getuid() if hasattr(os, 'getuid') else 0}.yaml"
+    )
+    with contextlib.suppress(OSError):
+        if path.read_text(encoding="utf-8") == _STUB_TEXT:
+            return path
+    temp = path.with_name(f".{path.name}.{os.getpid()}")
+    temp.write_text(_STUB_TEXT, encoding="utf-8")
+    os.replace(temp, path)
     return path
 
 

@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -180,6 +181,10 @@ def test_a_running_file_left_by_a_dead_gateway_is_ignored(capsys: pytest.Capture
 def test_serve_runs_headless_without_qt_and_stops_quickly_on_sigterm(
     fake_ollama: FakeOllama, tmp_path: Path
 ) -> None:
+    temp_before = set(Path(tempfile.gettempdir()).glob("*gatedeck-litellm-*")) | {
+        Path(tempfile.gettempdir())
+        / f"gatedeck-litellm-placeholder-{os.getuid()}.yaml"  # the one shared file
+    }
     no_qt = tmp_path / "no-qt"
     (no_qt / "PySide6").mkdir(parents=True)
     (no_qt / "PySide6" / "__init__.py").write_text("raise ImportError('gatedeck serve must not import Qt')\n")
@@ -207,9 +212,9 @@ def test_serve_runs_headless_without_qt_and_stops_quickly_on_sigterm(
         running = lines.wait_for("GateDeck gateway running at", 90)
         assert running.strip().endswith(f"http://127.0.0.1:{port}")
         claude = lines.wait_for("Claude Code:", 10)
-        token = re.search(r"ANTHROPIC_AUTH_TOKEN='([^']+)'", claude)
-        assert token and token.group(1) == master_key()
-        assert f"ANTHROPIC_BASE_URL='http://127.0.0.1:{port}'" in claude
+        assert "gatedeck claude" in claude
+        key = master_key()
+        assert not any(key in line for line in lines.seen), "the key is never printed (service logs keep it)"
 
         answer = httpx.post(
             f"http://127.0.0.1:{port}/v1/messages",
@@ -218,7 +223,7 @@ def test_serve_runs_headless_without_qt_and_stops_quickly_on_sigterm(
                 "max_tokens": 32,
                 "messages": [{"role": "user", "content": "hi"}],
             },
-            headers={"x-api-key": token.group(1)},
+            headers={"x-api-key": key},
             timeout=60,
         )
         assert answer.status_code == 200, answer.text
@@ -246,7 +251,7 @@ def test_serve_runs_headless_without_qt_and_stops_quickly_on_sigterm(
                     "POST",
                     f"http://127.0.0.1:{port}/v1/chat/completions",
                     json={"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "go"}]},
-                    headers={"Authorization": f"Bearer {token.group(1)}"},
+                    headers={"Authorization": f"Bearer {key}"},
                     timeout=60,
                 ) as response,
             ):
@@ -268,7 +273,9 @@ def test_serve_runs_headless_without_qt_and_stops_quickly_on_sigterm(
     stderr = proc.stderr.read() if proc.stderr else ""
     assert code == 0, stderr
     assert "must not import Qt" not in stderr
+    assert key not in stderr, "nor on stderr"
     assert not client.is_alive()  # the client's stream ended too
+    assert set(Path(tempfile.gettempdir()).glob("*gatedeck-litellm-*")) <= temp_before, "no temp file left"
     assert (
         "ANTHROPIC_BASE_URL='http://127.0.0.1:4000'" in run_cli(["claude-env", "--shell", "bash"], env).stdout
     )

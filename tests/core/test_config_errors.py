@@ -138,5 +138,7 @@ def test_migrations_run_in_order_up_to_the_current_schema() -> None:
     assert "no migration" in problems[0].message
 
 
-def test_an_empty_file_means_all_defaults() -> None:
-    assert parse_config("") == Config()
+def test_an_empty_file_is_a_problem_not_a_config_without_mappings() -> None:
+    with pytest.raises(ConfigError, match="holds no settings"):
+        parse_config("# nothing but a comment\n")
+    assert parse_config("schema_version: 2\n") == Config(), "one setting is enough; the rest are defaults"

@@ -61,21 +61,48 @@ def test_ollama_host_is_read_as_the_ollama_cli_reads_it(value: str, url: str) ->
     assert ollama_url_from_env({"OLLAMA_HOST": value}) == url
 
 
-def test_save_keeps_the_previous_file_as_bak(store: ConfigStore) -> None:
+def test_bak_is_always_the_last_config_that_loaded_and_validated(store: ConfigStore) -> None:
     first = default_config()
     store.save(first)
     second = first.model_copy(deep=True)
+    second.gateway.port = 4321
     second.mappings.append(Mapping(name="gpt-4o", model="llama3.2:3b", options=ModelOptions(num_ctx=8192)))
     store.save(second)
     assert store.load().config == second
-    assert store.read(store.backup_path) == first
+    assert store.read(store.backup_path) == second, "the last save, not the one before it"
     assert store.path.stat().st_mode & 0o077 == 0, "config readable by other users"
+
+    # A hand edit that validates becomes the last good config when it loads...
+    store.path.write_text(store.path.read_text().replace("port: 4321", "port: 4400"))
+    assert store.load().config.gateway.port == 4400
+    assert store.read(store.backup_path).gateway.port == 4400
+    # ...and one that breaks the file falls back to exactly that, not to an older save.
+    store.path.write_text(store.path.read_text().replace("port: 4400", "port: [4400"))
+    result = store.load()
+    assert result.source == "backup" and result.config.gateway.port == 4400
+    assert len(result.config.mappings) == len(second.mappings)
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# all comments\n# and nothing else\n", "{}\n", "---\n"])
+def test_an_emptied_file_is_broken_and_the_good_config_is_kept(store: ConfigStore, text: str) -> None:
+    good = default_config()
+    store.save(good)
+    good_bytes = store.backup_path.read_bytes()
+    store.path.write_text(text)
+
+    result = store.load()
+
+    assert result.source == "backup" and result.config == good
+    assert "holds no settings" in result.problems[0].message
+    moved = store.save(result.config)  # the next save keeps the emptied file aside...
+    assert moved is not None and moved.read_text() == text
+    assert store.backup_path.read_bytes() == good_bytes, "...and never copies it over the good .bak"
+    assert store.load().config == good
 
 
 def test_a_broken_file_is_reported_left_alone_and_the_backup_used(store: ConfigStore) -> None:
     good = default_config(default_model="good:1b")
-    store.save(good)
-    store.save(good)  # now config.yaml.bak holds the good config too
+    store.save(good)  # config.yaml.bak holds it too
     broken = store.path.read_text().replace("port: 4000", "port: four thousand")
     store.path.write_text(broken)
 
@@ -91,8 +118,9 @@ def test_a_broken_file_is_reported_left_alone_and_the_backup_used(store: ConfigS
 def test_saving_over_a_broken_file_moves_it_aside_first(store: ConfigStore) -> None:
     store.save(default_config())
     store.path.write_text("gateway: [oops\n")
+    store.backup_path.unlink()  # an install from before backups were kept
     result = store.load()
-    assert result.source == "defaults"  # one save so far: no backup yet
+    assert result.source == "defaults"
 
     moved = store.save(result.config)
 

@@ -132,7 +132,7 @@ def test_config_show_with_a_broken_file_warns_and_leaves_it(fresh_user: Path) ->
     shown = run_cli("config", "show")
     assert shown.returncode == 0
     assert "line 2: gateway.port" in shown.stderr
-    assert "using the defaults" in shown.stderr
+    assert "using the last good config" in shown.stderr  # what open_installation saved
     assert config_file.read_text() == "gateway:\n  port: -1\n"
 
 
@@ -159,3 +159,16 @@ def test_every_core_module_imports_without_qt() -> None:
     code = BLOCK_QT + "import importlib\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("command", [["config", "show"], ["serve"], ["claude-env"]])
+def test_a_config_folder_that_cannot_be_written_is_said_plainly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where GateDeck's folder should be")
+    monkeypatch.setenv("GATEDECK_CONFIG_DIR", str(blocker / "gatedeck"))  # fails even for root
+    done = run_cli(*command)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: GateDeck cannot write") and "GATEDECK_CONFIG_DIR" in done.stderr
