@@ -67,7 +67,14 @@ class Observability(QObject):
         return ChatClient(self._gateway.url, self._gateway.master_key)
 
     async def _probe(self, mapping: str) -> ProbeResult:
-        return await probe_tool_calls(self._gateway.url, self._gateway.master_key, mapping)
+        found = next((m for m in self._holder.config.mappings if m.name == mapping), None)
+        return await probe_tool_calls(
+            self._gateway.url,
+            self._gateway.master_key,
+            mapping,
+            num_ctx=found.options.num_ctx if found else None,
+            records=self._gateway.metrics,
+        )
 
     def _names(self) -> list[str]:
         names = [m.name for m in self._holder.config.mappings]

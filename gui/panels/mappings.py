@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -20,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.clients.probe_verdicts import SavedVerdict, load_verdicts, save_verdicts
+from core.clients.tool_probe import ProbeResult
 from core.config.defaults import DEFAULT_MODEL
 from core.config.holder import ConfigHolder
 from core.config.mapping_checks import MappingIssue, check_mappings, has_errors
@@ -30,6 +33,8 @@ from gui.widgets.mappings_table import COLUMNS, MappingDelegate, MappingTableMod
 
 #: Saves the new config and hot-applies it; returns a short status for the user.
 ApplyConfig = Callable[[Config], Awaitable[str]]
+#: Runs the tool-call probe on a mapping name with that mapping's ``num_ctx``.
+ProbeMapping = Callable[[str, int | None], Awaitable[ProbeResult]]
 
 
 class MappingsPanel(QWidget):
@@ -43,7 +48,15 @@ class MappingsPanel(QWidget):
     pull_requested = Signal(str)
     applied = Signal(str)
 
-    def __init__(self, holder: ConfigHolder, apply: ApplyConfig, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        holder: ConfigHolder,
+        apply: ApplyConfig,
+        parent: QWidget | None = None,
+        *,
+        probe: ProbeMapping | None = None,
+        verdicts_dir: Path | None = None,
+    ) -> None:
         super().__init__(parent)
         self.ops = BackgroundOps(self._show_error, owner="mappings panel")
         self.setObjectName("mappingsPanel")
@@ -51,6 +64,10 @@ class MappingsPanel(QWidget):
         self._apply = apply
         self._installed: list[str] | None = None
         self._issues: list[MappingIssue] = []
+        self._probe = probe
+        self._verdicts_dir = verdicts_dir
+        self._verdicts: dict[str, SavedVerdict] = load_verdicts(verdicts_dir) if verdicts_dir else {}
+        self._probing = False
 
         intro = QLabel(
             "Clients ask for a model by name; the first exact name wins, then the first pattern "
@@ -76,6 +93,7 @@ class MappingsPanel(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         for column in range(2, len(COLUMNS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.model.set_verdicts(self._verdicts)
 
         buttons = QHBoxLayout()
         self.add_button = self._button("Add", "addMapping", self.add_mapping)
@@ -91,6 +109,15 @@ class MappingsPanel(QWidget):
             self.down_button,
         ):
             buttons.addWidget(button)
+        self.probe_button = QPushButton("Probe tool calls")
+        self.probe_button.setObjectName("probeMapping")
+        self.probe_button.setToolTip(
+            "Send the selected mapping a conversation as big as Claude Code's (24 tools, about 20k "
+            "tokens), three times, and show whether its model makes real tool calls"
+        )
+        self.probe_button.setVisible(probe is not None)
+        self.probe_button.clicked.connect(self._on_probe_clicked)
+        buttons.addWidget(self.probe_button)
         buttons.addStretch(1)
         self.revert_button = self._button("Revert", "revertMappings", self.revert)
         self.apply_button = QPushButton("Apply")
@@ -214,7 +241,38 @@ class MappingsPanel(QWidget):
         self.applied.emit(message)
         return True
 
+    async def probe_selected(self) -> ProbeResult | None:
+        """Probe the selected mapping as it runs now; keep and show the verdict."""
+        at = self._selected_row()
+        if self._probe is None or at is None:
+            return None
+        row = self.model.rows()[at]
+        name = str(row.get("name", ""))
+        saved = next((m for m in self._holder.config.mappings if m.name == name), None)
+        if saved is None or saved.model_dump(mode="json") != row:
+            self.status.setText(f"Apply the changes to '{name}' first: the probe asks the running gateway.")
+            return None
+        self._probing = True
+        self._update_buttons()
+        self.status.setText(f"Probing {name} ({saved.model}) for tool calls: three runs of three turns…")
+        try:
+            result = await self._probe(name, saved.options.num_ctx)
+        finally:
+            self._probing = False
+            self._update_buttons()
+        if result.outcome is not None:
+            self._verdicts[name] = SavedVerdict.of(result, saved.model, saved.options.num_ctx)
+            self.model.set_verdicts(self._verdicts)
+            if self._verdicts_dir is not None:
+                save_verdicts(self._verdicts_dir, self._verdicts)
+        self.status.setText(f"{name}: {result.verdict} ({result.seconds:.1f} s)")
+        return result
+
     # ---------------------------------------------------------------- internals
+    @async_slot()
+    async def _on_probe_clicked(self) -> None:
+        await self.probe_selected()
+
     def _show_error(self, message: str) -> None:
         self.status.setText(message)
 
@@ -304,6 +362,7 @@ class MappingsPanel(QWidget):
         self.remove_button.setEnabled(has_selection)
         self.up_button.setEnabled(has_selection and selected != 0)
         self.down_button.setEnabled(has_selection and selected != self.model.rowCount() - 1)
+        self.probe_button.setEnabled(has_selection and not self._probing)
         dirty = self.dirty
         self.revert_button.setEnabled(dirty)
         self.apply_button.setEnabled(dirty and not has_errors(self._issues))

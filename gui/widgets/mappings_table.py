@@ -7,6 +7,7 @@ in the table and be flagged, instead of being refused while the user is still ty
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any
 
 from PySide6.QtCore import (
@@ -26,6 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.clients.probe_verdicts import SavedVerdict
+from core.clients.tool_probe import Outcome
 from core.config.mapping_checks import MappingIssue
 
 Index = QModelIndex | QPersistentModelIndex
@@ -36,12 +39,23 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("backends", "Backend"),
     ("num_ctx", "Context (tokens)"),
     ("fallbacks", "Fallback"),
+    ("tool_probe", "Tool calls"),
 )
+#: Columns the user does not edit.
+READ_ONLY = frozenset({"tool_probe"})
+NOT_PROBED = "not probed"
 NO_FALLBACK = "(none)"
 DEFAULT_CTX = "Ollama default"
 
 _ERROR_BG = QColor(255, 220, 220)
 _WARNING_BG = QColor(255, 243, 205)
+_BADGES = {
+    Outcome.WORKS: ("✓ works", QColor(47, 158, 85)),
+    Outcome.REPAIRED: ("✓ with repair", QColor(47, 158, 85)),
+    Outcome.TEXT: ("✗ text", QColor(210, 63, 63)),
+    Outcome.NO_CALL: ("✗ no call", QColor(210, 63, 63)),
+    Outcome.DOES_NOT_FIT: ("✗ does not fit", QColor(210, 63, 63)),
+}
 
 
 class MappingTableModel(QAbstractTableModel):
@@ -58,6 +72,7 @@ class MappingTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[dict[str, Any]] = rows or []
         self._issues: dict[tuple[int, str], list[MappingIssue]] = {}
+        self._verdicts: dict[str, SavedVerdict] = {}
 
     # ---------------------------------------------------------------- data access
     def rows(self) -> list[dict[str, Any]]:
@@ -75,6 +90,20 @@ class MappingTableModel(QAbstractTableModel):
             self._issues.setdefault((issue.row, issue.field), []).append(issue)
         if self._rows:
             self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, len(COLUMNS) - 1))
+
+    def set_verdicts(self, verdicts: dict[str, SavedVerdict]) -> None:
+        """The tool-call probe's saved verdicts, by mapping name."""
+        self._verdicts = dict(verdicts)
+        if self._rows:
+            column = len(COLUMNS) - 1
+            self.dataChanged.emit(self.index(0, column), self.index(len(self._rows) - 1, column))
+
+    def verdict(self, row: int) -> SavedVerdict | None:
+        """The saved verdict that holds for ``row`` as it stands (same model and context)."""
+        values = self._rows[row]
+        saved = self._verdicts.get(str(values.get("name", "")))
+        ctx = (values.get("options") or {}).get("num_ctx")
+        return saved if saved is not None and saved.applies_to(str(values.get("model", "")), ctx) else None
 
     def insert_row(self, at: int, row: dict[str, Any]) -> None:
         self.beginInsertRows(QModelIndex(), at, at)
@@ -117,13 +146,16 @@ class MappingTableModel(QAbstractTableModel):
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEditable
+        shown = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return shown if COLUMNS[index.column()][0] in READ_ONLY else shown | Qt.ItemFlag.ItemIsEditable
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
         row = self._rows[index.row()]
         key = COLUMNS[index.column()][0]
+        if key == "tool_probe":
+            return self._verdict_data(index.row(), role)
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             return self._cell_text(row, key, role == Qt.ItemDataRole.EditRole)
         issues = self._issues.get((index.row(), key), [])
@@ -150,6 +182,23 @@ class MappingTableModel(QAbstractTableModel):
         self.dataChanged.emit(index, index)
         self.edited.emit()
         return True
+
+    def _verdict_data(self, row: int, role: int) -> Any:
+        saved = self.verdict(row)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _BADGES[saved.outcome][0] if saved else NOT_PROBED
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return _BADGES[saved.outcome][1] if saved else QColor(128, 128, 128)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if saved is None:
+                return "Not probed with this model and context: select the row and press Probe tool calls"
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(saved.at))
+            ctx = f"{saved.num_ctx:,}" if saved.num_ctx else "the default"
+            return (
+                f"{saved.verdict}\nProbed {when} with {saved.model} at a context of {ctx} tokens: "
+                f"a working call in {saved.worked} of {saved.runs} runs."
+            )
+        return None
 
     @staticmethod
     def _cell_text(row: dict[str, Any], key: str, editing: bool) -> Any:

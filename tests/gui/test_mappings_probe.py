@@ -1,0 +1,101 @@
+"""The tool-call probe run from the Mappings panel, through the real gateway to the fake Ollama:
+the verdict appears in the table, with its spread in the tooltip, and is still there next time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from core.clients.tool_probe import ProbeResult, probe_tool_calls
+from core.config.first_run import Installation
+from core.config.holder import ConfigHolder
+from core.config.schema import Config
+from core.gateway.service import Gateway
+from gui.panels.mappings import MappingsPanel
+from gui.widgets.mappings_table import COLUMNS, NOT_PROBED
+from tests.core.gateway_support import KEY, free_port, running, tier_config
+from tests.core.probe_model import probe_model
+from tests.fakes.fake_ollama import FakeOllama
+from tests.fakes.ollama_catalog import default_models
+
+pytestmark = [
+    pytest.mark.timeout(180),
+    pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:Items? .* `ReadOnly` qualifier:UserWarning"),
+]
+QWEN, LLAMA = "qwen2.5-coder:7b", "llama3.2:3b"
+VERDICT = [key for key, _ in COLUMNS].index("tool_probe")
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeOllama]:
+    with FakeOllama(models=default_models()) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def config(fake: FakeOllama) -> Config:
+    return tier_config(fake.url, free_port())
+
+
+@pytest.fixture(scope="module")
+def gateway(config: Config) -> Iterator[Gateway]:
+    with running(Gateway(config, master_key=KEY)) as gw:
+        yield gw
+
+
+def make_panel(
+    qtbot: QtBot, install: Installation, config: Config, gateway: Gateway, data: Path
+) -> MappingsPanel:
+    async def probe(name: str, num_ctx: int | None) -> ProbeResult:
+        return await probe_tool_calls(gateway.url, KEY, name, num_ctx=num_ctx, records=gateway.metrics)
+
+    panel = MappingsPanel(ConfigHolder(install.store, config), _never_applied, probe=probe, verdicts_dir=data)
+    qtbot.addWidget(panel)
+    panel.show()
+    return panel
+
+
+async def _never_applied(_config: Config) -> str:
+    raise AssertionError("the probe does not apply anything")
+
+
+def test_the_probe_run_from_the_panel_shows_each_verdict_in_the_table(
+    qtbot: QtBot,
+    loop: object,
+    install: Installation,
+    config: Config,
+    gateway: Gateway,
+    fake: FakeOllama,
+    tmp_path: Path,
+) -> None:
+    panel = make_panel(qtbot, install, config, gateway, tmp_path)
+    names = [m.name for m in config.mappings]
+    sonnet, haiku = names.index("claude-*sonnet*"), names.index("claude-*haiku*")
+    assert panel.model.index(sonnet, VERDICT).data() == NOT_PROBED
+
+    fake.set_replier(QWEN, probe_model("calls"))
+    fake.set_replier(LLAMA, probe_model("prose"))
+    for row in (sonnet, haiku):
+        panel.table.selectRow(row)
+        assert panel.probe_button.isEnabled()
+        panel.probe_button.click()
+        qtbot.waitUntil(lambda: not panel.probe_button.isEnabled(), timeout=5_000)
+        qtbot.waitUntil(panel.probe_button.isEnabled, timeout=120_000)
+
+    assert panel.model.index(sonnet, VERDICT).data() == "✓ works"
+    assert panel.model.index(haiku, VERDICT).data() == "✗ no call"
+    tip = panel.model.index(sonnet, VERDICT).data(Qt.ItemDataRole.ToolTipRole)
+    assert "3 of 3 runs made a working call" in tip and "qwen2.5-coder:7b" in tip and "32,768" in tip
+    assert "claude-*haiku*: No tool call" in panel.status.text()
+
+    again = make_panel(qtbot, install, config, gateway, tmp_path)  # next start of the window
+    assert again.model.index(sonnet, VERDICT).data() == "✓ works"
+    again.model.setData(again.model.index(sonnet, [k for k, _ in COLUMNS].index("num_ctx")), 8192)
+    assert again.model.index(sonnet, VERDICT).data() == NOT_PROBED, "measured with another context"
+    fake.set_reply(QWEN, f"Hello from {QWEN}.")
+    fake.set_reply(LLAMA, f"Hello from {LLAMA}.")
