@@ -30,6 +30,7 @@ from gui.ops import BackgroundOps
 from gui.tray import GatewayTray
 
 if TYPE_CHECKING:
+    from core.clients.tool_probe import ProbeResult
     from gui.dialogs.claude import ClaudeCodeDialog
     from gui.observability import Observability
     from gui.panels.gateway import GatewayPanel
@@ -141,9 +142,22 @@ class AppController(QObject):
     def _build_mappings_panel(self) -> MappingsPanel:
         from gui.panels.mappings import MappingsPanel
 
-        panel = MappingsPanel(self.holder, self.gateway.apply)
+        panel = MappingsPanel(
+            self.holder,
+            self.gateway.apply,
+            probe=self._probe_mapping,
+            verdicts_dir=self.install.paths.data_dir,
+        )
         panel.pull_requested.connect(self._on_mappings_pull_requested)
         return panel
+
+    async def _probe_mapping(self, name: str, num_ctx: int | None) -> ProbeResult:
+        from core.clients.tool_probe import probe_tool_calls
+
+        gateway = self.gateway
+        return await probe_tool_calls(
+            gateway.url, gateway.master_key, name, num_ctx=num_ctx, records=gateway.metrics
+        )
 
     def _build_models_panel(self) -> ModelsPanel:
         from gui.panels.models import ModelsPanel
