@@ -11,7 +11,7 @@ from core.clients.claude_code import unserved_tiers
 from core.config.schema import CLAUDE_MIN_CTX, CloudModel, Config
 from core.errors import PortInUse
 from core.gateway.health import check_backends, check_liveliness, installed_by_backend, missing_models
-from core.gateway.net import bind_listener, connect_host
+from core.gateway.net import bind_listener, connect_host, exposure_warning
 from core.gateway.render import cloud_key_env
 from core.ollama.load_options import reload_groups
 
@@ -47,7 +47,7 @@ async def diagnose(
             Check(
                 "Listening address",
                 "warn",
-                f"{config.gateway.host}: other machines can reach the gateway (they still need the key)",
+                exposure_warning(config.gateway.host),
                 "use host 127.0.0.1 unless other machines must use this gateway",
             )
         )

@@ -96,3 +96,12 @@ def connect_host(host: str) -> str:
     if host == "::":
         return "[::1]"
     return f"[{host}]" if ":" in host else host
+
+
+def exposure_warning(host: str) -> str:
+    """What listening on ``host`` (not this machine only) means, said the same way everywhere."""
+    return (
+        f"The gateway listens on {host}: other machines on the network can reach it. The gateway "
+        "key crosses the network in plain HTTP there, and it opens every model GateDeck serves "
+        "(cloud ones too, on your API keys). Use 127.0.0.1 to keep it on this machine."
+    )

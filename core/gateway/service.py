@@ -39,7 +39,7 @@ from core.gateway.health import (
     installed_by_backend,
     models_that_cannot_think,
 )
-from core.gateway.net import bind_listener, connect_host
+from core.gateway.net import bind_listener, connect_host, exposure_warning
 from core.gateway.render import RenderedGateway, render
 from core.gateway.status import ApplyMode, ApplyResult, GatewayState, GatewayStatus, Listeners
 from core.gateway.thread import GatewayThread, ThreadExit
@@ -151,10 +151,7 @@ class Gateway:
     def warnings(self) -> tuple[str, ...]:
         settings = self._config.gateway
         if settings.exposed:
-            return (
-                f"The gateway listens on {settings.host}: other machines on the network can reach "
-                "it (they still need the key). Use 127.0.0.1 to keep it on this machine.",
-            )
+            return (exposure_warning(settings.host),)
         return ()
 
     @property

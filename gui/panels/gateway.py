@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from core.config.holder import ConfigHolder
 from core.config.schema import OllamaBackend
+from core.gateway.net import exposure_warning
 from gui.gateway_bridge import BridgeState, GatewayBridge
 from gui.ops import BackgroundOps, async_slot
 from gui.widgets.banner import Banner
@@ -326,10 +327,7 @@ class GatewayPanel(QWidget):
         elif state is BridgeState.RUNNING:
             self.banner.clear()
             if self._holder.config.gateway.exposed:
-                self.banner.show_message(
-                    f"The gateway listens on {self._holder.config.gateway.host}: other machines can reach it.",
-                    "warning",
-                )
+                self.banner.show_message(exposure_warning(self._holder.config.gateway.host), "warning")
 
     def _settings_changed(self) -> bool:
         settings = self._holder.config.gateway

@@ -74,6 +74,21 @@ def test_doctor_all_good(fake_ollama: FakeOllama, capsys: pytest.CaptureFixture[
     assert "[FAIL]" not in out and "All good." in out
 
 
+def test_doctor_says_what_listening_on_the_network_exposes(
+    fake_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    save(
+        Config(
+            gateway=GatewaySettings(port=free_port(), host="0.0.0.0"),
+            backends=[OllamaBackend(name="local", url=fake_ollama.url)],
+        )
+    )
+    main(["doctor"])
+    out = capsys.readouterr().out
+    assert "[warn] Listening address: The gateway listens on 0.0.0.0" in out
+    assert "plain HTTP" in out and "127.0.0.1" in out
+
+
 def test_doctor_lists_each_problem_with_its_fix(
     fake_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
 ) -> None:
