@@ -24,6 +24,7 @@ SIZE = (1180, 760)
 
 
 async def tour(controller: object, panels: list[str], fake: object) -> None:
+    from docs.stage_mappings import probe_verdicts
     from docs.stage_models import fit_shown, pull_in_progress
     from docs.stage_observability import chat_ab, monitor_traffic
     from gui.controller import AppController
@@ -45,6 +46,8 @@ async def tour(controller: object, panels: list[str], fake: object) -> None:
             continue
         if key in ("monitor", "chat"):  # real traffic through the gateway first
             await (monitor_traffic if key == "monitor" else chat_ab)(controller, fake)
+        if key == "mappings":  # tool-call probe verdicts in the table
+            await probe_verdicts(controller, fake)
         if key in ("models", "hardware"):  # a pull part-way; the fit estimate filled in
             await (pull_in_progress if key == "models" else fit_shown)(controller, fake)
         window.show_panel(key)
