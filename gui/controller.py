@@ -25,7 +25,7 @@ from gui.dialogs.preferences import PreferencesDialog, apply_theme
 from gui.first_paint import after_first_paint
 from gui.gateway_bridge import BridgeState, GatewayBridge
 from gui.main_window import MainWindow
-from gui.ollama_watch import OllamaWatcher
+from gui.ollama_watch import OllamaWatcher, first_backend_state
 from gui.ops import BackgroundOps
 from gui.tray import GatewayTray
 
@@ -63,7 +63,10 @@ class AppController(QObject):
         self.gateway = gateway or GatewayBridge(self.holder, install.secrets, install.master_key)
         #: Tells `gatedeck claude-env` / `gatedeck claude` in a terminal where this window serves.
         self.running = RunningRecord(install.paths, "window")
-        self.watcher = watcher or OllamaWatcher(self.holder)
+        #: What Ollama has (installed, loaded, details) and the hardware: asked once, shared by
+        #: the watcher and the Models and Hardware panels.
+        self.watcher = watcher or OllamaWatcher(self.holder, first_backend_state(self.holder))
+        self.ollama = self.watcher.ollama
         self._observability: Observability | None = None
         self.window = MainWindow(
             {
@@ -162,14 +165,14 @@ class AppController(QObject):
     def _build_models_panel(self) -> ModelsPanel:
         from gui.panels.models import ModelsPanel
 
-        panel = ModelsPanel(self.holder)
+        panel = ModelsPanel(self.holder, self.ollama)
         panel.models_changed.connect(lambda: self.ops.run(self.watcher.refresh()))
         return panel
 
     def _build_hardware_panel(self) -> HardwarePanel:
         from gui.panels.hardware import HardwarePanel
 
-        return HardwarePanel(self.holder, self.gateway)
+        return HardwarePanel(self.holder, self.gateway, self.ollama)
 
     def _add_menu(self) -> None:
         menu = self.window.menuBar().addMenu("&GateDeck")
@@ -233,6 +236,7 @@ class AppController(QObject):
             await self.models_panel.shutdown()  # cancels pulls; Ollama keeps what it has
         if self.window.is_built("hardware"):
             await self.hardware_panel.shutdown()
+        await self.ollama.aclose()
         if self._observability is not None:
             await self._observability.stop()
         await self.ops.shutdown()  # e.g. the engine still loading

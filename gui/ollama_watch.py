@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.config.holder import ConfigHolder
 from core.errors import OllamaError
-from core.ollama.client import OllamaClient
+from core.ollama.state import OllamaState
 from gui.ops import BackgroundOps
 
-ClientFactory = Callable[[str], OllamaClient]
+
+def first_backend_state(holder: ConfigHolder) -> OllamaState:
+    """The shared state of the Ollama server the config's first backend names (followed as the
+    user edits it)."""
+    return OllamaState(lambda: holder.config.backends[0].url)
 
 
 class OllamaWatcher(QObject):
-    """Polls the first Ollama backend.
+    """Polls the first Ollama backend through the shared :class:`OllamaState`.
+
+    Each poll is one ``/api/tags`` (the version is asked when Ollama comes back); the Models and
+    Hardware panels read what it found from the same state instead of asking again.
 
     Signals:
         changed(bool, str, object): reachable?, the version or the error message (which says how
@@ -30,14 +36,14 @@ class OllamaWatcher(QObject):
     def __init__(
         self,
         holder: ConfigHolder,
-        client_factory: ClientFactory = OllamaClient,
+        ollama: OllamaState | None = None,
         interval_ms: int = 5000,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._holder = holder
-        self._factory = client_factory
-        self._client: OllamaClient | None = None
+        self._owns_state = ollama is None
+        self.ollama = ollama or first_backend_state(holder)
         self.ops = BackgroundOps(owner="Ollama watcher")  # a failed ask is logged; the banner says why
         self._task: asyncio.Task[bool] | None = None
         self.reachable: bool | None = None
@@ -49,7 +55,7 @@ class OllamaWatcher(QObject):
 
     @property
     def url(self) -> str:
-        return self._holder.config.backends[0].url
+        return self.ollama.url
 
     def start(self) -> None:
         self._timer.start()
@@ -58,24 +64,19 @@ class OllamaWatcher(QObject):
     async def stop(self) -> None:
         self._timer.stop()
         await self.ops.shutdown()
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._owns_state:
+            await self.ollama.aclose()
 
     async def refresh(self) -> bool:
         """Ask Ollama now; emits ``changed``. Returns whether it answered."""
-        if self._client is None or self._client.url != self.url.rstrip("/"):
-            if self._client is not None:
-                await self._client.aclose()
-            self._client = self._factory(self.url)
         was = self.reachable
         try:
-            version = await self._client.version()
-            installed = [m.name for m in await self._client.list_models()]
+            await self.ollama.refresh()
         except OllamaError as exc:
             self.reachable, self.message, self.installed = False, str(exc), None
         else:
-            self.reachable, self.message, self.installed = True, version, installed
+            names = [m.name for m in self.ollama.installed]
+            self.reachable, self.message, self.installed = True, self.ollama.version, names
         self.changed.emit(self.reachable, self.message, self.installed)
         if was and not self.reachable:
             self.went_away.emit(self.message)

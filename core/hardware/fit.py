@@ -35,13 +35,14 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from core.errors import ModelNotFound
+from core.config.schema import OllamaServerSettings
 from core.hardware.facts import HardwareInfo
-from core.ollama.client import OllamaClient
 from core.ollama.models import ModelDetails
-from core.ollama.names import full_name
+
+if TYPE_CHECKING:
+    from core.ollama.state import OllamaState
 
 KvCacheType = Literal["f16", "q8_0", "q4_0"]
 
@@ -226,29 +227,38 @@ def estimate_fit(
     )
 
 
-async def estimate_for_model(
-    client: OllamaClient,
-    model: str,
+def estimate_on(
+    geometry: ModelGeometry,
     hardware: HardwareInfo,
+    server: OllamaServerSettings,
     *,
     num_ctx: int,
     num_gpu: int | None = None,
-    kv_cache_type: str = "f16",
-    parallel: int = 1,
 ) -> FitEstimate:
-    """Estimate for an installed model, reading its metadata from Ollama."""
-    details = await client.show(model)
-    installed = {m.name: m for m in await client.list_models()}
-    name = full_name(model)
-    if name not in installed:
-        raise ModelNotFound(model, client.url)
-    geometry = ModelGeometry.from_details(details, installed[name].size)
+    """:func:`estimate_fit` on this machine's free memory with the Ollama server's settings
+    (KV cache type, parallel slots): the estimate the window shows everywhere."""
     return estimate_fit(
         geometry,
         num_ctx=num_ctx,
         vram_free=hardware.vram_free,
         ram_available=hardware.memory.available,
         num_gpu=num_gpu,
-        kv_cache_type=kv_cache_type,
-        parallel=parallel,
+        kv_cache_type=server.kv_cache_type or "f16",
+        parallel=server.num_parallel or 1,
     )
+
+
+async def estimate_for_model(
+    ollama: OllamaState,
+    model: str,
+    server: OllamaServerSettings,
+    *,
+    num_ctx: int,
+    num_gpu: int | None = None,
+) -> FitEstimate:
+    """Estimate for an installed model, from what the shared Ollama state knows (its details
+    are asked once) and its hardware snapshot."""
+    details = await ollama.details(model)  # raises ModelNotFound when Ollama does not have it
+    installed = ollama.installed_model(model)
+    geometry = ModelGeometry.from_details(details, installed.size if installed else 0)
+    return estimate_on(geometry, await ollama.hardware(), server, num_ctx=num_ctx, num_gpu=num_gpu)

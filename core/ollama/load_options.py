@@ -35,6 +35,12 @@ def effective_num_ctx(options: ModelOptions, server_context_length: int | None) 
     return options.num_ctx or server_context_length or OLLAMA_DEFAULT_CTX
 
 
+def runner_options(options: ModelOptions) -> dict[str, int]:
+    """The runner options a mapping sets (those that decide how Ollama loads the model)."""
+    values = options.model_dump(include=set(LOAD_OPTIONS))
+    return {name: values[name] for name in LOAD_OPTIONS if values.get(name) is not None}
+
+
 def load_key(options: ModelOptions) -> tuple[object, ...]:
     """What Ollama compares to decide whether the loaded copy serves a request."""
     values = options.model_dump()

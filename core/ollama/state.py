@@ -71,6 +71,7 @@ class OllamaState:
         self._retired: list[OllamaClient] = []  # a pull may still stream through an old client
         self._listeners: list[Listener] = []
         self._lock = asyncio.Lock()
+        self._describing = asyncio.Lock()
         self._details: dict[str, ModelDetails] = {}  # by digest
         self._hardware: HardwareInfo | None = None
         self._hardware_at = 0.0
@@ -174,13 +175,14 @@ class OllamaState:
             model = self.installed_model(name)
         if model is None:
             raise ModelNotFound(name, self.url)
-        known = self.cached_details(model)
-        if known is not None:
-            return known
-        shown = await self.client().show(model.name)
-        if model.digest:
-            self._details[model.digest] = shown
-        return shown
+        async with self._describing:  # two panels asking at once: one question, one answer
+            known = self.cached_details(model)
+            if known is not None:
+                return known
+            shown = await self.client().show(model.name)
+            if model.digest:
+                self._details[model.digest] = shown
+            return shown
 
     async def describe_installed(self) -> dict[str, ModelDetails | str]:
         """Details of every installed model, by name; where Ollama could not say, the reason."""

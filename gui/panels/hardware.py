@@ -3,8 +3,6 @@ measurements and auto-tune, and the Ollama server's settings."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QScrollArea, QVBoxLayout, QWidget
 
@@ -14,22 +12,19 @@ from core.config.schema import Mapping as ModelMapping
 from core.errors import GateDeckError, OllamaError
 from core.hardware.autotune import TuneResult, tune_candidates
 from core.hardware.facts import HardwareInfo
-from core.hardware.fit import FitEstimate, estimate_fit
+from core.hardware.fit import FitEstimate, estimate_on
 from core.hardware.measure import MeasureError, Measurement, measure
-from core.ollama.client import OllamaClient
 from core.ollama.load_options import effective_num_ctx
 from core.ollama.names import full_name
 from core.ollama.server import OllamaServer
+from core.ollama.state import OllamaState
 from gui.gateway_bridge import GatewayBridge
-from gui.hardware_probe import probe_in_thread
+from gui.ollama_watch import first_backend_state
 from gui.ops import BackgroundOps, async_slot
 from gui.widgets.machine_box import MachineBox
 from gui.widgets.server_settings import ServerSettingsBox
 from gui.widgets.speed_box import SpeedBox
 from gui.widgets.tuning_box import ModelFacts, TuningBox
-
-ClientFactory = Callable[[str], OllamaClient]
-HardwareProbe = Callable[[], Awaitable[HardwareInfo]]
 
 
 class HardwarePanel(QWidget):
@@ -40,8 +35,8 @@ class HardwarePanel(QWidget):
     Args:
         holder: the config in use.
         gateway: the embedded gateway (Apply saves and hot-applies; Measure runs through it).
-        client_factory: builds an Ollama client for a URL.
-        hardware_probe: reads CPU, RAM and GPUs.
+        ollama: the shared Ollama state (model details, installed sizes, the hardware snapshot);
+            default: one of its own for the first backend.
         server: the ``ollama serve`` GateDeck manages (default: one for the configured address).
 
     Signals:
@@ -54,9 +49,8 @@ class HardwarePanel(QWidget):
         self,
         holder: ConfigHolder,
         gateway: GatewayBridge,
-        client_factory: ClientFactory = OllamaClient,
+        ollama: OllamaState | None = None,
         *,
-        hardware_probe: HardwareProbe = probe_in_thread,
         server: OllamaServer | None = None,
         parent: QWidget | None = None,
     ) -> None:
@@ -64,10 +58,9 @@ class HardwarePanel(QWidget):
         self.setObjectName("hardwarePanel")
         self._holder = holder
         self._gateway = gateway
-        self._factory = client_factory
-        self._probe = hardware_probe
+        self._owns_state = ollama is None
+        self._ollama = ollama or first_backend_state(holder)
         self._server = server or OllamaServer(holder.config.ollama_server, url=holder.config.backends[0].url)
-        self._client: OllamaClient | None = None
         self._hardware: HardwareInfo | None = None
         self._facts: dict[str, ModelFacts] = {}
         self._installed: object = None
@@ -116,21 +109,13 @@ class HardwarePanel(QWidget):
         self.tuning.set_dirty(False)
 
     # ---------------------------------------------------------------- services
-    def client(self) -> OllamaClient:
-        url = self._holder.config.backends[0].url.rstrip("/")
-        if self._client is None or self._client.url != url:
-            if self._client is not None:
-                self.ops.run(self._client.aclose())
-            self._client = self._factory(url)
-        return self._client
-
     async def shutdown(self) -> None:
-        """Stop background work, close the Ollama connection and the server GateDeck started."""
+        """Stop background work, close the Ollama connection (when the state is the panel's own)
+        and the server GateDeck started."""
         self._unsubscribe()
         await self.ops.shutdown()
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._owns_state:
+            await self._ollama.aclose()
         await self._server.stop()
 
     # ---------------------------------------------------------------- observation
@@ -150,6 +135,11 @@ class HardwarePanel(QWidget):
     def server(self) -> OllamaServer:
         return self._server
 
+    @property
+    def ollama(self) -> OllamaState:
+        """The Ollama state the panel reads models and hardware from."""
+        return self._ollama
+
     def current_options(self) -> ModelOptions | None:
         """The options the sliders show for the chosen mapping."""
         mapping = self._mapping_named(self._mapping)
@@ -166,15 +156,8 @@ class HardwarePanel(QWidget):
         if geometry is None:
             return None
         server = self._holder.config.ollama_server
-        return estimate_fit(
-            geometry,
-            num_ctx=effective_num_ctx(options, server.context_length),
-            vram_free=self._hardware.vram_free,
-            ram_available=self._hardware.memory.available,
-            num_gpu=options.num_gpu,
-            kv_cache_type=server.kv_cache_type or "f16",
-            parallel=server.num_parallel or 1,
-        )
+        num_ctx = effective_num_ctx(options, server.context_length)
+        return estimate_on(geometry, self._hardware, server, num_ctx=num_ctx, num_gpu=options.num_gpu)
 
     # ---------------------------------------------------------------- actions
     def on_ollama_changed(self, ok: bool, installed: object) -> None:
@@ -188,7 +171,7 @@ class HardwarePanel(QWidget):
 
     async def refresh(self) -> None:
         """Read the hardware and the chosen mapping's model, then show them."""
-        self._hardware = await self._probe()
+        self._hardware = await self._ollama.hardware(max_age=0)  # free memory now, not a minute ago
         self.machine.show_hardware(self._hardware)
         if self._mapping is None and self._holder.config.mappings:
             self._mapping = self._holder.config.mappings[0].name
@@ -293,13 +276,12 @@ class HardwarePanel(QWidget):
         return next((m for m in self._holder.config.mappings if m.name == name), None)
 
     async def _read_model(self, model: str) -> ModelFacts:
-        client = self.client()
         try:
-            details = await client.show(model)
-            sizes = {m.name: m.size for m in await client.list_models()}
+            details = await self._ollama.details(model)
         except OllamaError as exc:
             return ModelFacts(problem=str(exc))
-        return ModelFacts(details, sizes.get(full_name(model)))
+        installed = self._ollama.installed_model(model)
+        return ModelFacts(details, installed.size if installed else None)
 
     async def _trial(self, mapping: str, options: ModelOptions) -> Measurement:
         """Measure ``mapping`` with ``options``, serving them only for the measurement."""

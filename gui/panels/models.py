@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
-import time
 from collections.abc import Awaitable, Callable
 
 from PySide6.QtCore import QSortFilterProxyModel, QStringListModel, Qt, Signal
@@ -23,14 +21,16 @@ from PySide6.QtWidgets import (
 )
 
 from core.config.holder import ConfigHolder
-from core.config.schema import ModelOptions
 from core.errors import GateDeckError, OllamaError
+from core.gateway.deployments import ollama_keep_alive
 from core.hardware.facts import HardwareInfo
 from core.ollama.client import OllamaClient
+from core.ollama.load_options import runner_options
 from core.ollama.models import InstalledModel, LoadedModel, ModelDetails
 from core.ollama.names import full_name
 from core.ollama.pull import Pull
-from gui.hardware_probe import probe_in_thread
+from core.ollama.state import OllamaState
+from gui.ollama_watch import first_backend_state
 from gui.ops import BackgroundOps, async_slot
 from gui.pull_queue import JobState, PullFactory, PullJob, PullQueue
 from gui.widgets.banner import Banner
@@ -38,25 +38,8 @@ from gui.widgets.confirm import ask_yes_no
 from gui.widgets.models_table import COL, SORT_ROLE, ModelsTableModel, build_row
 from gui.widgets.pull import PullList
 
-ClientFactory = Callable[[str], OllamaClient]
-HardwareProbe = Callable[[], Awaitable[HardwareInfo]]
 #: Asks the user a yes/no question: (parent, title, text) → yes?
 Confirm = Callable[[QWidget, str, str], Awaitable[bool]]
-
-HARDWARE_MAX_AGE_S = 30.0
-
-
-def keep_alive_value(text: str | None, default: float = -1) -> str | float:
-    """A keep-alive for Ollama: bare numbers go as numbers (a string ``"-1"`` is not a duration)."""
-    if text is None:
-        return default
-    return float(text) if re.fullmatch(r"-?\d+(\.\d+)?", text) else text
-
-
-def load_options(options: ModelOptions) -> dict[str, int]:
-    """The options a mapping sends with each request that decide how a model is loaded."""
-    fields = ("num_ctx", "num_gpu", "num_thread", "num_batch", "main_gpu")
-    return {k: v for k, v in options.model_dump(include=set(fields)).items() if v is not None}
 
 
 class ModelsPanel(QWidget):
@@ -64,9 +47,9 @@ class ModelsPanel(QWidget):
 
     Args:
         holder: the config in use (mappings say which models are needed and at what context).
-        client_factory: builds an Ollama client for a URL.
+        ollama: the shared Ollama state (installed and loaded models, their details, the
+            hardware snapshot for the fit badges); default: one of its own for the first backend.
         pull_factory: builds each pull (tests pass one with a short stall timeout).
-        hardware_probe: reads the machine's CPU, RAM and GPUs (for the fit badges).
         confirm: asks before deleting (default: a message box that does not block the loop).
 
     Signals:
@@ -78,26 +61,22 @@ class ModelsPanel(QWidget):
     def __init__(
         self,
         holder: ConfigHolder,
-        client_factory: ClientFactory = OllamaClient,
+        ollama: OllamaState | None = None,
         *,
         pull_factory: PullFactory = Pull,
-        hardware_probe: HardwareProbe = probe_in_thread,
         confirm: Confirm = ask_yes_no,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("modelsPanel")
         self._holder = holder
-        self._factory = client_factory
-        self._probe = hardware_probe
+        self._owns_state = ollama is None
+        self._ollama = ollama or first_backend_state(holder)
         self._confirm = confirm
-        self._client: OllamaClient | None = None
-        self._old_clients: list[OllamaClient] = []
-        self._details: dict[tuple[str, str], ModelDetails | str] = {}
+        self._details: dict[str, ModelDetails | str] = {}
         self._installed: list[InstalledModel] = []
         self._loaded: dict[str, LoadedModel] = {}
         self._hardware: HardwareInfo | None = None
-        self._hardware_at = 0.0
         self._refresh_lock = asyncio.Lock()
         self.ops = BackgroundOps(self._show_error, owner="models panel")
         self._refresh: asyncio.Task[bool] | None = None
@@ -210,24 +189,19 @@ class ModelsPanel(QWidget):
     # ---------------------------------------------------------------- services
     @property
     def url(self) -> str:
-        return self._holder.config.backends[0].url
+        return self._ollama.url
 
     def client(self) -> OllamaClient:
         """The Ollama client for the configured address (a new one when the address changed)."""
-        if self._client is None or self._client.url != self.url.rstrip("/"):
-            if self._client is not None:
-                self._old_clients.append(self._client)  # a pull may still be using it
-            self._client = self._factory(self.url)
-        return self._client
+        return self._ollama.client()
 
     async def shutdown(self) -> None:
-        """Stop every pull and close the connections to Ollama."""
+        """Stop every pull and close the connections to Ollama (when the state is the panel's own)."""
         self._unsubscribe()
         await self.queue.close()
         await self.ops.shutdown()
-        for client in [*self._old_clients, *([self._client] if self._client else [])]:
-            await client.aclose()
-        self._client, self._old_clients = None, []
+        if self._owns_state:
+            await self._ollama.aclose()
 
     # ---------------------------------------------------------------- public API
     def selected_model(self) -> str | None:
@@ -253,7 +227,8 @@ class ModelsPanel(QWidget):
         return out
 
     def on_ollama_changed(self, ok: bool, installed: object) -> None:
-        """The watcher's news: refresh when Ollama answers (the loaded models may have changed)."""
+        """The watcher's news (it has just asked for the installed models): ask for the loaded
+        ones, which may have changed, and show both."""
         if not ok:
             self.status.setText("Ollama is not answering; the list shows what it last reported.")
             return
@@ -264,7 +239,7 @@ class ModelsPanel(QWidget):
             self._behind = True
             return
         if not self.refreshing:  # the watcher polls every few seconds; one refresh at a time is plenty
-            self.schedule_refresh()
+            self.schedule_refresh(installed=False)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -278,9 +253,9 @@ class ModelsPanel(QWidget):
         """Whether a background refresh is under way."""
         return self._refresh is not None and not self._refresh.done()
 
-    def schedule_refresh(self) -> None:
+    def schedule_refresh(self, *, installed: bool = True) -> None:
         """Refresh in the background (awaited by :meth:`shutdown`)."""
-        self._refresh = self.ops.run(self.refresh())
+        self._refresh = self.ops.run(self.refresh(installed=installed))
 
     def request_pull(self, model: str) -> PullJob:
         """Start (or queue) a pull of ``model``, as the Mappings panel's "Pull" button asks."""
@@ -302,27 +277,25 @@ class ModelsPanel(QWidget):
             return PullJob(model)
         return await self.queue.wait(job)
 
-    async def refresh(self) -> bool:
-        """Ask Ollama for its models (and loaded models) and show them. Returns whether it answered."""
+    async def refresh(self, *, installed: bool = True) -> bool:
+        """Ask Ollama for its loaded models (and, unless the watcher just did, its installed ones)
+        and show them, with each model's details (asked once per model). Returns whether it
+        answered."""
         async with self._refresh_lock:
-            client = self.client()
+            state = self._ollama
             try:
-                installed = await client.list_models()
-                loaded = await client.ps()
-                for model in installed:
-                    key = (model.name, model.digest)
-                    if key not in self._details:
-                        self._details[key] = await self._show(client, model.name)
+                if installed or state.reachable is not True:
+                    await state.refresh()
+                await state.refresh_loaded()
+                self._details = await state.describe_installed()
             except OllamaError as exc:
                 self.banner.show_message(str(exc), "error")
                 self._update_buttons()
                 return False
-            if self._hardware is None or time.monotonic() - self._hardware_at > HARDWARE_MAX_AGE_S:
-                self._hardware = await self._probe()
-                self._hardware_at = time.monotonic()
+            self._hardware = await state.hardware()
             self.banner.clear()
-            self._installed = installed
-            self._loaded = {m.name: m for m in loaded}
+            self._installed = list(state.installed)
+            self._loaded = dict(state.loaded)
             self._rebuild_rows()
             return True
 
@@ -351,8 +324,9 @@ class ModelsPanel(QWidget):
         mapping = next(
             (m for m in self._holder.config.mappings if full_name(m.model) == full_name(model)), None
         )
-        options = load_options(mapping.options) if mapping else {}
-        keep = keep_alive_value(mapping.options.keep_alive if mapping else None)
+        options = runner_options(mapping.options) if mapping else {}
+        keep_alive = mapping.options.keep_alive if mapping else None
+        keep = -1 if keep_alive is None else ollama_keep_alive(keep_alive)  # default: stay loaded
         how = f" with the options of mapping {mapping.name}" if mapping else ""
         return await self._act(
             f"Loading {model}{how}… (a large model takes a while)",
@@ -382,19 +356,10 @@ class ModelsPanel(QWidget):
         self.status.setText(done)
         return True
 
-    @staticmethod
-    async def _show(client: OllamaClient, name: str) -> ModelDetails | str:
-        try:
-            return await client.show(name)
-        except OllamaError as exc:
-            return str(exc)
-
     def _rebuild_rows(self) -> None:
         config = self._holder.config
         rows = [
-            build_row(
-                m, self._details.get((m.name, m.digest)), self._loaded.get(m.name), config, self._hardware
-            )
+            build_row(m, self._details.get(m.name), self._loaded.get(m.name), config, self._hardware)
             for m in self._installed
         ]
         self.model.set_rows(rows)

@@ -11,10 +11,10 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
 
 from core.cli.format import human_bytes
-from core.config.schema import Config
+from core.config.schema import Config, ModelOptions
 from core.hardware.facts import HardwareInfo
-from core.hardware.fit import FitEstimate, ModelGeometry, Placement, estimate_fit
-from core.ollama.load_options import OLLAMA_DEFAULT_CTX
+from core.hardware.fit import FitEstimate, ModelGeometry, Placement, estimate_on
+from core.ollama.load_options import effective_num_ctx
 from core.ollama.models import InstalledModel, LoadedModel, ModelDetails
 from core.ollama.names import full_name
 
@@ -32,7 +32,6 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("fits", "Fits"),
 )
 COL = {key: i for i, (key, _title) in enumerate(COLUMNS)}
-#: Ollama's context when neither a mapping nor the server settings say otherwise.
 
 #: Where sortable values live (sizes as numbers, not "4.7 GB").
 SORT_ROLE = Qt.ItemDataRole.UserRole
@@ -78,8 +77,8 @@ def build_row(
     """
     users = [m for m in config.mappings if full_name(m.model) == full_name(model.name)]
     server = config.ollama_server
-    contexts = [m.options.num_ctx for m in users if m.options.num_ctx]
-    ctx = max(contexts) if contexts else server.context_length or OLLAMA_DEFAULT_CTX
+    contexts = [effective_num_ctx(m.options, server.context_length) for m in users]
+    ctx = max(contexts) if contexts else effective_num_ctx(ModelOptions(), server.context_length)
     known = details if isinstance(details, ModelDetails) else None
     row = ModelRow(model, known, loaded, used_by=tuple(m.name for m in users), fit_ctx=ctx)
     if known is None or hardware is None:
@@ -90,15 +89,7 @@ def build_row(
         geometry = ModelGeometry.from_details(known, model.size)
     except ValueError as exc:
         return replace(row, fit_problem=str(exc))
-    fit = estimate_fit(
-        geometry,
-        num_ctx=ctx,
-        vram_free=hardware.vram_free,
-        ram_available=hardware.memory.available,
-        kv_cache_type=server.kv_cache_type or "f16",
-        parallel=server.num_parallel or 1,
-    )
-    return replace(row, fit=fit)
+    return replace(row, fit=estimate_on(geometry, hardware, server, num_ctx=ctx))
 
 
 def fit_badge(row: ModelRow) -> str:

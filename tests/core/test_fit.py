@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.config.schema import OllamaServerSettings
 from core.hardware.facts import CpuInfo, HardwareInfo, MemoryInfo
 from core.hardware.fit import (
     GPU_OVERHEAD,
@@ -13,7 +14,7 @@ from core.hardware.fit import (
     estimate_for_model,
     kv_cache_bytes,
 )
-from core.ollama.client import OllamaClient
+from core.ollama.state import OllamaState
 from tests.fakes.fake_ollama import FakeOllama
 
 GIB = 2**30
@@ -114,11 +115,13 @@ def test_unknown_kv_type_is_refused() -> None:
 
 async def test_estimate_reads_metadata_from_ollama(fake_ollama: FakeOllama) -> None:
     hardware = HardwareInfo(CpuInfo("test", 8, 16, "x86_64"), MemoryInfo(32 * GIB, 16 * GIB))
-    async with OllamaClient(fake_ollama.url) as client:
-        llama = await estimate_for_model(client, "llama3.2:3b", hardware, num_ctx=8192)
-        qwen = await estimate_for_model(
-            client, "qwen2.5-coder:7b", hardware, num_ctx=32768, kv_cache_type="q4_0"
-        )
+    state = OllamaState(fake_ollama.url, read_hardware=lambda: hardware)
+    try:
+        llama = await estimate_for_model(state, "llama3.2:3b", OllamaServerSettings(), num_ctx=8192)
+        q4 = OllamaServerSettings(kv_cache_type="q4_0")
+        qwen = await estimate_for_model(state, "qwen2.5-coder:7b", q4, num_ctx=32768)
+    finally:
+        await state.aclose()
     # no GPU in this HardwareInfo: everything in RAM, numbers as computed above
     assert (llama.placement, llama.cpu_bytes) == (Placement.CPU, 2_019_393_189 + 939_524_096)
     assert qwen.kv_cache == 528_482_304 and qwen.weights == 4_683_087_332

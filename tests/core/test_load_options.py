@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.config.mapping_checks import check_mappings
 from core.config.schema import Mapping, ModelOptions
-from core.ollama.load_options import effective_num_ctx, reload_groups, with_same_load_options
+from core.ollama.load_options import effective_num_ctx, reload_groups, runner_options, with_same_load_options
 
 
 def on(
@@ -70,3 +70,9 @@ def test_the_context_a_mapping_gets() -> None:
     assert effective_num_ctx(ModelOptions(num_ctx=8192), 16384) == 8192
     assert effective_num_ctx(ModelOptions(), 16384) == 16384
     assert effective_num_ctx(ModelOptions(), None) == 4096
+
+
+def test_loading_a_model_sends_only_the_runner_options_a_mapping_sets() -> None:
+    options = ModelOptions(num_ctx=8192, num_gpu=20, temperature=0.2, keep_alive="10m")
+    assert runner_options(options) == {"num_ctx": 8192, "num_gpu": 20}
+    assert runner_options(ModelOptions()) == {}

@@ -3,6 +3,7 @@ poll for everyone, listeners told only what changed, each model described once."
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import socket
 
@@ -81,6 +82,8 @@ async def test_each_model_is_described_once_until_it_is_pulled_again(fake_ollama
         assert set(described) == {"llama3.2:3b", "qwen2.5-coder:7b"}
         llama = described["llama3.2:3b"]
         assert not isinstance(llama, str) and llama.context_length == 131072
+        both = await asyncio.gather(state.details("qwen2.5-coder:7b"), state.details("qwen2.5-coder:7b"))
+        assert both[0] == both[1]  # two asking at once: one question
         await state.describe_installed()
         assert await state.details("llama3.2:3b") == llama
         assert show_asks(fake_ollama, "llama3.2:3b") == 1

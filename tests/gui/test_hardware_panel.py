@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 import qasync
@@ -13,6 +13,7 @@ from core.config.holder import ConfigHolder
 from core.config.schema import Mapping, ModelOptions, OllamaBackend, OllamaServerSettings
 from core.hardware.facts import CpuInfo, GpuInfo, HardwareInfo, MemoryInfo
 from core.hardware.fit import Placement
+from core.ollama.state import OllamaState
 from gui.gateway_bridge import GatewayBridge
 from gui.panels.hardware import HardwarePanel
 from tests.core.gateway_support import free_port
@@ -33,11 +34,9 @@ RTX = HardwareInfo(
 LAPTOP = HardwareInfo(CpuInfo("Intel Core i5", 2, 4, "x86_64"), MemoryInfo(16 * GIB, 9 * GIB))
 
 
-def machine(info: HardwareInfo) -> Callable[[], Awaitable[HardwareInfo]]:
-    async def probe() -> HardwareInfo:
-        return info
-
-    return probe
+def ollama(holder: ConfigHolder, info: HardwareInfo) -> OllamaState:
+    """The shared Ollama state for the configured server, on a machine with ``info``."""
+    return OllamaState(holder.config.backends[0].url, read_hardware=lambda: info)
 
 
 @pytest.fixture(autouse=True)
@@ -65,7 +64,7 @@ def holder(install: Installation, fake_ollama: FakeOllama) -> ConfigHolder:
 
 def make(holder: ConfigHolder, install: Installation, arun: Run, hw: HardwareInfo) -> HardwarePanel:
     bridge = GatewayBridge(holder, install.secrets, install.master_key)
-    panel = HardwarePanel(holder, bridge, hardware_probe=machine(hw))
+    panel = HardwarePanel(holder, bridge, ollama(holder, hw))
     panel.resize(1100, 800)
     arun(panel.refresh())
     return panel
@@ -76,6 +75,7 @@ def panel(holder: ConfigHolder, install: Installation, arun: Run) -> Iterator[Ha
     widget = make(holder, install, arun, RTX)
     yield widget
     arun(widget.shutdown())
+    arun(widget.ollama.aclose())
     dispose(widget)
 
 
@@ -120,6 +120,7 @@ def test_without_a_gpu_the_layers_slider_is_off(
         assert "Runs on the CPU" in panel.tuning.fit.headline.text()
     finally:
         arun(panel.shutdown())
+        arun(panel.ollama.aclose())
         dispose(panel)
 
 
@@ -241,6 +242,7 @@ def test_managed_server_restarts_with_new_settings(
         assert fit.kv_cache == 28 * 32768 * 4 * 256 * 34 // 32
     finally:
         arun(panel.shutdown(), timeout_ms=30_000)
+        arun(panel.ollama.aclose())
         dispose(panel)
     assert not panel.server.owned, "the server GateDeck started stops with it"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from core.config.holder import ConfigHolder
 from core.config.schema import Mapping, ModelOptions, OllamaBackend
 from core.hardware.facts import CpuInfo, GpuInfo, HardwareInfo, MemoryInfo
 from core.ollama.pull import Pull
+from core.ollama.state import OllamaState
 from gui.panels.models import ModelsPanel
 from gui.pull_queue import JobState, PullJob
 from gui.widgets.models_table import COL
@@ -36,11 +37,9 @@ RTX = HardwareInfo(
 )
 
 
-def hardware(info: HardwareInfo = RTX) -> Callable[[], Awaitable[HardwareInfo]]:
-    async def probe() -> HardwareInfo:
-        return info
-
-    return probe
+def ollama(holder: ConfigHolder, info: HardwareInfo = RTX) -> OllamaState:
+    """The shared Ollama state for the configured server, on a machine with ``info``."""
+    return OllamaState(holder.config.backends[0].url, read_hardware=lambda: info)
 
 
 class Answers:
@@ -75,10 +74,12 @@ def panel(
     qtbot: QtBot, holder: ConfigHolder, tmp_path: Path, arun: Run, fake_ollama: FakeOllama
 ) -> Iterator[ModelsPanel]:
     pulls = functools.partial(Pull, stall_timeout=0.5, resume_delay=0.0, models_dir=tmp_path)
-    widget = ModelsPanel(holder, pull_factory=pulls, hardware_probe=hardware(), confirm=Answers(True))
+    state = ollama(holder)
+    widget = ModelsPanel(holder, state, pull_factory=pulls, confirm=Answers(True))
     widget.resize(1000, 700)
     yield widget
     arun(widget.shutdown())
+    arun(state.aclose())
     dispose(widget)
 
 
@@ -119,7 +120,8 @@ def test_fit_badge_follows_the_mappings_context_and_the_hardware(
     qtbot: QtBot, holder: ConfigHolder, fake_ollama: FakeOllama, arun: Run, tmp_path: Path
 ) -> None:
     small = HardwareInfo(RTX.cpu, RTX.memory, (GpuInfo("NVIDIA", 0, "RTX 3050", 4 * GIB, 4 * GIB),))
-    panel = ModelsPanel(holder, hardware_probe=hardware(small))
+    state = ollama(holder, small)
+    panel = ModelsPanel(holder, state)
     try:
         assert arun(panel.refresh())
         # 4.4 GiB of weights cannot all go into 4 GiB of VRAM. By hand: a layer is 4683087332 / 29
@@ -135,6 +137,7 @@ def test_fit_badge_follows_the_mappings_context_and_the_hardware(
         assert cell(panel, "llama3.2:3b", "fits") == "✓ GPU @ 4k"
     finally:
         arun(panel.shutdown())
+        arun(state.aclose())
         dispose(panel)
 
 
@@ -298,7 +301,8 @@ def test_delete_asks_first_and_names_the_mappings_that_use_it(
 def test_delete_button_asks_in_a_box_that_leaves_the_loop_running(
     qtbot: QtBot, holder: ConfigHolder, fake_ollama: FakeOllama, arun: Run
 ) -> None:
-    panel = ModelsPanel(holder, hardware_probe=hardware())  # the real question box
+    state = ollama(holder)
+    panel = ModelsPanel(holder, state)  # the real question box
     try:
         assert arun(panel.refresh())
         assert panel.select_model("llama3.2:3b")
@@ -314,6 +318,7 @@ def test_delete_button_asks_in_a_box_that_leaves_the_loop_running(
         assert "llama3.2:3b" not in fake_ollama.installed()
     finally:
         arun(panel.shutdown())
+        arun(state.aclose())
         dispose(panel)
 
 
@@ -397,3 +402,16 @@ def test_a_hidden_panel_asks_ollama_again_only_when_the_models_changed_and_catch
     assert panel.refreshing
     qtbot.waitUntil(lambda: not panel.refreshing)
     assert [r.path for r in fake_ollama.requests].count("/api/ps") == 2
+
+
+def test_a_mapping_keep_alive_in_seconds_reaches_ollama_as_a_number(
+    panel: ModelsPanel, holder: ConfigHolder, fake_ollama: FakeOllama, arun: Run
+) -> None:
+    mappings = [
+        m.model_copy(update={"options": m.options.model_copy(update={"keep_alive": "1800"})})
+        for m in holder.config.mappings
+    ]
+    holder.replace(holder.config.model_copy(update={"mappings": mappings}))
+    assert arun(panel.load("qwen2.5-coder:7b"))
+    assert fake_ollama.bodies("/api/generate")[-1]["keep_alive"] == 1800  # a bare "1800" is no duration
+    assert "qwen2.5-coder:7b" in fake_ollama.loaded()
