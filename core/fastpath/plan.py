@@ -8,9 +8,10 @@ translates the answer. This module decides, from the typed deployments LiteLLM's
 built from (:mod:`core.gateway.deployments`), which model groups qualify and where each one's
 requests go.
 
-A group qualifies when every deployment in it is an Ollama model and it has no fallbacks:
-fallbacks, cloud models and retries stay with LiteLLM, which also takes any request the direct
-path fails before answering. Several Ollama backends are shuffled as
+A group qualifies when every deployment in it is an Ollama model; cloud models stay with
+LiteLLM. A qualifying group's fallbacks come with its route: when its Ollama model fails before
+answering, the direct path tries them in order, itself for a fallback that qualifies too, and
+through LiteLLM for one that does not (a cloud model). Several Ollama backends are shuffled as
 LiteLLM's default strategy does; under another strategy such a group stays with LiteLLM.
 Pure data, no I/O.
 """
@@ -32,11 +33,13 @@ Target = OllamaDeployment
 
 @dataclass(frozen=True)
 class Route:
-    """Where a request goes: its group (mapping) and its deployments in the order to try them
-    (the next one only when the one before refused the connection)."""
+    """Where a request goes: its group (mapping), its deployments in the order to try them
+    (the next one only when the one before refused the connection), and the groups to try
+    after them when none could answer (the mapping's fallbacks, in config order)."""
 
     group: str
     targets: tuple[Target, ...]
+    fallbacks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,15 +49,18 @@ class DirectPlan:
     Attributes:
         routes: GateDeck's name resolution (exact names, then patterns in config order).
         groups: each qualifying group's Ollama deployments.
+        fallbacks: each group's fallback groups, for groups that have any (those that do not
+            qualify are LiteLLM's to serve).
     """
 
     routes: RouteTable = field(default_factory=RouteTable)
     groups: Mapping[str, tuple[Target, ...]] = field(default_factory=dict)
+    fallbacks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_rendered(cls, rendered: RenderedGateway) -> DirectPlan:
         targets: dict[str, list[Target]] = {}
-        excluded = set(rendered.fallbacks)
+        excluded: set[str] = set()
         for deployment in rendered.deployments:
             if isinstance(deployment, OllamaDeployment):
                 targets.setdefault(deployment.group, []).append(deployment)
@@ -65,7 +71,7 @@ class DirectPlan:
             # a group with a choice to make stays with LiteLLM so that the choice is its.
             excluded.update(name for name, found in targets.items() if len(found) > 1)
         groups = {name: tuple(found) for name, found in targets.items() if name not in excluded}
-        return cls(routes=rendered.routes, groups=groups)
+        return cls(routes=rendered.routes, groups=groups, fallbacks=rendered.fallbacks)
 
     def group_of(self, requested: str) -> str | None:
         """The group LiteLLM would route ``requested`` to (``None``: no such name)."""
@@ -88,9 +94,10 @@ class DirectPlan:
         targets = self.groups.get(group)
         if not targets:
             return None
+        fallbacks = self.fallbacks.get(group, ())
         if len(targets) == 1:
-            return Route(group, targets)
+            return Route(group, targets, fallbacks)
         order = list(targets)
         shuffle(order)
         order.sort(key=lambda t: is_down(t.api_base))  # stable: the shuffle decides among equals
-        return Route(group, tuple(order))
+        return Route(group, tuple(order), fallbacks)

@@ -3,13 +3,18 @@
 An ASGI middleware between GateDeck's key check and the LiteLLM app. For
 ``POST /v1/chat/completions``, ``POST /v1/messages`` and ``POST /v1/responses`` (the Responses
 API, Codex's: :mod:`core.fastpath.responses`) whose model lands on a group of
-Ollama deployments without fallbacks (:mod:`core.fastpath.plan`), it sends the request straight
+Ollama deployments (:mod:`core.fastpath.plan`), it sends the request straight
 to Ollama's ``/api/chat`` (the same body LiteLLM would build: the mapping's ``options``,
 ``keep_alive``, tools) and translates the answer (:mod:`core.fastpath.openai`,
 :mod:`core.fastpath.anthropic`), streaming chunk by chunk. Everything else — other routes,
-mappings with fallbacks or cloud models, requests using features the translation does not
-cover — goes to LiteLLM unchanged (a chat request's client hanging up cancels LiteLLM's work
-on it). Each request it answers is recorded like LiteLLM's
+cloud models, requests using features the translation does not cover — goes to LiteLLM
+unchanged (a chat request's client hanging up cancels LiteLLM's work on it).
+
+A mapping's fallbacks are tried when its Ollama model fails before anything reached the client
+(refused, Ollama's 5xx, a timeout, the model not installed; not a 400, which the next model
+would refuse too): an Ollama fallback here, a cloud one by handing the request, renamed, to
+LiteLLM. Once the answer has begun, a failure is the client's error event, never a second
+answer. The record names the mapping that failed and the fallback that answered. Each request it answers is recorded like LiteLLM's
 (:class:`core.metrics.recorder.RequestRecord`), and answers carry ``x-gatedeck-path: direct``.
 
 Why (issue 9, measured with bench/gateway.py): LiteLLM's per-request machinery added 20–40 ms
@@ -51,6 +56,7 @@ from core.fastpath.tokens import PromptSize
 from core.fastpath.wire import RequestError, Unsupported, dumps, loads
 from core.gateway.auth import ASGIApp, Message, Receive, Scope, Send
 from core.logs import scrub
+from core.metrics.litellm_hook import HANDED_ON, HandedOn
 from core.metrics.recorder import MetricsRecorder, RequestRecord, generation_speed, likely_truncated
 
 if TYPE_CHECKING:
@@ -90,6 +96,7 @@ class _Call:
     model: str = ""
     num_ctx: int | None = None
     size: int = 0  # the request's bytes (for the prompt-token estimate)
+    fallback: str = ""  # the fallback being tried, once the mapping's own model failed
 
 
 class _Failure(Exception):
@@ -101,6 +108,11 @@ class _Failure(Exception):
         self.status = status
         self.message = message
         self.final = final
+
+    @property
+    def falls_back(self) -> bool:
+        """Whether a mapping's fallback may answer instead (a 400 is the request's fault)."""
+        return self.status != 400
 
 
 class DirectRoute:
@@ -195,7 +207,7 @@ class DirectRoute:
             began=time.perf_counter(),
             size=len(body),
         )
-        await self._answer(call, dialect, request, ollama_body, route, receive, send)
+        await self._answer(call, dialect, request, ollama_body, route, plan, scope, receive, send)
 
     def _dialect(self, scope: Scope) -> Dialect | None:
         if scope["type"] != "http":
@@ -213,28 +225,77 @@ class DirectRoute:
         request: Mapping[str, Any],
         ollama_body: dict[str, Any],
         route: Route,
+        plan: DirectPlan,
+        scope: Scope,
         receive: Receive,
         send: Send,
     ) -> None:
+        handed_on = False
         # a client that hangs up before its answer is complete closes the request to Ollama
         with _HangUpWatch(receive, send) as watch:
-            response: aiohttp.ClientResponse | None = None
-            try:
-                response = await self._post(call, dialect, request, ollama_body, route)
-                if call.stream:
-                    await self._stream(call, dialect, request, response, watch.send)
-                else:
-                    await self._whole(call, dialect, response, watch.send)
-            except _Failure as failure:
+            failure = await self._try(call, dialect, request, ollama_body, route, watch.send)
+            for group in route.fallbacks:
+                if failure is None or not failure.falls_back:
+                    break
+                log.info("direct path: %s; trying the fallback '%s'", failure.message, group)
+                call.fallback = group
+                hop = plan.route(group, self._is_down)
+                hop_body: dict[str, Any] | None = None
+                if hop is not None:
+                    with contextlib.suppress(Unsupported, RequestError, ValueError, TypeError, KeyError):
+                        hop_body = dialect.ollama_request(request, hop.targets[0], group)
+                if hop is None or hop_body is None:  # a cloud model: LiteLLM's to answer
+                    handed_on = True
+                    await self._hand_on(call, scope, request, group, receive, watch.send)
+                    failure = None
+                    break
+                failure = await self._try(call, dialect, request, hop_body, hop, watch.send, group)
+            if failure is not None:
                 await _send_error(
                     watch.send, call.dialect, failure.status, failure.message, final=failure.final
                 )
                 self._record_failure(call, failure.status, failure.message)
-            finally:
-                if response is not None:
-                    response.release()
-        if watch.hung_up:
+        if watch.hung_up and not handed_on:  # LiteLLM records the requests it was handed
             self._record_failure(call, 499, "the client closed the connection")
+
+    async def _try(
+        self,
+        call: _Call,
+        dialect: Dialect,
+        request: Mapping[str, Any],
+        ollama_body: dict[str, Any],
+        route: Route,
+        send: Send,
+        requested: str | None = None,
+    ) -> _Failure | None:
+        """Answer from ``route``'s deployments; the failure when none could before anything
+        was sent to the client (``requested``: the name the route was found for)."""
+        response: aiohttp.ClientResponse | None = None
+        try:
+            response = await self._post(call, dialect, request, ollama_body, route, requested)
+            if call.stream:
+                await self._stream(call, dialect, request, response, send)
+            else:
+                await self._whole(call, dialect, response, send)
+        except _Failure as failure:
+            return failure
+        finally:
+            if response is not None:
+                response.release()
+        return None
+
+    async def _hand_on(
+        self, call: _Call, scope: Scope, request: Mapping[str, Any], group: str, receive: Receive, send: Send
+    ) -> None:
+        """Hand the request to LiteLLM for ``group``, a fallback the direct path does not serve
+        (a cloud model); LiteLLM's record of it names the mapping that failed."""
+        self.passed_on += 1
+        body = dumps({**request, "model": group})
+        token = HANDED_ON.set(HandedOn(call.requested, call.group, call.at))
+        try:
+            await self.app(scope, _replay(body, receive), send)
+        finally:
+            HANDED_ON.reset(token)
 
     async def _post(
         self,
@@ -243,12 +304,14 @@ class DirectRoute:
         request: Mapping[str, Any],
         ollama_body: dict[str, Any],
         route: Route,
+        requested: str | None = None,
     ) -> aiohttp.ClientResponse:
         """Send to the first backend that accepts the connection; a 200 response, or _Failure."""
         timeout = self._timeout_s()
         unreachable: list[str] = []
+        name = requested or call.requested
         for number, target in enumerate(route.targets):
-            body = ollama_body if number == 0 else dialect.ollama_request(request, target, call.requested)
+            body = ollama_body if number == 0 else dialect.ollama_request(request, target, name)
             call.target, call.model = target, body["model"]
             call.num_ctx = _int(body["options"].get("num_ctx"))
             # Ollama said it cannot (asked at start), or refused it already: do not ask
@@ -322,16 +385,11 @@ class DirectRoute:
         try:
             answer = loads(await response.read())
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            message = _where(OllamaConnectionLost(api_base, type(exc).__name__), call)
-            await _send_error(send, call.dialect, 502, message)
-            self._record_failure(call, 502, message)
-            return
+            # nothing was sent yet: a fallback may still answer
+            raise _Failure(502, _where(OllamaConnectionLost(api_base, type(exc).__name__), call)) from None
         if not isinstance(answer, dict) or "error" in answer:
             detail = answer.get("error") if isinstance(answer, dict) else "an unreadable answer"
-            message = _where(OllamaServerError(api_base, 500, str(detail)), call)
-            await _send_error(send, call.dialect, 500, message)
-            self._record_failure(call, 500, message)
-            return
+            raise _Failure(500, _where(OllamaServerError(api_base, 500, str(detail)), call))
         payload = dumps(dialect.reply(answer, call.requested))
         headers = [*_JSON, (b"content-length", str(len(payload)).encode()), _MARK]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -423,6 +481,7 @@ class DirectRoute:
             completion_tokens=completion,
             tokens_per_s=generation_speed(completion, call.stream, latency - ttft, latency),
             likely_truncated=likely_truncated(prompt, call.num_ctx),
+            fallback=call.fallback,
         )
 
     def _record_failure(self, call: _Call, status: int, message: str) -> None:
@@ -468,7 +527,7 @@ def _backend(target: Target | None) -> str:
 
 
 def _where(error: Exception, call: _Call) -> str:
-    return f"{error} (serving '{call.group}')"
+    return f"{error} (serving '{call.fallback or call.group}')"
 
 
 def _ollama_error(status: int, detail: bytes, target: Target, call: _Call) -> str:

@@ -26,6 +26,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,27 @@ if TYPE_CHECKING:
 MAX_PENDING = 4096
 
 
+@dataclass(frozen=True)
+class HandedOn:
+    """A request the fast path hands to LiteLLM for a mapping's fallback it cannot serve
+    itself (a cloud model), after the mapping's Ollama model failed: what its record keeps.
+
+    Attributes:
+        requested: the name the client asked for.
+        mapping: the mapping whose Ollama model failed.
+        at: ``time.time()`` when the gateway received the request.
+    """
+
+    requested: str
+    mapping: str
+    at: float
+
+
+#: Set by the fast path (:mod:`core.fastpath.route`) while it hands a request on; LiteLLM's
+#: pre-call hook runs in that request's task, so :meth:`RecordBuilder.started` sees it there.
+HANDED_ON: ContextVar[HandedOn | None] = ContextVar("gatedeck_handed_on", default=None)
+
+
 @dataclass
 class _Pending:
     requested: str
@@ -47,6 +69,7 @@ class _Pending:
     model: str = ""
     backend: str = ""
     num_ctx: int | None = None
+    fell_back_from: str = ""  # the mapping that failed on the fast path (see HANDED_ON)
 
 
 class RecordBuilder:
@@ -63,8 +86,13 @@ class RecordBuilder:
 
     def started(self, call_id: str, requested: str, call_type: str) -> None:
         dialect = "anthropic" if call_type == "anthropic_messages" else "openai"
+        hop = HANDED_ON.get()
+        if hop is None:
+            pending = _Pending(requested, dialect, self._clock())
+        else:
+            pending = _Pending(hop.requested, dialect, hop.at, fell_back_from=hop.mapping)
         with self._lock:
-            self._pending[call_id] = _Pending(requested, dialect, self._clock())
+            self._pending[call_id] = pending
             while len(self._pending) > MAX_PENDING:
                 self._pending.popitem(last=False)
 
@@ -100,7 +128,7 @@ class RecordBuilder:
                 at=at,
                 dialect=pending.dialect if pending else _dialect(kwargs.get("call_type")),
                 requested=pending.requested if pending else original,
-                mapping=original,
+                mapping=(pending and pending.fell_back_from) or original,
                 model=str(kwargs.get("model") or ""),
                 backend=_backend(kwargs),
                 stream=stream,
@@ -109,7 +137,9 @@ class RecordBuilder:
                 prompt_tokens=prompt,
                 completion_tokens=completion,
                 tokens_per_s=generation_speed(completion, stream, end - first, latency),
-                fallback=served if tried_fallbacks and served != original else "",
+                fallback=served
+                if (pending and pending.fell_back_from) or (tried_fallbacks and served != original)
+                else "",
                 num_ctx=num_ctx,
                 likely_truncated=likely_truncated(prompt, num_ctx),
             )
@@ -127,7 +157,7 @@ class RecordBuilder:
                 at=pending.at if pending else now,
                 dialect=pending.dialect if pending else "openai",
                 requested=pending.requested if pending else requested,
-                mapping=requested,
+                mapping=(pending and pending.fell_back_from) or requested,
                 model=pending.model if pending else "",
                 backend=pending.backend if pending else "",
                 stream=bool(request_data.get("stream")),

@@ -349,8 +349,8 @@ def test_thinking_asked_of_a_mapped_model_that_cannot_think_is_answered_without_
 def test_thinking_asked_of_a_model_with_fallbacks_that_cannot_think_does_not_fall_back(
     gateway: Gateway, fake: FakeOllama
 ) -> None:
-    # A mapping with fallbacks goes through LiteLLM, which would take Ollama's refusal as a
-    # failure and hand every thinking request to the fallback (a cloud model, for many users).
+    # Ollama's refusal to think is not a failure: taken as one, every thinking request would
+    # go to the fallback (a cloud model, for many users).
     fake.set_reply(QWEN, "Paris.")
     reply = openai_client(gateway).chat.completions.create(
         model="with-fallback", reasoning_effort="high", messages=[{"role": "user", "content": "Capital?"}]
@@ -420,16 +420,16 @@ def test_requests_take_the_direct_path_only_where_it_can_answer(gateway: Gateway
     assert (
         path_of(httpx.post(f"{url}/v1/chat/completions", json=plain, headers=auth(), timeout=30)) == "direct"
     )
-    # an installed model by its own name, and ollama/<name>
-    for name in (QWEN, f"ollama/{QWEN}"):
+    # an installed model by its own name, ollama/<name>, and a mapping with fallbacks
+    for name in (QWEN, f"ollama/{QWEN}", "with-fallback"):
         response = httpx.post(
             f"{url}/v1/chat/completions", json={**plain, "model": name}, headers=auth(), timeout=30
         )
         assert response.status_code == 200 and path_of(response) == "direct", name
-    # a mapping with fallbacks, and a request the direct path does not translate (logprobs), go to LiteLLM
-    for body in ({**plain, "model": "with-fallback"}, {**plain, "logprobs": True}):
-        response = httpx.post(f"{url}/v1/chat/completions", json=body, headers=auth(), timeout=30)
-        assert response.status_code == 200 and path_of(response) == "litellm", body
+    # a request the direct path does not translate (logprobs) goes to LiteLLM
+    body = {**plain, "logprobs": True}
+    response = httpx.post(f"{url}/v1/chat/completions", json=body, headers=auth(), timeout=30)
+    assert response.status_code == 200 and path_of(response) == "litellm", body
     anthropic_body = {
         "model": "claude-haiku-4-5",
         "max_tokens": 64,

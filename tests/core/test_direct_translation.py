@@ -331,7 +331,7 @@ def test_anthropic_stream_opens_one_block_per_kind_in_order() -> None:
 
 
 # ---------------------------------------------------------------------- the routing table
-def test_the_plan_leaves_fallbacks_and_cloud_models_to_litellm() -> None:
+def test_the_plan_serves_mappings_with_fallbacks_and_leaves_cloud_models_to_litellm() -> None:
     config = Config(
         gateway=GatewaySettings(),
         backends=[OllamaBackend(name="local"), OllamaBackend(name="box", url="http://10.0.0.2:11434")],
@@ -350,7 +350,9 @@ def test_the_plan_leaves_fallbacks_and_cloud_models_to_litellm() -> None:
     (target,) = route.targets
     assert target.model == "qwen3:8b" and target.options == {"num_ctx": 32768} and target.keep_alive == -1
     assert target.backend == "local"
-    assert plan.route("guarded") is None, "fallbacks stay with LiteLLM"
+    guarded = plan.route("guarded")
+    assert guarded is not None and guarded.fallbacks == ("cloud",), "its fallbacks come with it"
+    assert route.fallbacks == ()
     assert plan.route("cloud") is None, "cloud models stay with LiteLLM"
     assert plan.route("nothing-matches") is None
     installed = plan.route("llama3.2:3b")
