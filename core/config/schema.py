@@ -103,6 +103,12 @@ class Mapping(_Strict):
     backends: list[str] = Field(default_factory=lambda: [DEFAULT_BACKEND], min_length=1)
     options: ModelOptions = Field(default_factory=ModelOptions)
     fallbacks: list[str] = Field(default_factory=list)
+    #: A prompt too long for the mapping's context: ``refuse`` answers the client's API error
+    #: (Claude Code then compacts), ``truncate`` lets Ollama cut it silently; unset: refuse for
+    #: the Claude tiers, truncate for the rest.
+    on_overflow: Literal["refuse", "truncate"] | None = None
+    #: Turn tool calls the model wrote as text into real tool calls.
+    repair_tool_calls: bool = True
 
     @field_validator("name")
     @classmethod
@@ -123,6 +129,11 @@ class Mapping(_Strict):
     def is_claude(self) -> bool:
         """Mappings Claude Code will use; they need a large context."""
         return self.name.startswith("claude") or self.name == "*"
+
+    @property
+    def refuses_overflow(self) -> bool:
+        """Whether a prompt too long for the context is refused (else Ollama truncates it)."""
+        return self.on_overflow == "refuse" if self.on_overflow else self.is_claude
 
 
 class CloudModel(_Strict):

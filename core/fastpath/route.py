@@ -35,7 +35,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from core.errors import (
@@ -52,7 +52,8 @@ from core.fastpath import responses as direct_responses
 from core.fastpath.dialect import Dialect
 from core.fastpath.plan import DirectPlan, Route, Target
 from core.fastpath.responses_memory import ResponseMemory
-from core.fastpath.tokens import PromptSize
+from core.fastpath.tokens import PromptSize, prompt_limit
+from core.fastpath.tool_repair import StreamRepair, offered_tools, repair_answer
 from core.fastpath.wire import RequestError, Unsupported, dumps, loads
 from core.gateway.auth import ASGIApp, Message, Receive, Scope, Send
 from core.logs import scrub
@@ -71,6 +72,7 @@ _DIALECTS: dict[str, Dialect] = {
     "/v1/messages": direct_anthropic,
 }
 _JSON = [(b"content-type", b"application/json")]
+_COUNT_TOKENS = frozenset({"/v1/messages/count_tokens", "/messages/count_tokens"})
 _MARK = (b"x-gatedeck-path", b"direct")
 _FINAL = (b"x-should-retry", b"false")
 _ANTHROPIC_ERRORS = {
@@ -96,6 +98,8 @@ class _Call:
     model: str = ""
     num_ctx: int | None = None
     size: int = 0  # the request's bytes (for the prompt-token estimate)
+    tools: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # repairable calls
+    repaired: str = ""  # how a call the model wrote as text was written
     fallback: str = ""  # the fallback being tried, once the mapping's own model failed
 
 
@@ -167,6 +171,9 @@ class DirectRoute:
             if plan is not None:  # the names GateDeck serves, not LiteLLM's config entries
                 await _send_models(send, scope, plan)
                 return
+        if scope["type"] == "http" and scope.get("method") == "POST" and scope.get("path") in _COUNT_TOKENS:
+            await self._count_tokens(scope, receive, send)
+            return
         dialect = self._dialect(scope)
         if dialect is None or scope.get("method") != "POST":
             await self.app(scope, receive, send)
@@ -207,7 +214,29 @@ class DirectRoute:
             began=time.perf_counter(),
             size=len(body),
         )
+        if await self._refuse_overflow(call, route.targets[0], ollama_body, send):
+            return
         await self._answer(call, dialect, request, ollama_body, route, plan, scope, receive, send)
+
+    async def _count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Anthropic's token count for an Ollama mapping: the estimate the overflow check
+        uses; other models' counts are LiteLLM's."""
+        body = await _read_body(receive)
+        plan = self._plan()
+        route: Route | None = None
+        requested: Any = None
+        with contextlib.suppress(ValueError, AttributeError):
+            requested = loads(body).get("model")
+        if plan is not None and isinstance(requested, str) and requested:
+            route = plan.route(requested, self._is_down)
+        if route is None:
+            await _pass_on(self.app, scope, body, receive, send)
+            return
+        tokens = self.prompt_size.estimate(route.targets[0].model_for(requested), len(body))
+        payload = dumps({"input_tokens": tokens})
+        headers = [*_JSON, (b"content-length", str(len(payload)).encode()), _MARK]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
 
     def _dialect(self, scope: Scope) -> Dialect | None:
         if scope["type"] != "http":
@@ -216,6 +245,25 @@ class DirectRoute:
         if path in direct_responses.PATHS:
             return direct_responses.ResponsesExchange(self.responses)
         return _DIALECTS.get(path)
+
+    async def _refuse_overflow(
+        self, call: _Call, target: Target, ollama_body: Mapping[str, Any], send: Send
+    ) -> bool:
+        """Answer the API's "prompt is too long" 400 when the mapping refuses prompts its
+        context cannot hold (Ollama would cut them silently); True when it did."""
+        if not target.refuse_overflow or not target.num_ctx:
+            return False
+        options = ollama_body.get("options") or {}
+        num_ctx = _int(options.get("num_ctx")) or target.num_ctx
+        estimate = self.prompt_size.estimate(str(ollama_body.get("model", "")), call.size)
+        limit = prompt_limit(num_ctx, _int(options.get("num_predict")))
+        if estimate <= limit:
+            return False
+        call.target, call.model, call.num_ctx = target, str(ollama_body.get("model", "")), num_ctx
+        message, problem = _too_long(call.dialect, estimate, limit, num_ctx)
+        await _send_error(send, call.dialect, 400, message, problem, final=True)
+        self._record_failure(call, 400, message)
+        return True
 
     # ------------------------------------------------------------------ answering
     async def _answer(
@@ -314,6 +362,7 @@ class DirectRoute:
             body = ollama_body if number == 0 else dialect.ollama_request(request, target, name)
             call.target, call.model = target, body["model"]
             call.num_ctx = _int(body["options"].get("num_ctx"))
+            call.tools = offered_tools(body) if target.repair_tool_calls else {}
             # Ollama said it cannot (asked at start), or refused it already: do not ask
             think = target.thinks and (target.api_base, body["model"]) not in self._refused_think
             while True:
@@ -390,6 +439,8 @@ class DirectRoute:
         if not isinstance(answer, dict) or "error" in answer:
             detail = answer.get("error") if isinstance(answer, dict) else "an unreadable answer"
             raise _Failure(500, _where(OllamaServerError(api_base, 500, str(detail)), call))
+        answer, shape = repair_answer(answer, call.tools)
+        call.repaired = shape or ""
         payload = dumps(dialect.reply(answer, call.requested))
         headers = [*_JSON, (b"content-length", str(len(payload)).encode()), _MARK]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -408,6 +459,7 @@ class DirectRoute:
 
         estimate = self.prompt_size.estimate(call.model, call.size)
         reply = dialect.stream_reply(call.requested, request, estimate)
+        repair = StreamRepair(call.tools)
         await send({"type": "http.response.start", "status": 200, "headers": _SSE})
         opening = reply.start()
         if opening:
@@ -431,7 +483,8 @@ class DirectRoute:
                         break
                     if first is None and _has_output(chunk):
                         first = time.perf_counter()
-                    out += reply.feed(chunk)
+                    for piece in repair.feed(chunk):
+                        out += reply.feed(piece)
                     if chunk.get("done"):
                         done = chunk
                 if out:
@@ -451,6 +504,7 @@ class DirectRoute:
             return
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         assert done is not None
+        call.repaired = repair.shape or ""
         self._record_success(call, done, first=first)
         await _drain(response)
 
@@ -471,8 +525,10 @@ class DirectRoute:
         ttft = (first - call.began) if first is not None else latency
         prompt = _int(done.get("prompt_eval_count"))
         completion = _int(done.get("eval_count"))
-        if prompt:
+        truncated = likely_truncated(prompt, call.num_ctx)
+        if prompt and not truncated:  # a prompt Ollama cut says nothing of the tokenizer
             self.prompt_size.learn(call.model, call.size, prompt)
+        load = _int(done.get("load_duration"))
         self._record(
             call,
             ttft_s=ttft,
@@ -480,7 +536,9 @@ class DirectRoute:
             prompt_tokens=prompt,
             completion_tokens=completion,
             tokens_per_s=generation_speed(completion, call.stream, latency - ttft, latency),
-            likely_truncated=likely_truncated(prompt, call.num_ctx),
+            likely_truncated=truncated,
+            load_s=load / 1e9 if load is not None else None,
+            repaired=call.repaired,
             fallback=call.fallback,
         )
 
@@ -528,6 +586,20 @@ def _backend(target: Target | None) -> str:
 
 def _where(error: Exception, call: _Call) -> str:
     return f"{error} (serving '{call.fallback or call.group}')"
+
+
+def _too_long(dialect: str, tokens: int, limit: int, num_ctx: int) -> tuple[str, RequestError | None]:
+    """The API's own words for a prompt over ``limit`` (Claude Code compacts on Anthropic's;
+    OpenAI clients know the ``context_length_exceeded`` code)."""
+    if dialect == "anthropic":
+        return f"prompt is too long: {tokens} tokens > {limit} maximum", None
+    message = (
+        f"This model's maximum context length is {num_ctx} tokens, {limit} of them for the prompt "
+        f"with room for the requested output. However, your messages resulted in about {tokens} "
+        "tokens. Please reduce the length of the messages."
+    )
+    param = "input" if dialect == "responses" else "messages"
+    return message, RequestError(message, param=param, code="context_length_exceeded")
 
 
 def _ollama_error(status: int, detail: bytes, target: Target, call: _Call) -> str:

@@ -39,3 +39,14 @@ class PromptSize:
         self._ratio[model] = ratio if old is None else 0.7 * old + 0.3 * ratio
         if len(self._ratio) > _MODELS:
             del self._ratio[next(iter(self._ratio))]
+
+
+#: The output a request keeps room for: what it asks for, up to this share of the window (a
+#: client asking for more than the window holds would otherwise have every prompt refused).
+OUTPUT_SHARE = 0.25
+
+
+def prompt_limit(num_ctx: int, max_output: int | None) -> int:
+    """The most prompt tokens a request may hold in ``num_ctx`` with room for its output."""
+    reserve = min(max(max_output or 0, 0), int(num_ctx * OUTPUT_SHARE))
+    return num_ctx - reserve

@@ -197,3 +197,93 @@ def _fits(arguments: dict[str, Any], schema: Mapping[str, Any]) -> bool:
         required = plain.get("required") or []
         return all(key in arguments for key in required)
     return bool(validator(plain).is_valid(arguments))
+
+
+# ---------------------------------------------------------------------- Ollama answers
+def offered_tools(ollama_body: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The tools an ``/api/chat`` body offers: name → parameters schema."""
+    tools: dict[str, Mapping[str, Any]] = {}
+    for tool in ollama_body.get("tools") or ():
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("name"), str):
+            parameters = function.get("parameters")
+            tools[function["name"]] = parameters if isinstance(parameters, dict) else {}
+    return tools
+
+
+def _ollama_calls(repair: Repair) -> list[dict[str, Any]]:
+    return [
+        {"function": {"index": index, "name": call.name, "arguments": call.arguments}}
+        for index, call in enumerate(repair.calls)
+    ]
+
+
+def repair_answer(
+    answer: Mapping[str, Any], tools: Mapping[str, Mapping[str, Any]]
+) -> tuple[Mapping[str, Any], Shape | None]:
+    """Ollama's whole answer with a call written as its text made a real call (and the shape
+    it was written in), or the answer as it was and ``None``."""
+    message = answer.get("message")
+    if not tools or not isinstance(message, dict) or message.get("tool_calls"):
+        return answer, None
+    repair = find_calls(str(message.get("content") or ""), tools)
+    if repair is None:
+        return answer, None
+    fixed = {**message, "content": repair.text, "tool_calls": _ollama_calls(repair)}
+    return {**answer, "message": fixed}, repair.shape
+
+
+class StreamRepair:
+    """Ollama's streamed chunks with calls written as text made real calls.
+
+    Text that starts like a call (:func:`may_become_call`) is held back until the answer is
+    complete, then sent as the call it was, or as the text; text that cannot be a call goes
+    on at once, and so does everything after it. :attr:`shape` says how a repaired call was
+    written.
+    """
+
+    def __init__(self, tools: Mapping[str, Mapping[str, Any]]) -> None:
+        self._tools = tools
+        self._held = ""
+        self._holding = bool(tools)
+        self.shape: Shape | None = None
+
+    def feed(self, chunk: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        """The chunks to translate for Ollama's ``chunk`` (none while text is held back)."""
+        if not self._holding:
+            return [chunk]
+        message = chunk.get("message")
+        message = message if isinstance(message, dict) else {}
+        text = str(message.get("content") or "")
+        if message.get("tool_calls"):  # a real call: nothing to repair
+            return self._release(chunk, text)
+        self._held += text
+        if chunk.get("done"):
+            return self._decide(chunk, message)
+        if may_become_call(self._held):
+            if message.get("thinking"):  # thinking goes on; the text waits
+                return [{**chunk, "message": {**message, "content": ""}}]
+            return []
+        return self._release(chunk, "")
+
+    def _release(self, chunk: Mapping[str, Any], text: str) -> list[Mapping[str, Any]]:
+        self._holding = False
+        message = chunk.get("message") or {}
+        held, self._held = self._held, ""
+        return [{**chunk, "message": {**message, "content": held + text if held else text}}]
+
+    def _decide(self, chunk: Mapping[str, Any], message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        self._holding = False
+        held, self._held = self._held, ""
+        repair = find_calls(held, self._tools)
+        if repair is None:
+            return [{**chunk, "message": {**message, "content": held}}]
+        self.shape = repair.shape
+        base = {k: v for k, v in chunk.items() if k not in ("done", "done_reason")}
+        call = {**base, "done": False, "message": {"role": "assistant", "content": ""}}
+        call["message"]["tool_calls"] = _ollama_calls(repair)
+        out: list[Mapping[str, Any]] = []
+        if repair.text:
+            out.append({**base, "done": False, "message": {"role": "assistant", "content": repair.text}})
+        end = {**chunk, "message": {**message, "content": ""}}
+        return [*out, call, end]

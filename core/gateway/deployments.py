@@ -44,6 +44,11 @@ class OllamaDeployment:
         thinks: False when Ollama said the model cannot think (its requests go without
             ``think`` instead of being refused).
         group: the model group (a mapping's name, an installed model's name, ``ollama/*``).
+        num_ctx: the context the requests get (the mapping's, the server's or Ollama's
+            default); ``None`` when unknown.
+        refuse_overflow: a prompt longer than ``num_ctx`` gets the client API's error instead
+            of being cut by Ollama.
+        repair_tool_calls: tool calls the model writes as text become real ones.
     """
 
     api_base: str
@@ -53,6 +58,9 @@ class OllamaDeployment:
     backend: str = ""
     thinks: bool = True
     group: str = ""
+    num_ctx: int | None = None
+    refuse_overflow: bool = False
+    repair_tool_calls: bool = True
 
     def model_for(self, requested: str) -> str:
         """The Ollama model a request for ``requested`` asks this deployment for."""

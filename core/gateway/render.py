@@ -23,6 +23,7 @@ from typing import Any
 from core.config.schema import CloudModel, Config, OllamaBackend
 from core.config.schema import Mapping as ModelMapping
 from core.gateway.deployments import CloudDeployment, Deployment, OllamaDeployment, ollama_keep_alive
+from core.ollama.load_options import effective_num_ctx
 
 #: Where a key comes from in an exported config; LiteLLM resolves ``os.environ/NAME`` at load.
 ENV_REF = "os.environ/"
@@ -143,7 +144,11 @@ class RenderedGateway:
 
 
 def ollama_deployment(
-    mapping: ModelMapping, backend: OllamaBackend, *, thinks: bool = True
+    mapping: ModelMapping,
+    backend: OllamaBackend,
+    *,
+    thinks: bool = True,
+    server_context_length: int | None = None,
 ) -> OllamaDeployment:
     """One mapping on one Ollama backend."""
     options = mapping.options.model_dump(exclude_none=True)
@@ -156,6 +161,9 @@ def ollama_deployment(
         backend=backend.name,
         thinks=thinks,
         group=mapping.name,
+        num_ctx=effective_num_ctx(mapping.options, server_context_length),
+        refuse_overflow=mapping.refuses_overflow,
+        repair_tool_calls=mapping.repair_tool_calls,
     )
 
 
@@ -196,7 +204,14 @@ def render(
             continue
         for backend_name in mapping.backends:
             thinks = mapping.model not in cannot_think.get(backend_name, ())
-            deployments.append(ollama_deployment(mapping, config.backend(backend_name), thinks=thinks))
+            deployments.append(
+                ollama_deployment(
+                    mapping,
+                    config.backend(backend_name),
+                    thinks=thinks,
+                    server_context_length=config.ollama_server.context_length,
+                )
+            )
 
     installed_names: set[str] = set()
     for backend in config.backends:

@@ -82,6 +82,10 @@ class RequestRecord:
         fallback: the mapping that answered instead of ``mapping`` (empty when none did).
         num_ctx: the context window the request was sent with (``None``: the model's default).
         likely_truncated: the prompt filled ≥ 90% of ``num_ctx`` (the context guard).
+        load_s: the seconds Ollama spent loading the model for it (its ``load_duration``;
+            ``None``: not reported).
+        repaired: how a tool call the model wrote as text was written, when GateDeck made it
+            a real call (``tool_call_tag``, ``function_xml``, ``json``, ``fenced_json``).
         seq: position in this recorder's stream of records (0 when read back from the log).
     """
 
@@ -103,6 +107,8 @@ class RequestRecord:
     fallback: str = ""
     num_ctx: int | None = None
     likely_truncated: bool = False
+    load_s: float | None = None
+    repaired: str = ""
     seq: int = 0
 
     @property
@@ -138,7 +144,7 @@ class RequestRecord:
         for key in ("at", "latency_s"):
             if isinstance(values.get(key), bool) or not isinstance(values.get(key), int | float):
                 raise ValueError(f"a request record needs a number in '{key}'")
-        for key in ("ttft_s", "tokens_per_s", "prompt_tokens", "completion_tokens", "num_ctx"):
+        for key in ("ttft_s", "tokens_per_s", "prompt_tokens", "completion_tokens", "num_ctx", "load_s"):
             if values.get(key) is not None and not isinstance(values[key], int | float):
                 raise ValueError(f"'{key}' must be a number")
         return cls(**values)

@@ -35,6 +35,15 @@ FILTER_COLUMN = len(COLUMNS)  # hidden: the text the filter searches, plus a pro
 PROBLEM_MARK = "\u2691problem"
 COLUMN_WIDTHS = (70, 90, 360, 80, 70, 70, 100, 60)
 ERROR_BG, FALLBACK_BG, TRUNCATED_BG = "#fde7e9", "#fff3cd", "#ffe5cc"
+#: A load longer than this is Ollama (re)loading the model, not checking that it is loaded.
+RELOAD_NOTE_S = 0.5
+#: How the notes name the ways a model wrote a tool call as text.
+REPAIRED_SHAPES = {
+    "tool_call_tag": "<tool_call> text",
+    "function_xml": "<function=…> XML",
+    "json": "JSON text",
+    "fenced_json": "a fenced JSON block",
+}
 _DARK_TEXT = "#1f2328"  # readable on the light highlights in a dark theme too
 
 
@@ -53,6 +62,12 @@ def notes(record: RequestRecord) -> str:
     if record.likely_truncated:
         parts.append(
             f"prompt likely truncated ({record.prompt_tokens} of {record.num_ctx} tokens of context)"
+        )
+    if record.load_s is not None and record.load_s >= RELOAD_NOTE_S:
+        parts.append(f"model loaded ({record.load_s:.1f} s)")
+    if record.repaired:
+        parts.append(
+            f"tool call repaired (written as {REPAIRED_SHAPES.get(record.repaired, record.repaired)})"
         )
     return "; ".join(parts)
 

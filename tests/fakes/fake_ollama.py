@@ -23,7 +23,8 @@ Test controls (all thread-safe, all usable while a request is in flight):
 - ``set_reply(model, text=, chunks=, tool_calls=, prompt_eval_count=, eval_count=, thinking=,
   split_calls=, round_trip=)``: tool calls come with Ollama's ``id`` and ``function.index``,
   all in one chunk unless ``split_calls``; ``round_trip``: only while the request offers the
-  tools and holds no tool result yet (then ``text``). A model that can think thinks
+  tools and holds no tool result yet (then ``text``); ``written=SHAPE``: the calls written as
+  text in that shape (``<tool_call>`` tags, ``<function=…>`` XML, bare or fenced JSON). A model that can think thinks
   unless the request says ``think: false``.
 - ``set_chunk_delay(seconds, path=None)``: a pause before each streamed chunk (each token of
   a ``stream: false`` answer takes as long, before the one answer).
@@ -71,6 +72,8 @@ from tests.fakes.ollama_records import (
     DEFAULT_CONTEXT_LENGTH,
     DEFAULT_VERSION,
     FOREVER,
+    RUNNER_OPTIONS,
+    WRITTEN_SHAPES,
     Fault,
     Loaded,
     PullSession,
@@ -269,6 +272,7 @@ class FakeOllama:
         thinking: str = "",
         split_calls: bool = False,
         round_trip: bool = False,
+        written: str | None = None,
     ) -> None:
         with self._lock:
             self._replies[canonical_name(model)] = Reply(
@@ -280,6 +284,7 @@ class FakeOllama:
                 thinking,
                 split_calls,
                 round_trip,
+                written,
             )
 
     def set_replier(self, model: str, replier: Callable[[dict[str, Any]], Reply]) -> None:
@@ -397,19 +402,23 @@ class FakeOllama:
             del self._loaded[name]
 
     def _load(self, model: FakeModel, keep_alive: float | None, options: dict[str, Any]) -> bool:
-        """Load (or refresh) ``model``; returns True when it was not loaded before."""
+        """Load (or refresh) ``model``; returns True when it was loaded for this request (it was
+        not loaded, or loaded with other runner options, which makes Ollama load it again)."""
         with self._cond:
             self._expire()
-            was_loaded = model.name in self._loaded
+            loaded = self._loaded.get(model.name)
+            was_loaded = loaded is not None and loaded.serves(options)
             if keep_alive == 0:
                 self._loaded.pop(model.name, None)
             else:
                 ttl = FOREVER if keep_alive is None else dt.timedelta(seconds=keep_alive)
                 ctx = int(options.get("num_ctx") or self.default_context_length)
                 previous = self._loaded.get(model.name)
-                if previous is not None and "num_ctx" not in options:
-                    ctx = previous.context_length
-                self._loaded[model.name] = Loaded(model, dt.datetime.now().astimezone() + ttl, ctx)
+                runner = {k: options[k] for k in RUNNER_OPTIONS if k in options}
+                if previous is not None and was_loaded:
+                    ctx, runner = previous.context_length, {**previous.runner, **runner}
+                expires = dt.datetime.now().astimezone() + ttl
+                self._loaded[model.name] = Loaded(model, expires, ctx, runner)
             self._cond.notify_all()
             return not was_loaded
 
@@ -494,6 +503,11 @@ def main(argv: list[str] | None = None) -> int:
         "done once the tool's result comes back (a tool round trip); repeatable",
     )
     parser.add_argument(
+        "--write-calls",
+        choices=WRITTEN_SHAPES,
+        help="the --tool-call calls are written as text in this shape instead of as tool calls",
+    )
+    parser.add_argument(
         "--add-model",
         action="append",
         default=[],
@@ -535,6 +549,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{tool} ran.",
             tool_calls=[{"function": {"name": tool, "arguments": json.loads(arguments or "{}")}}],
             round_trip=True,
+            written=args.write_calls,
         )
     try:
         fake.start()

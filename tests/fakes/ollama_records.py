@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import random
 import re
@@ -42,6 +43,9 @@ class Reply:
     #: a tool round trip: the calls only while the request offers those tools and holds no
     #: tool result yet (then ``text``), as a model that ran its tool once would
     round_trip: bool = False
+    #: the tool calls written as text in this shape (:data:`WRITTEN_SHAPES`) instead of Ollama's
+    #: structured ``tool_calls``, as models whose template Ollama cannot parse write them
+    written: str | None = None
 
     def calls_for(self, request: dict[str, Any]) -> list[dict[str, Any]]:
         """The tool calls to answer ``request`` with, each carrying an ``id`` and
@@ -87,11 +91,33 @@ class Fault:
     times: int | None = None
 
 
+#: Ollama's runner options (``api/types.go``, ``type Runner``): a request naming other values
+#: than the loaded copy's makes the scheduler load the model again (``server/sched.go``,
+#: ``needsReload``).
+RUNNER_OPTIONS = ("num_ctx", "num_batch", "num_gpu", "main_gpu", "num_thread")
+
+
 @dataclass
 class Loaded:
     model: FakeModel
     expires_at: dt.datetime
     context_length: int
+    #: the runner options it was loaded with (those the loading request named)
+    runner: dict[str, Any] = field(default_factory=dict)
+
+    def serves(self, options: dict[str, Any]) -> bool:
+        """Whether this copy serves a request with ``options`` (else Ollama reloads)."""
+        for name in RUNNER_OPTIONS:
+            if name not in options:
+                continue
+            wanted = options[name]
+            if name == "num_ctx" and wanted == self.context_length:
+                continue
+            if name == "num_gpu" and isinstance(wanted, int) and wanted < 0:
+                continue  # Ollama's default: any loaded copy will do
+            if self.runner.get(name) != wanted:
+                return False
+        return True
 
 
 class ClientGone(Exception):
@@ -187,6 +213,38 @@ def option_error(options: dict[str, Any]) -> str | None:
             if not all(isinstance(item, str) for item in value):
                 return f'option "{key}" must be of an array of strings'
     return None
+
+
+#: The ways local models write a tool call as text (qwen2.5-coder, qwen3-coder, llama builds).
+WRITTEN_SHAPES = ("tool_call_tag", "function_xml", "json", "fenced_json")
+
+
+def written_calls(shape: str, calls: list[dict[str, Any]]) -> str:
+    """``calls`` (Ollama's ``tool_calls``) as a model writes them in its text, in ``shape``."""
+    plain = [
+        {
+            "name": (c.get("function") or {}).get("name"),
+            "arguments": (c.get("function") or {}).get("arguments"),
+        }
+        for c in calls
+    ]
+    if shape == "tool_call_tag":
+        return "\n".join(f"<tool_call>\n{json.dumps(call)}\n</tool_call>" for call in plain)
+    if shape == "function_xml":
+        out = []
+        for call in plain:
+            parameters = "".join(
+                f"<parameter={key}>\n{value if isinstance(value, str) else json.dumps(value)}\n</parameter>\n"
+                for key, value in (call["arguments"] or {}).items()
+            )
+            out.append(f"<function={call['name']}>\n{parameters}</function>")
+        return "\n".join(out)
+    body = json.dumps(plain[0] if len(plain) == 1 else plain)
+    if shape == "json":
+        return body
+    if shape == "fenced_json":
+        return f"```json\n{body}\n```"
+    raise ValueError(f"unknown shape {shape!r}; one of {', '.join(WRITTEN_SHAPES)}")
 
 
 def split_reply(text: str, chunks: int | None) -> list[str]:
