@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from core.clients.chat import ChatClient
+from core.clients.probe_verdicts import keep_verdict
 from core.clients.tool_probe import ProbeResult, probe_tool_calls
 from core.config.holder import ConfigHolder
 from core.metrics.alerts import AlertPolicy, load_thresholds, save_thresholds
@@ -68,13 +69,17 @@ class Observability(QObject):
 
     async def _probe(self, mapping: str) -> ProbeResult:
         found = next((m for m in self._holder.config.mappings if m.name == mapping), None)
-        return await probe_tool_calls(
+        num_ctx = found.options.num_ctx if found else None
+        result = await probe_tool_calls(
             self._gateway.url,
             self._gateway.master_key,
             mapping,
-            num_ctx=found.options.num_ctx if found else None,
+            num_ctx=num_ctx,
             records=self._gateway.metrics,
         )
+        if found is not None:  # the Mappings table shows it too
+            keep_verdict(self._paths.data_dir, result, found.model, num_ctx)
+        return result
 
     def _names(self) -> list[str]:
         names = [m.name for m in self._holder.config.mappings]

@@ -83,6 +83,17 @@ def save_verdicts(folder: Path, verdicts: dict[str, SavedVerdict]) -> None:
         log.warning("could not save tool-probe verdicts in %s: %s", folder, exc)
 
 
+def keep_verdict(
+    folder: Path, result: ProbeResult, model: str, num_ctx: int | None
+) -> dict[str, SavedVerdict]:
+    """Save ``result``'s verdict for its mapping (a failed probe changes nothing); returns all."""
+    verdicts = load_verdicts(folder)
+    if result.outcome is not None:
+        verdicts[result.mapping] = SavedVerdict.of(result, model, num_ctx)
+        save_verdicts(folder, verdicts)
+    return verdicts
+
+
 def _entry(entry: Any) -> SavedVerdict:
     num_ctx = entry.get("num_ctx")
     return SavedVerdict(

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -21,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.clients.probe_verdicts import SavedVerdict, load_verdicts, save_verdicts
+from core.clients.probe_verdicts import SavedVerdict, keep_verdict, load_verdicts
 from core.clients.tool_probe import ProbeResult
 from core.config.defaults import DEFAULT_MODEL
 from core.config.holder import ConfigHolder
@@ -260,13 +261,20 @@ class MappingsPanel(QWidget):
         finally:
             self._probing = False
             self._update_buttons()
-        if result.outcome is not None:
+        if self._verdicts_dir is not None:
+            self._verdicts = keep_verdict(self._verdicts_dir, result, saved.model, saved.options.num_ctx)
+        elif result.outcome is not None:
             self._verdicts[name] = SavedVerdict.of(result, saved.model, saved.options.num_ctx)
-            self.model.set_verdicts(self._verdicts)
-            if self._verdicts_dir is not None:
-                save_verdicts(self._verdicts_dir, self._verdicts)
+        self.model.set_verdicts(self._verdicts)
         self.status.setText(f"{name}: {result.verdict} ({result.seconds:.1f} s)")
         return result
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Verdicts kept since (the Test chat's probe keeps them too) show when the panel does."""
+        if self._verdicts_dir is not None:
+            self._verdicts = load_verdicts(self._verdicts_dir)
+            self.model.set_verdicts(self._verdicts)
+        super().showEvent(event)
 
     # ---------------------------------------------------------------- internals
     @async_slot()

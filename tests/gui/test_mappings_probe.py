@@ -3,13 +3,14 @@ the verdict appears in the table, with its spread in the tooltip, and is still t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from core.clients.probe_verdicts import keep_verdict
 from core.clients.tool_probe import ProbeResult, probe_tool_calls
 from core.config.first_run import Installation
 from core.config.holder import ConfigHolder
@@ -21,6 +22,7 @@ from tests.core.gateway_support import KEY, free_port, running, tier_config
 from tests.core.probe_model import probe_model
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.ollama_catalog import default_models
+from tests.gui.conftest import Run
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -28,6 +30,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Items? .* `ReadOnly` qualifier:UserWarning"),
 ]
 QWEN, LLAMA = "qwen2.5-coder:7b", "llama3.2:3b"
+Opener = Callable[[], MappingsPanel]
 VERDICT = [key for key, _ in COLUMNS].index("tool_probe")
 
 
@@ -48,6 +51,12 @@ def gateway(config: Config) -> Iterator[Gateway]:
         yield gw
 
 
+@pytest.fixture
+def opened(qtbot: QtBot, install: Installation, config: Config, gateway: Gateway, tmp_path: Path) -> Opener:
+    """Opens the Mappings panel on the running gateway, its verdicts in one data folder."""
+    return lambda: make_panel(qtbot, install, config, gateway, tmp_path)
+
+
 def make_panel(
     qtbot: QtBot, install: Installation, config: Config, gateway: Gateway, data: Path
 ) -> MappingsPanel:
@@ -65,15 +74,9 @@ async def _never_applied(_config: Config) -> str:
 
 
 def test_the_probe_run_from_the_panel_shows_each_verdict_in_the_table(
-    qtbot: QtBot,
-    loop: object,
-    install: Installation,
-    config: Config,
-    gateway: Gateway,
-    fake: FakeOllama,
-    tmp_path: Path,
+    qtbot: QtBot, loop: object, opened: Opener, config: Config, fake: FakeOllama
 ) -> None:
-    panel = make_panel(qtbot, install, config, gateway, tmp_path)
+    panel = opened()
     names = [m.name for m in config.mappings]
     sonnet, haiku = names.index("claude-*sonnet*"), names.index("claude-*haiku*")
     assert panel.model.index(sonnet, VERDICT).data() == NOT_PROBED
@@ -93,9 +96,29 @@ def test_the_probe_run_from_the_panel_shows_each_verdict_in_the_table(
     assert "3 of 3 runs made a working call" in tip and "qwen2.5-coder:7b" in tip and "32,768" in tip
     assert "claude-*haiku*: No tool call" in panel.status.text()
 
-    again = make_panel(qtbot, install, config, gateway, tmp_path)  # next start of the window
+    again = opened()  # next start of the window
     assert again.model.index(sonnet, VERDICT).data() == "✓ works"
     again.model.setData(again.model.index(sonnet, [k for k, _ in COLUMNS].index("num_ctx")), 8192)
     assert again.model.index(sonnet, VERDICT).data() == NOT_PROBED, "measured with another context"
     fake.set_reply(QWEN, f"Hello from {QWEN}.")
     fake.set_reply(LLAMA, f"Hello from {LLAMA}.")
+
+
+def test_a_verdict_kept_elsewhere_shows_when_the_panel_is_shown_again(
+    arun: Run, opened: Opener, config: Config, gateway: Gateway, fake: FakeOllama, tmp_path: Path
+) -> None:
+    panel = opened()
+    opus = [m.name for m in config.mappings].index("claude-*opus*")
+    assert panel.model.index(opus, VERDICT).data() == NOT_PROBED
+    fake.set_replier(QWEN, probe_model("text"))
+    try:  # what the Test chat's probe button does with its result
+        probe = probe_tool_calls(
+            gateway.url, KEY, "claude-*opus*", runs=1, num_ctx=65536, records=gateway.metrics
+        )
+        result = arun(probe, 60_000)
+    finally:
+        fake.set_reply(QWEN, f"Hello from {QWEN}.")
+    keep_verdict(tmp_path, result, QWEN, 65536)
+    panel.hide()
+    panel.show()
+    assert panel.model.index(opus, VERDICT).data() == "✓ with repair"
