@@ -8,7 +8,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.config.holder import ConfigHolder
 from core.errors import OllamaError
-from core.ollama.state import OllamaState
+from core.ollama.state import OllamaState, StateChange
 from gui.ops import BackgroundOps
 
 
@@ -22,7 +22,9 @@ class OllamaWatcher(QObject):
     """Polls the first Ollama backend through the shared :class:`OllamaState`.
 
     Each poll is one ``/api/tags`` (the version is asked when Ollama comes back); the Models and
-    Hardware panels read what it found from the same state instead of asking again.
+    Hardware panels read what it found from the same state instead of asking again. When one of
+    them finds news first (a Refresh, a pull or a delete that changed the model list), the state
+    tells the watcher, which tells the window at once instead of at the next poll.
 
     Signals:
         changed(bool, str, object): reachable?, the version or the error message (which says how
@@ -46,6 +48,8 @@ class OllamaWatcher(QObject):
         self.ollama = ollama or first_backend_state(holder)
         self.ops = BackgroundOps(owner="Ollama watcher")  # a failed ask is logged; the banner says why
         self._task: asyncio.Task[bool] | None = None
+        self._polling = False
+        self._unsubscribe = self.ollama.subscribe(self._on_state_changed)
         self.reachable: bool | None = None
         self.message = ""
         self.installed: list[str] | None = None
@@ -63,24 +67,38 @@ class OllamaWatcher(QObject):
 
     async def stop(self) -> None:
         self._timer.stop()
+        self._unsubscribe()
         await self.ops.shutdown()
         if self._owns_state:
             await self.ollama.aclose()
 
     async def refresh(self) -> bool:
         """Ask Ollama now; emits ``changed``. Returns whether it answered."""
-        was = self.reachable
+        self._polling = True
         try:
             await self.ollama.refresh()
-        except OllamaError as exc:
-            self.reachable, self.message, self.installed = False, str(exc), None
+        except OllamaError:
+            pass  # the state keeps the message
+        finally:
+            self._polling = False
+        return self._tell()
+
+    def _tell(self) -> bool:
+        was, state = self.reachable, self.ollama
+        if state.reachable:
+            self.reachable, self.message = True, state.version
+            self.installed = [m.name for m in state.installed]
         else:
-            names = [m.name for m in self.ollama.installed]
-            self.reachable, self.message, self.installed = True, self.ollama.version, names
+            self.reachable, self.message, self.installed = False, state.problem, None
         self.changed.emit(self.reachable, self.message, self.installed)
         if was and not self.reachable:
             self.went_away.emit(self.message)
         return self.reachable
+
+    def _on_state_changed(self, change: StateChange) -> None:
+        """Someone else's ask found news: pass it on now (a poll reports its own)."""
+        if not self._polling and self.ollama.reachable is not None and (change.installed or change.reachable):
+            self._tell()
 
     def _on_timer_timeout(self) -> None:
         if self._task is None or self._task.done():

@@ -16,6 +16,7 @@ from gui.ollama_watch import OllamaWatcher
 from gui.panels.hardware import HardwarePanel
 from gui.panels.models import ModelsPanel
 from tests.fakes.fake_ollama import FakeOllama
+from tests.fakes.ollama_catalog import tiny_model
 from tests.gui.conftest import Run
 from tests.gui.qt_support import asyncio_like, dispose
 
@@ -90,3 +91,31 @@ def test_an_idle_window_asks_ollama_once_per_poll_for_everyone(
             arun(state.aclose())
             dispose(models)
             dispose(hardware)
+
+
+def test_news_found_by_a_panel_reaches_the_window_before_the_next_poll(
+    qtbot: QtBot, install: Installation, fake_ollama: FakeOllama, arun: Run, loop: qasync.QEventLoop
+) -> None:
+    holder = ConfigHolder(install.store, install.config)
+    holder.replace(
+        holder.config.model_copy(update={"backends": [OllamaBackend(name="local", url=fake_ollama.url)]})
+    )
+    state = OllamaState(holder.config.backends[0].url, read_hardware=lambda: MACHINE)
+    watcher = OllamaWatcher(holder, state)
+    models = ModelsPanel(holder, state)
+    seen: list[object] = []
+    watcher.changed.connect(lambda _ok, _msg, names: seen.append(names))
+    with asyncio_like(loop):
+        try:
+            assert arun(watcher.refresh())
+            fake_ollama.add_model(tiny_model())
+            models.refresh_button.click()  # the user refreshes the Models panel; no poll runs
+            qtbot.waitUntil(lambda: len(seen) == 2, timeout=10_000)
+            assert isinstance(seen[-1], list) and "tinyllama:1.1b" in seen[-1]
+            qtbot.waitUntil(lambda: not models.ops.pending, timeout=10_000)
+            assert len(seen) == 2  # told once, not again by its own refresh
+        finally:
+            arun(watcher.stop())
+            arun(models.shutdown())
+            arun(state.aclose())
+            dispose(models)
