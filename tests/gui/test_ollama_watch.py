@@ -23,11 +23,20 @@ from tests.gui.qt_support import asyncio_like, dispose
 MACHINE = HardwareInfo(CpuInfo("Test CPU", 4, 8, "x86_64"), MemoryInfo(16 * 2**30, 8 * 2**30))
 
 
-def test_reachable_then_gone(qtbot: QtBot, install: Installation, fake_ollama: FakeOllama, arun: Run) -> None:
+def holder_for(install: Installation, fake: FakeOllama) -> ConfigHolder:
+    """The config in use, with ``fake`` as its Ollama."""
     holder = ConfigHolder(install.store, install.config)
-    holder.replace(
-        holder.config.model_copy(update={"backends": [OllamaBackend(name="local", url=fake_ollama.url)]})
-    )
+    holder.replace(holder.config.model_copy(update={"backends": [OllamaBackend(name="local", url=fake.url)]}))
+    return holder
+
+
+def shared_state(holder: ConfigHolder) -> OllamaState:
+    """The one Ollama state the window shares, on a machine with :data:`MACHINE`."""
+    return OllamaState(holder.config.backends[0].url, read_hardware=lambda: MACHINE)
+
+
+def test_reachable_then_gone(qtbot: QtBot, install: Installation, fake_ollama: FakeOllama, arun: Run) -> None:
+    holder = holder_for(install, fake_ollama)
     watcher = OllamaWatcher(holder)
     seen: list[tuple[bool, str, object]] = []
     watcher.changed.connect(lambda ok, msg, models: seen.append((ok, msg, models)))
@@ -52,11 +61,8 @@ def test_an_idle_window_asks_ollama_once_per_poll_for_everyone(
     """The watcher and the Models and Hardware panels share one state: a poll while the Models
     panel is shown asks for the model list and the loaded models, nothing more; while it is
     hidden, the model list only. (Each panel used to ask on its own: 4 requests a poll.)"""
-    holder = ConfigHolder(install.store, install.config)
-    holder.replace(
-        holder.config.model_copy(update={"backends": [OllamaBackend(name="local", url=fake_ollama.url)]})
-    )
-    state = OllamaState(holder.config.backends[0].url, read_hardware=lambda: MACHINE)
+    holder = holder_for(install, fake_ollama)
+    state = shared_state(holder)
     watcher = OllamaWatcher(holder, state)
     models = ModelsPanel(holder, state)
     hardware = HardwarePanel(holder, GatewayBridge(holder, install.secrets, install.master_key), state)
@@ -96,11 +102,8 @@ def test_an_idle_window_asks_ollama_once_per_poll_for_everyone(
 def test_news_found_by_a_panel_reaches_the_window_before_the_next_poll(
     qtbot: QtBot, install: Installation, fake_ollama: FakeOllama, arun: Run, loop: qasync.QEventLoop
 ) -> None:
-    holder = ConfigHolder(install.store, install.config)
-    holder.replace(
-        holder.config.model_copy(update={"backends": [OllamaBackend(name="local", url=fake_ollama.url)]})
-    )
-    state = OllamaState(holder.config.backends[0].url, read_hardware=lambda: MACHINE)
+    holder = holder_for(install, fake_ollama)
+    state = shared_state(holder)
     watcher = OllamaWatcher(holder, state)
     models = ModelsPanel(holder, state)
     seen: list[object] = []
