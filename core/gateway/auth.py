@@ -90,6 +90,33 @@ def error_body(anthropic: bool, missing: bool) -> dict[str, Any]:
     }
 
 
+_ANTHROPIC_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    413: "request_too_large",
+}
+
+
+def api_error(anthropic: bool, status: int, message: str, code: str | None = None) -> dict[str, Any]:
+    """An error body in the shape the client's API uses (Anthropic's or OpenAI's)."""
+    if anthropic:
+        kind = _ANTHROPIC_ERROR_TYPES.get(status, "invalid_request_error")
+        return {"type": "error", "error": {"type": kind, "message": message}}
+    return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
+
+
+async def send_json(send: Send, status: int, body: dict[str, Any], *, close: bool = False) -> None:
+    """Answer a request with ``body`` as JSON (``close``: end the connection after it)."""
+    data = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
+
+
 class KeyCheck:
     """ASGI middleware: only requests with the gateway key reach ``app``.
 

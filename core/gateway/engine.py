@@ -20,7 +20,9 @@ from urllib.parse import urlsplit
 
 from core.gateway import litellm_seam
 from core.gateway import speedups as gateway_speedups
+from core.gateway.allowlist import RouteAllowlist
 from core.gateway.auth import ASGIApp, KeyCheck, Message, Receive, Scope, Send
+from core.gateway.intake import RequestIntake
 from core.gateway.render import RenderedGateway, RouteTable
 from core.metrics.litellm_hook import RecordBuilder
 
@@ -79,6 +81,7 @@ class Engine:
         self._proxy = proxy
         self._config: dict[str, Any] = {}
         self._timeout_s = 600.0
+        self._max_body = 32 * 1024 * 1024
         self.routes = RouteTable()
         self.event_sink: EventSink | None = None
         self.breaker = BackendBreaker()
@@ -119,10 +122,11 @@ class Engine:
         direct = rendered.direct_path and gateway_speedups.enabled("fastpath")
         self.direct_plan = DirectPlan.from_rendered(rendered) if direct else None
         self._timeout_s = rendered.request_timeout_s
+        self._max_body = rendered.max_body_bytes
 
-    def app(self, master_key: str) -> tuple[KeyCheck, LifespanWatch]:
-        """The proxy app behind GateDeck's key check (and its direct path), and the lifespan
-        watch inside it."""
+    def app(self, master_key: str) -> tuple[RouteAllowlist, LifespanWatch]:
+        """The proxy app behind GateDeck's route allowlist, key check and request intake (and
+        its direct path), and the lifespan watch inside it."""
         from core.fastpath.route import DirectRoute
 
         watch = LifespanWatch(self._proxy.app)
@@ -134,7 +138,8 @@ class Engine:
             trip=self.breaker.trip,
             timeout_s=lambda: self._timeout_s,
         )
-        return KeyCheck(self.direct, master_key), watch
+        intake = RequestIntake(self.direct, max_body=lambda: self._max_body)
+        return RouteAllowlist(KeyCheck(intake, master_key)), watch
 
     def prepare_start(self) -> None:
         """Called on the gateway loop just before the server starts."""

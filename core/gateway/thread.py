@@ -135,7 +135,7 @@ class GatewayThread(threading.Thread):
         engine.prepare_start()
         app, watch = engine.app(self._master_key)
         self._watch = watch
-        server = GatewayServer(app, self._grace_s)
+        server = GatewayServer(app, self._grace_s, receive_timeout_s=rendered.receive_timeout_s)
         self._server = server
         serving = asyncio.create_task(server.serve(self._sock))
         started = asyncio.create_task(server.wait_started())

@@ -27,11 +27,19 @@ import importlib.util
 import logging
 import math
 import socket
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
 import uvicorn
 
 from core.gateway import pins, speedups
+from core.gateway.connections import (
+    DEFAULT_RECEIVE_TIMEOUT_S,
+    Admission,
+    Held,
+    connection_cap,
+    raise_file_limit,
+)
 from core.gateway.pins import Pin
 
 log = logging.getLogger(__name__)
@@ -49,9 +57,37 @@ QUICK_STOP = Pin(
     },
     fallback="uvicorn's own server is used (a stop takes 0.15-0.3 s longer)",
 )
+GUARDED_HTTPTOOLS = Pin(
+    "connection limits (httptools)",
+    "uvicorn.protocols.http.httptools_impl:HttpToolsProtocol",
+    attrs=("shutdown",),
+    sources={
+        "__init__": "4f08999410347141468656d82e71ffebccb59f09e41909a3753a810eeed685fa",
+        "connection_made": "6efb565ff3d36b916c29bd42330a2b99b601b48932389e396e5ac53dbef6b91c",
+        "connection_lost": "c91a4c9bf2e29c554a97418b5f3064e97f6e0ceaba3b90fc35a3460076c705ab",
+        "data_received": "010a7ae59a5d3b1a5e7326ce246878568629d126a076d8af5ba10cab040fae43",
+        "on_response_complete": "64e254f28e389e7614f2c828176d639174e66aa9d814a4b06624ec86ec0a5b95",
+    },
+    fallback="no receive deadline and no connection cap (uvicorn's own protocol)",
+)
+GUARDED_H11 = Pin(
+    "connection limits (h11)",
+    "uvicorn.protocols.http.h11_impl:H11Protocol",
+    attrs=("shutdown",),
+    sources={
+        "__init__": "ad1ed8e837b2db8d69271a0d66d07bed5f9ce0f51b1579e2e289070ee74d0e63",
+        "connection_made": "6efb565ff3d36b916c29bd42330a2b99b601b48932389e396e5ac53dbef6b91c",
+        "connection_lost": "dbb688fa2b3860005b4f7c53af5c33be1a7ac139184665008984d8935d261e91",
+        "data_received": "e03b145518ca44aafc84f6f11655e54570ce724fa24854ae1287771166316a16",
+        "on_response_complete": "1fbb8f48c6a1afc4cb655ddc746495c68608d12be775ea25c9debfd1e232a96a",
+    },
+    fallback="no receive deadline and no connection cap (uvicorn's own protocol)",
+)
 #: Every pin of this module, for tests/core/test_seams.py.
-PINS: tuple[Pin, ...] = (QUICK_STOP,)
+PINS: tuple[Pin, ...] = (QUICK_STOP, GUARDED_HTTPTOOLS, GUARDED_H11)
 _POLL_S = 0.005
+#: header bytes a connection may send before its request line and headers are complete
+MAX_HEADER_BYTES = 256 * 1024
 
 
 def version() -> str:
@@ -115,6 +151,77 @@ class QuickStopServer(uvicorn.Server):
             await server.wait_closed()
 
 
+def guarded_protocol(
+    parser: str, admission: Admission, receive_timeout_s: float
+) -> type[asyncio.Protocol] | None:
+    """uvicorn's HTTP protocol for ``parser`` with GateDeck's connection limits
+    (:mod:`core.gateway.connections`); ``None`` when its pin does not fit this uvicorn."""
+    if parser == "httptools":
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
+
+        pin = GUARDED_HTTPTOOLS
+    else:
+        from uvicorn.protocols.http.h11_impl import H11Protocol as base  # type: ignore[assignment]
+
+        pin = GUARDED_H11
+    if not pins.fits(pin, version()):
+        return None
+
+    class GuardedProtocol(base):
+        """Closes a connection that has not sent a whole request within the deadline, or that
+        waited longest when a new one would pass the cap; counts header bytes."""
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            self._gd_timer: asyncio.TimerHandle | None = None
+            self._gd_header_bytes = 0
+            super().connection_made(transport)
+            self._gd_wait()
+            admission.admit(self, cast(Iterable[Held], self.connections), len(self.connections))
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._gd_timer is not None:
+                self._gd_timer.cancel()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.waiting_since() is not None and (self.cycle is None or self.cycle.response_complete):
+                # the parser took these bytes without completing a request's headers
+                self._gd_header_bytes += len(data)
+                if self._gd_header_bytes > MAX_HEADER_BYTES:
+                    self.drop()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._gd_wait()
+
+        def waiting_since(self) -> float | None:
+            cycle = self.cycle
+            if cycle is not None and not cycle.response_complete and not cycle.more_body:
+                return None  # received whole, being answered
+            return self._gd_since
+
+        def drop(self) -> None:
+            if not self.transport.is_closing():
+                self.transport.close()
+
+        def _gd_wait(self) -> None:
+            self._gd_since = self.loop.time()
+            self._gd_header_bytes = 0
+            if self._gd_timer is not None:
+                self._gd_timer.cancel()
+            self._gd_timer = self.loop.call_later(receive_timeout_s, self._gd_deadline)
+
+        def _gd_deadline(self) -> None:
+            self._gd_timer = None
+            since = self.waiting_since()
+            if since is not None and self.loop.time() - since >= receive_timeout_s - 0.001:
+                self.drop()
+
+    GuardedProtocol.__name__ = GuardedProtocol.__qualname__ = f"Guarded{base.__name__}"
+    return GuardedProtocol
+
+
 class GatewayServer:
     """The HTTP server for one run of the gateway (uvicorn, with the speed-ups that are on).
 
@@ -122,18 +229,30 @@ class GatewayServer:
         app: the ASGI app to serve (lifespan included).
         grace_s: how long in-flight requests may take to finish once a stop is asked.
         quick_stop: the pin :class:`QuickStopServer` is used under (when it fits).
+        receive_timeout_s: how long a connection may take to send a whole request.
     """
 
-    def __init__(self, app: Any, grace_s: float, quick_stop: Pin = QUICK_STOP) -> None:
+    def __init__(
+        self,
+        app: Any,
+        grace_s: float,
+        quick_stop: Pin = QUICK_STOP,
+        receive_timeout_s: float = DEFAULT_RECEIVE_TIMEOUT_S,
+    ) -> None:
+        parser = http_parser()
+        #: which connections are held, evicted and refused (read by tests and the bench)
+        self.admission = Admission(connection_cap(raise_file_limit()))
+        protocol = guarded_protocol(parser, self.admission, receive_timeout_s)
         config = uvicorn.Config(
             app,
-            http=http_parser(),
+            http=protocol or parser,
             lifespan="on",
             log_config=None,  # leave the app's logging alone
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=math.ceil(grace_s),
-            timeout_keep_alive=30,
+            # an idle keep-alive connection is closed after this (the clients reconnect)
+            timeout_keep_alive=max(1, math.ceil(min(5.0, receive_timeout_s))),
         )
         quick = speedups.enabled("quickstop") and pins.fits(quick_stop, version())
         self._server: uvicorn.Server = QuickStopServer(config) if quick else uvicorn.Server(config)
