@@ -49,6 +49,11 @@ class GatewaySettings(_Strict):
     #: answer requests for Ollama-only mappings without LiteLLM (much faster; off: every
     #: request goes through LiteLLM's proxy, as before)
     direct_path: bool = True
+    #: a connection must send a whole request (headers and body) within this many seconds of
+    #: opening (or of the previous answer on it), else it is closed
+    receive_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    #: the largest request body accepted, in MB (larger ones are answered 413)
+    max_body_mb: int = Field(default=32, ge=1, le=4096)
 
     @property
     def exposed(self) -> bool:

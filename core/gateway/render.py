@@ -95,6 +95,8 @@ class RenderedGateway:
         request_timeout_s: how long a backend may take.
         notes: what the rendering could not do, for the user.
         direct_path: answer Ollama-only groups without LiteLLM (:mod:`core.fastpath.route`).
+        receive_timeout_s: how long a connection may take to send a whole request.
+        max_body_bytes: the largest request body accepted.
     """
 
     deployments: tuple[Deployment, ...]
@@ -106,6 +108,8 @@ class RenderedGateway:
     request_timeout_s: float = 600.0
     notes: list[str] = field(default_factory=list)
     direct_path: bool = True
+    receive_timeout_s: float = 10.0
+    max_body_bytes: int = 32 * 1024 * 1024
 
     @property
     def model_list(self) -> list[dict[str, Any]]:
@@ -261,6 +265,8 @@ def render(
         request_timeout_s=config.gateway.request_timeout_s,
         notes=notes,
         direct_path=config.gateway.direct_path,
+        receive_timeout_s=config.gateway.receive_timeout_s,
+        max_body_bytes=config.gateway.max_body_mb * 1024 * 1024,
     )
 
 
