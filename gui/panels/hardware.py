@@ -14,7 +14,7 @@ from core.hardware.autotune import TuneResult, tune_candidates
 from core.hardware.facts import HardwareInfo
 from core.hardware.fit import FitEstimate, estimate_on
 from core.hardware.measure import MeasureError, Measurement, measure
-from core.ollama.load_options import effective_num_ctx
+from core.ollama.load_options import ReloadGroup, effective_num_ctx, reload_groups, with_same_load_options
 from core.ollama.names import full_name
 from core.ollama.server import OllamaServer
 from core.ollama.state import OllamaState
@@ -71,6 +71,7 @@ class HardwarePanel(QWidget):
         self.machine = MachineBox()
         self.tuning = TuningBox()
         self.tuning.mapping_chosen.connect(self._on_tuning_mapping_chosen)
+        self.tuning.same_load_requested.connect(self.use_same_load_options)
         self.tuning.options_changed.connect(self._on_tuning_options_changed)
         self.tuning.revert_button.clicked.connect(self.revert)
         self.tuning.apply_button.clicked.connect(self._on_apply_button_clicked)
@@ -338,7 +339,34 @@ class HardwarePanel(QWidget):
         mapping = self._mapping_named(self._mapping)
         facts = self._facts.get(full_name(mapping.model)) if mapping is not None else None
         self.tuning.show_fit(self.estimate(), facts)
+        self.tuning.show_reload(self._reload_warning())
         self.tuning.set_dirty(self.dirty)
+
+    def _reload_group(self) -> ReloadGroup | None:
+        """The mappings (edits included) that would make Ollama reload this mapping's model."""
+        groups = reload_groups(self._config_with_edits().mappings)
+        return next((g for g in groups if self._mapping in g.mappings), None)
+
+    def _reload_warning(self) -> str:
+        group = self._reload_group()
+        return group.describe() if group is not None else ""
+
+    def use_same_load_options(self) -> None:
+        """Give every mapping on this model the same load options, as edits for Apply to save."""
+        group = self._reload_group()
+        if group is None:
+            return
+        saved = {m.name: m.options for m in self._holder.config.mappings}
+        for fixed in with_same_load_options(self._config_with_edits().mappings, group.model):
+            if fixed.name in group.mappings:
+                if fixed.options == saved.get(fixed.name):
+                    self._edits.pop(fixed.name, None)
+                else:
+                    self._edits[fixed.name] = fixed.options
+        self._show_mapping()
+        self.tuning.status.setText(
+            f"Every mapping on {group.model} now loads it the same way: Apply saves it."
+        )
 
     # ---------------------------------------------------------------- slots
     def _show_error(self, message: str) -> None:

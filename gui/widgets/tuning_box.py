@@ -67,10 +67,12 @@ class TuningBox(QGroupBox):
     Signals:
         mapping_chosen(str): the user picked another mapping; carries its name.
         options_changed(): the user moved a slider or changed keep-alive.
+        same_load_requested(): "Use the same load options" was clicked.
     """
 
     mapping_chosen = Signal(str)
     options_changed = Signal()
+    same_load_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Tuning", parent)
@@ -99,6 +101,21 @@ class TuningBox(QGroupBox):
         self.bounds_note.setWordWrap(True)
         self.bounds_note.setStyleSheet("color: #8a5a00;")
         self.bounds_note.hide()
+        self.reload_note = QLabel()
+        self.reload_note.setObjectName("reloadNote")
+        self.reload_note.setWordWrap(True)
+        self.reload_note.setStyleSheet("color: #8a5a00;")
+        self.same_load_button = QPushButton("Use the same load options")
+        self.same_load_button.setObjectName("sameLoadOptions")
+        self.same_load_button.setToolTip(
+            "Give every mapping on this model the largest context among them and the same GPU "
+            "layers, threads and batch, so Ollama keeps one copy loaded"
+        )
+        self.same_load_button.clicked.connect(self.same_load_requested)
+        reload_row = QHBoxLayout()
+        reload_row.addWidget(self.reload_note, 1)
+        reload_row.addWidget(self.same_load_button)
+        self.show_reload("")
         self.fit = FitWidget()
         self.revert_button = QPushButton("Revert")
         self.revert_button.setObjectName("revertTuning")
@@ -127,13 +144,14 @@ class TuningBox(QGroupBox):
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
         grid.addWidget(self.bounds_note, 8, 0, 1, 2)
-        grid.addWidget(line, 9, 0, 1, 2)
-        grid.addWidget(self.fit, 10, 0, 1, 2)
+        grid.addLayout(reload_row, 9, 0, 1, 2)
+        grid.addWidget(line, 10, 0, 1, 2)
+        grid.addWidget(self.fit, 11, 0, 1, 2)
         buttons = QHBoxLayout()
         buttons.addWidget(self.status, 1)
         buttons.addWidget(self.revert_button)
         buttons.addWidget(self.apply_button)
-        grid.addLayout(buttons, 11, 0, 1, 2)
+        grid.addLayout(buttons, 12, 0, 1, 2)
         grid.setColumnStretch(1, 1)
 
     def sliders(self) -> tuple[TuningSlider, ...]:
@@ -204,6 +222,12 @@ class TuningBox(QGroupBox):
         )
         self.bounds_note.setText(" ".join(notes))
         self.bounds_note.setVisible(bool(notes))
+
+    def show_reload(self, warning: str) -> None:
+        """Say that this mapping's load options make Ollama load its model again ("" hides it)."""
+        self.reload_note.setText(f"⚠ {warning}." if warning else "")
+        self.reload_note.setVisible(bool(warning))
+        self.same_load_button.setVisible(bool(warning))
 
     def set_mappings_current(self, name: str) -> None:
         index = self.mapping_choice.findData(name)

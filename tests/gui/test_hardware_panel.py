@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 import qasync
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from core.config.first_run import Installation
@@ -252,3 +253,19 @@ def test_a_server_someone_else_runs_is_left_alone(panel: HardwarePanel, arun: Ru
     assert arun(panel.apply_server_settings(settings)) is False
     assert "was not started by GateDeck" in panel.server_box.status.text()
     assert not panel.server.owned
+
+
+def test_a_smaller_context_on_a_shared_model_warns_of_reloads_and_one_click_evens_it(
+    panel: HardwarePanel, arun: Run, qtbot: QtBot
+) -> None:
+    arun(panel.select_mapping("claude-*haiku*"))  # on the same model as opus, sonnet and *
+    note = panel.tuning.reload_note
+    assert note.isHidden(), "all four load it the same way"
+    panel.tuning.context.set_value(16384)  # a user making haiku lighter
+    assert not note.isHidden() and "16,384 (claude-*haiku*)" in note.text()
+    assert "loads the model again" in note.text()
+
+    qtbot.mouseClick(panel.tuning.same_load_button, Qt.MouseButton.LeftButton)
+    assert note.isHidden()
+    assert panel.current_options() is not None and panel.current_options().num_ctx == 32768  # type: ignore[union-attr]
+    assert not panel.dirty, "back to the saved options: nothing left to apply"
