@@ -21,8 +21,13 @@ window painted), run as processes (``bench/ui_figures.py``; ``--skip-ui`` leaves
 Direct means Ollama's own ``/api/chat``; the gateway is measured on ``/v1/chat/completions``
 (OpenAI) and ``/v1/messages`` (Anthropic, what Claude Code uses), and on a Codex-shaped
 ``/v1/responses`` request (:mod:`bench.codex_shaped`) beside the body it becomes sent to Ollama
-directly. Prints figures; asserts nothing. Usage: ``python -m bench.gateway [--requests 200] [--concurrency 8] [--only gatedeck]
-[--skip-ui]``.
+directly, and on Claude-Code-shaped ``/v1/messages`` requests (:mod:`bench.claude_shaped`: the
+recorded first turn, an 80 KB one with 24 tools, a 1 MB conversation), each taken in turns
+with the body it becomes sent to Ollama directly (so both see the same load on a shared
+machine): added latency (non-streamed, and to the first streamed chunk) and the gateway's CPU
+per request. Prints figures; asserts nothing. Usage: ``python -m bench.gateway [--requests 200]
+[--concurrency 8] [--only gatedeck] [--skip-ui] [--claude-requests 40] [--claude-only]``
+(``--claude-only``: the Claude-Code-shaped rows alone, quick).
 
 ``--each`` measures every speed-up on its own instead (:data:`EACH`; the UI rows left out):
 the fast path alone ("fast path only"), each server speed-up alone, and each LiteLLM change
@@ -50,7 +55,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import codex_shaped, ui_figures
+from bench import claude_shaped, codex_shaped, ui_figures
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = "qwen2.5-coder:7b"
@@ -249,6 +254,128 @@ def _codex_rows(runs: dict[str, tuple[dict[str, Figures], float | None]]) -> lis
     ]
 
 
+CLAUDE_DIRECT = ", direct Ollama /api/chat"  # suffix of the anchor beside each Claude-shaped row
+#: The goal for the latency each Claude-shaped request gains through the gateway (issue 13).
+CLAUDE_GOALS = {claude_shaped.SHAPES[1][0]: "≤ 2 ms", claude_shaped.SHAPES[2][0]: "≤ 5 ms"}
+
+
+async def measure_pair(
+    direct: Target, gateway: Target, count: int, server_pid: int | None
+) -> tuple[Figures, Figures]:
+    """Non-streamed latency and first streamed chunk of ``direct`` and ``gateway``, one request
+    of each in turn (a shared machine's load falls on both alike); the gateway's CPU per
+    non-streamed request. Throughput is not measured (``rps`` 0)."""
+    async with (
+        httpx.AsyncClient(headers=direct.headers, timeout=120) as to_direct,
+        httpx.AsyncClient(headers=gateway.headers, timeout=120) as to_gateway,
+    ):
+
+        async def whole(client: httpx.AsyncClient, target: Target) -> float:
+            began = time.perf_counter()
+            response = await client.post(target.url, json=target.body)
+            response.raise_for_status()
+            return (time.perf_counter() - began) * 1000
+
+        async def first(client: httpx.AsyncClient, target: Target) -> float:
+            began = time.perf_counter()
+            async with client.stream("POST", target.url, json=target.stream_body) as response:
+                response.raise_for_status()
+                async for line in response.aiter_lines():
+                    if target.first_content(line):
+                        return (time.perf_counter() - began) * 1000
+            raise RuntimeError(f"{target.name}: no content in the stream")
+
+        for _ in range(5):  # warm-up: connections, first-use caches, the prompt-size estimate
+            await whole(to_direct, direct)
+            await whole(to_gateway, gateway)
+        times: dict[str, list[float]] = {"direct": [], "gateway": [], "direct first": [], "gateway first": []}
+        cpu_ms = 0.0
+        # in turns, each going first every other time: Ollama may still be busy with the
+        # request before (a big one's body), and that must not fall on one side only
+        for number in range(count):
+            for side in ("direct", "gateway") if number % 2 else ("gateway", "direct"):
+                if side == "direct":
+                    times["direct"].append(await whole(to_direct, direct))
+                else:
+                    cpu_before = _cpu_s(server_pid)
+                    times["gateway"].append(await whole(to_gateway, gateway))
+                    cpu_ms += (_cpu_s(server_pid) - cpu_before) * 1000
+        for number in range(count):
+            pairs = ((to_direct, direct, "direct first"), (to_gateway, gateway, "gateway first"))
+            for client, target, name in pairs if number % 2 else pairs[::-1]:
+                times[name].append(await first(client, target))
+
+    def figures(name: str, cpu: float | None) -> Figures:
+        whole_ms, first_ms = times[name], times[f"{name} first"]
+        return Figures(
+            p50_ms=statistics.median(whole_ms),
+            p95_ms=_percentile(whole_ms, 0.95),
+            rps=0.0,
+            first_p50_ms=statistics.median(first_ms),
+            first_p95_ms=_percentile(first_ms, 0.95),
+            cpu_ms_per_request=cpu,
+        )
+
+    return figures("direct", None), figures("gateway", cpu_ms / count if server_pid is not None else None)
+
+
+def _claude_figures(gateway: str, ollama: str, key: str, count: int, server_pid: int) -> dict[str, Figures]:
+    """Each Claude-Code-shaped request through the gateway (:mod:`bench.claude_shaped`), asked
+    for an installed model by its own name, beside its Ollama body sent directly."""
+    found: dict[str, Figures] = {}
+    for label, build in claude_shaped.SHAPES:
+        print(f"  {label}...", file=sys.stderr, flush=True)
+        direct = Target(
+            label + CLAUDE_DIRECT,
+            f"{ollama}/api/chat",
+            claude_shaped.ollama_request(build(MODEL, stream=False), MODEL, ollama),
+            claude_shaped.ollama_request(build(MODEL, stream=True), MODEL, ollama),
+            {},
+            _ollama_has_content,
+        )
+        through = Target(
+            label,
+            f"{gateway}/v1/messages",
+            build(MODEL, stream=False),
+            build(MODEL, stream=True),
+            {"x-api-key": key, "anthropic-version": "2023-06-01"},
+            claude_shaped.has_content,
+        )
+        found[direct.name], found[label] = asyncio.run(measure_pair(direct, through, count, server_pid))
+    return found
+
+
+def _claude_rows(
+    runs: dict[str, tuple[dict[str, Figures], float | None]],
+) -> list[tuple[str, str, list[str]]]:
+    """What the gateway adds to each Claude-Code-shaped request, beside its body sent to Ollama."""
+    rows: list[tuple[str, str, list[str]]] = []
+    for label, _ in claude_shaped.SHAPES:
+        pairs = [(f.get(label), f.get(label + CLAUDE_DIRECT)) for f, _ in runs.values()]
+
+        def added(first: bool, pairs: list[tuple[Figures | None, Figures | None]] = pairs) -> list[str]:
+            return [
+                f"{(g.first_p50_ms - d.first_p50_ms) if first else (g.p50_ms - d.p50_ms):.1f} ms"
+                if g and d
+                else "-"
+                for g, d in pairs
+            ]
+
+        rows.append((f"latency added p50, non-streaming {label}", CLAUDE_GOALS.get(label, ""), added(False)))
+        rows.append((f"first streamed chunk delay added {label}", "", added(True)))
+        rows.append(
+            (
+                f"  (gateway CPU per request) {label}",
+                "",
+                [
+                    f"{g.cpu_ms_per_request:.2f} ms" if g and g.cpu_ms_per_request is not None else "-"
+                    for g, _ in pairs
+                ],
+            )
+        )
+    return rows
+
+
 RESTART_PROBE = (
     "import json, os, statistics, sys, time; "
     "from core.cli.gateway import cloud_key_lookup; from core.gateway.service import Gateway; "
@@ -344,6 +471,8 @@ def _run_gateway(
     try:
         gateway = f"http://127.0.0.1:{port}"
         _wait_http(f"{gateway}/health/liveliness", proc)
+        if args.claude_only:
+            return _claude_figures(gateway, ollama, key_of(), args.claude_requests, proc.pid), None
         codex_direct, codex = _codex_targets(gateway, ollama, key_of())
         figures = {
             DIRECT: asyncio.run(measure(direct_target, args.requests, args.concurrency)),
@@ -353,6 +482,8 @@ def _run_gateway(
             (t.name, asyncio.run(measure(t, args.requests, args.concurrency, proc.pid)))
             for t in [*_gateway_targets(gateway, key_of()), codex]
         )
+        if args.claude_requests:
+            figures.update(_claude_figures(gateway, ollama, key_of(), args.claude_requests, proc.pid))
     finally:
         _stop(proc)
     if args.each and switch not in RESTARTS:
@@ -441,6 +572,7 @@ def _print_issue_table(
             )
         )
     rows += _codex_rows(runs)
+    rows += _claude_rows(runs)
     rows.append(
         (
             "restart in-process",
@@ -480,6 +612,18 @@ def _print_issue_table(
     print(f"{'figure':{width}}{'target':>10}" + "".join(f"{m:>26}" for m in modes))
     for name, target, values in rows:
         print(f"{name:{width}}{target:>10}" + "".join(f"{v:>26}" for v in values))
+
+
+def _print_rows(
+    title: str,
+    runs: dict[str, tuple[dict[str, Figures], float | None]],
+    rows: list[tuple[str, str, list[str]]],
+) -> None:
+    print(f"\n{title}")
+    width = 64
+    print(f"{'figure':{width}}{'target':>10}" + "".join(f"{m:>14}" for m in runs))
+    for name, target, values in rows:
+        print(f"{name:{width}}{target:>10}" + "".join(f"{v:>14}" for v in values))
 
 
 def _pair(chat: float | None, messages: float | None, spec: str) -> str:
@@ -534,6 +678,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-ui", action="store_true", help="leave out the UI stall and startup figures")
     parser.add_argument("--each", action="store_true", help="each speed-up on its own (no UI rows)")
     parser.add_argument("--modes", help="NAME=SWITCH;... (GATEDECK_GATEWAY_SPEEDUPS per mode)")
+    parser.add_argument(
+        "--claude-requests", type=int, default=40, help="requests per Claude-Code-shaped row (0: none)"
+    )
+    parser.add_argument("--claude-only", action="store_true", help="the Claude-Code-shaped rows alone")
     args = parser.parse_args(argv)
     if args.modes:
         chosen = dict(item.split("=", 1) for item in args.modes.split(";"))
@@ -594,6 +742,9 @@ def main(argv: list[str] | None = None) -> int:
         _stop(fake)
 
     _print_raw(runs, args)
+    if args.claude_only:
+        _print_rows("Claude-Code-shaped requests", runs, _claude_rows(runs))
+        return 0
     if args.each or args.modes:
         _print_each_table(runs, chosen)
         return 0
