@@ -120,10 +120,10 @@ class GatewayPanel(QWidget):
         self.direct_path.setObjectName("directPath")
         self.direct_path.setToolTip(
             "Requests for mappings served only by Ollama go straight to Ollama: about 1–2 ms added "
-            "per request instead of 20–40 ms through LiteLLM, and far less CPU. Mappings with "
-            "fallbacks or cloud models always go through LiteLLM, as do mappings on several "
-            "backends when the config sets a routing strategy other than simple-shuffle. Turn off "
-            "to send every request through LiteLLM."
+            "per request instead of 20–40 ms through LiteLLM, and far less CPU; a mapping's "
+            "Ollama fallbacks are tried directly too. Cloud models (a fallback's included) go "
+            "through LiteLLM, as do mappings on several backends when the config sets a routing "
+            "strategy other than simple-shuffle. Turn off to send every request through LiteLLM."
         )
         self.save_button = QPushButton("Save")
         self.save_button.setObjectName("saveGatewaySettings")
