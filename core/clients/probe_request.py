@@ -65,6 +65,33 @@ preamble ("Sure!", "Great question") and no summary of what you just did unless 
 - When no tool is needed, such as for a general question or arithmetic, answer directly \
 without calling any tool.
 
+# Code style
+- Write code the way the surrounding code is written; consistency beats your own taste.
+- Names say what a thing holds or does. Functions do one thing. Modules hold one concept.
+- Comments explain why, not what; do not add comments to code you did not otherwise change.
+- Handle errors where they can be handled, with messages that say what went wrong and what \
+to do; do not swallow them.
+- Do not add dependencies without saying why; prefer what the project already uses.
+
+# Tests
+- Find out how the project runs its tests (its README, Makefile or CI files) before running them.
+- A change in behaviour comes with a test that would fail without it.
+- Tests exercise behaviour the way a user would, not private details.
+- When a test fails after your change, the change is wrong until shown otherwise.
+
+# Git
+- Only commit when asked. Then: check status and diff, stage the files you changed by name, \
+write a message that says why, and check the result.
+- Never rewrite published history, force-push, or discard someone's uncommitted work.
+- When asked to open a pull request, summarise the change, how it was tested, and anything the \
+reviewer should look at first.
+
+# Planning and reporting
+- For a larger task, say in a sentence or two what you are going to do before you start, then \
+do it without asking for permission at each step.
+- When you finish, say what changed and anything left undone, in a few lines.
+- If you could not do something, say so plainly and say what would unblock it.
+
 # Safety
 - Help with defensive security work, never with malicious code.
 - Never print, log or commit secrets. If you see one in a file, say so without repeating it.
@@ -79,64 +106,18 @@ The workspace is a git repository.
 Today's date: 2026-12-02
 """.replace("{root}", ROOT)
 
+# fmt: off
 _PACKAGES = (
-    "api",
-    "auth",
-    "billing",
-    "cache",
-    "cli",
-    "config",
-    "db",
-    "events",
-    "export",
-    "files",
-    "http",
-    "i18n",
-    "imports",
-    "jobs",
-    "mail",
-    "metrics",
-    "models",
-    "notify",
-    "orders",
-    "pay",
-    "reports",
-    "search",
-    "sessions",
-    "shipping",
-    "stock",
-    "sync",
-    "tax",
-    "users",
-    "web",
-    "workers",
+    "api", "auth", "billing", "cache", "cli", "config", "db", "events", "export", "files",
+    "http", "i18n", "imports", "jobs", "mail", "metrics", "models", "notify", "orders", "pay",
+    "reports", "search", "sessions", "shipping", "stock", "sync", "tax", "users", "web", "workers",
 )
 _MODULES = (
-    "__init__",
-    "errors",
-    "handlers",
-    "models",
-    "queries",
-    "routes",
-    "schema",
-    "service",
-    "settings",
-    "tasks",
-    "types",
-    "util",
-    "validate",
-    "views",
-    "admin",
-    "cli",
-    "filters",
-    "forms",
-    "permissions",
-    "serializers",
-    "signals",
-    "templates",
-    "constants",
-    "fixtures",
+    "__init__", "errors", "handlers", "models", "queries", "routes", "schema", "service",
+    "settings", "tasks", "types", "util", "validate", "views", "admin", "cli", "filters",
+    "forms", "permissions", "serializers", "signals", "templates", "constants", "fixtures",
 )
+# fmt: on
 _TESTS = ("service", "routes", "models", "queries", "permissions", "tasks")
 
 

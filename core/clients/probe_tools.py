@@ -396,3 +396,108 @@ TOOLS: list[dict[str, Any]] = [
         ["note"],
     ),
 ]
+
+#: Longer usage notes, as agent CLIs give their busiest tools (their descriptions run to
+#: thousands of characters).
+_NOTES: dict[str, list[str]] = {
+    "read_file": [
+        "Read a file whole unless it is very long; a page of 2000 lines covers most source files.",
+        "Lines longer than 2000 characters are cut, and the cut is marked.",
+        "A file that exists but is empty comes back with a note saying so instead of nothing.",
+        "Screenshots and other images the user mentions can be read too; describe what you see.",
+        "PDF files come back page by page; pass pages for a long one, at most twenty at a time.",
+        "Reading a file again after someone else may have changed it is cheap; do it rather than "
+        "trusting what you read earlier in a long session.",
+        "Do not read a file just to check that it exists; glob_files answers that faster.",
+    ],
+    "edit_file": [
+        "Read the file in this conversation before editing it; the tool checks.",
+        "old_text is matched exactly, white space included: copy it from read_file's output after "
+        "the line-number prefix (spaces, then the number, then a tab), never including the prefix.",
+        "When the same text appears several times, either widen old_text with the lines around it "
+        "until it is unique, or set replace_all to change every occurrence (a rename, say).",
+        "Keep edits small and focused. Several edits in one file are better done with apply_edits.",
+        "Never add comments that only narrate the edit ('changed this', 'added that').",
+        "Do not add emoji to files unless the user asks for them.",
+        "After editing code, run the narrowest test or linter that covers it.",
+    ],
+    "run_command": [
+        "Before creating files or folders with a command, check that the parent folder exists "
+        "with list_directory.",
+        "Always quote paths that contain spaces with double quotes.",
+        "Keep the working directory stable: use absolute paths rather than cd where you can.",
+        "A command's output is cut after 30000 characters; narrow it (head, a filter, a quieter "
+        "flag) rather than reading a flood.",
+        "Do not use it for find, grep, cat, head, tail, sed, awk or echo when a dedicated tool "
+        "does the job: glob_files, search_text, read_file, edit_file and write_file exist for that.",
+        "For git: never change the configuration, never run commands that rewrite history or "
+        "discard work (reset --hard, push --force, clean -f, checkout --) unless the user asked "
+        "for exactly that, and never skip hooks. Interactive commands (rebase -i, add -i) cannot "
+        "be used because nobody can answer their prompts.",
+        "When asked to commit: look at git status and git diff first, write a message that says "
+        "why the change was made in one or two sentences, stage the files by name, and check the "
+        "result with git status afterwards. If a hook changes files, commit again including them.",
+        "Commands that install packages, reach the network or change the system need the user's "
+        "approval; say why you need them.",
+        "Give every command a description the user can read at a glance, such as 'List files in "
+        "the current folder' or 'Run the order service tests'.",
+    ],
+    "search_text": [
+        "Patterns use the regular expression syntax of ripgrep: escape braces and other special "
+        "characters when you mean them literally ('interface\\{\\}' finds 'interface{}').",
+        "Searches are per line unless multiline is set; a pattern that spans lines needs it.",
+        "Start with files_with_matches to see where something is, then content with a few context "
+        "lines for the places that matter; counts answer 'how often'.",
+        "Filter by glob or file_type rather than searching everything and sifting the output.",
+        "For a question that needs several searches and reading in between, spawn_helper with "
+        "the explore kind saves this conversation's context.",
+    ],
+    "spawn_helper": [
+        "Good tasks for a helper: 'find every place that builds an order total and report how "
+        "each handles discounts', 'review this diff for missing error handling', 'work out how "
+        "the export job is scheduled'.",
+        "Poor tasks: reading one known file (use read_file), finding a class by name (use "
+        "search_text), anything that needs the user's answers along the way.",
+        "Say in the prompt whether the helper should change files or only look and report; "
+        "helpers of the explore and review kinds never change files.",
+        "Start independent helpers in the same turn so they run at the same time.",
+        "The helper's final message is its report; trust it, but check anything surprising "
+        "yourself before acting on it.",
+        "Helpers started in the background tell you when they finish; do not poll them.",
+    ],
+    "update_todos": [
+        "Use it when the user gives several tasks at once, when a task needs planning, or when "
+        "work turns out bigger than it looked; skip it for a single small change or a question.",
+        "Write items as concrete actions ('Add a shipment table migration'), not themes.",
+        "Keep the list honest: an item whose tests fail is not completed; add an item for what "
+        "is blocking instead.",
+        "Remove items that turned out to be unnecessary rather than marking them done.",
+    ],
+    "ask_user": [
+        "Put the option you recommend first and add '(recommended)' to its label.",
+        "Do not offer an 'Other' option: the user can always answer in their own words.",
+        "Ask when the choice changes what you build; decide yourself when it does not.",
+    ],
+    "fetch_url": [
+        "Prefer a tool that serves the site directly when one is listed; this one is general.",
+        "Answers are drawn from a summary of the page: for exact text, ask for a quotation.",
+        "Pages are cached for fifteen minutes, so fetching the same address again is cheap.",
+        "Never fetch addresses you made up; use the ones the user gave or a search returned.",
+    ],
+    "write_file": [
+        "Prefer editing existing files to creating new ones; a new file needs a reason.",
+        "Write complete files: no placeholders such as '...' or 'rest unchanged'.",
+        "Match the project's line endings, indentation and encoding.",
+    ],
+    "run_tests": [
+        "The summary counts tests per outcome; failures come with their assertion and the end of "
+        "their output, which is usually enough to find the cause.",
+        "A test that fails before your change too is worth a sentence to the user, not a fix "
+        "they did not ask for.",
+        "Flaky tests: run the failing one again on its own before concluding anything.",
+    ],
+}
+for _tool_def in TOOLS:
+    _notes = _NOTES.get(_tool_def["name"])
+    if _notes:
+        _tool_def["description"] += "\n\nUsage notes:\n" + "\n".join(f"- {line}" for line in _notes)

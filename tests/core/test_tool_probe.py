@@ -45,6 +45,9 @@ def gateway(fake: FakeOllama) -> Iterator[Gateway]:
             Mapping(
                 name="coder-small", model=QWEN, options=ModelOptions(num_ctx=8192), on_overflow="truncate"
             ),
+            Mapping(
+                name="coder-refusing", model=QWEN, options=ModelOptions(num_ctx=8192), on_overflow="refuse"
+            ),
         ],
     )
     with running(Gateway(config, master_key=KEY)) as gw:
@@ -119,6 +122,16 @@ async def test_a_prompt_ollama_cut_does_not_fit_and_is_asked_once(gateway: Gatew
     assert result.outcome is Outcome.DOES_NOT_FIT and not result.passed, result.verdict
     assert "8,192-token context" in result.verdict
     assert len(result.runs) == 1 and len(fake.bodies("/api/chat")) == 1
+
+
+async def test_a_prompt_the_gateway_refuses_as_too_long_does_not_fit(
+    gateway: Gateway, fake: FakeOllama
+) -> None:
+    fake.set_replier(QWEN, probe_model("calls"))
+    result = await probe_tool_calls(gateway.url, KEY, "coder-refusing", num_ctx=8192)
+    assert result.outcome is Outcome.DOES_NOT_FIT and not result.passed, result.verdict
+    assert "HTTP 400: prompt is too long" in result.verdict and "maximum" in result.verdict
+    assert fake.bodies("/api/chat") == [], "refused before Ollama"
 
 
 async def test_a_failed_request_is_no_verdict(gateway: Gateway, fake: FakeOllama) -> None:
