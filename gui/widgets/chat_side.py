@@ -35,7 +35,8 @@ class ChatSide(QWidget):
         self.probe_button = QPushButton("Probe tool calls")
         self.probe_button.setObjectName(f"chatProbe{label}")
         self.probe_button.setToolTip(
-            "Send one Claude-Code-like request with tools and check that a real tool call comes back"
+            "Send a conversation as big as Claude Code's (24 tools, about 20k tokens), three times, "
+            "and check that real tool calls come back"
         )
         self.transcript = QPlainTextEdit()
         self.transcript.setObjectName(f"chatTranscript{label}")
