@@ -388,7 +388,9 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(500, {"error": problem})  # Ollama's scheduler, reading the options
             return
         prompt_chars = (
+            # the chat template writes the tools into the prompt too
             sum(len(str(m.get("content") or "")) for m in req.get("messages") or [])
+            + (len(json.dumps(req["tools"])) if req.get("tools") else 0)
             if chat
             else len(str(req.get("prompt") or "")) + len(str(req.get("system") or ""))
         )
