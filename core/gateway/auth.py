@@ -99,18 +99,25 @@ _ANTHROPIC_ERROR_TYPES = {
 }
 
 
-def api_error(anthropic: bool, status: int, message: str, code: str | None = None) -> dict[str, Any]:
+def api_error(
+    anthropic: bool, status: int, message: str, code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
     """An error body in the shape the client's API uses (Anthropic's or OpenAI's)."""
     if anthropic:
         kind = _ANTHROPIC_ERROR_TYPES.get(status, "invalid_request_error")
         return {"type": "error", "error": {"type": kind, "message": message}}
-    return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
+    return {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
 
 
 async def send_json(send: Send, status: int, body: dict[str, Any], *, close: bool = False) -> None:
-    """Answer a request with ``body`` as JSON (``close``: end the connection after it)."""
+    """Answer a request the client should not repeat as it is with ``body`` as JSON
+    (``close``: end the connection after it)."""
     data = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(data)).encode()),
+        (b"x-should-retry", b"false"),  # the official SDKs then show the error at once
+    ]
     if close:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})

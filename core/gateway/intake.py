@@ -52,7 +52,7 @@ _COMMON: dict[str, tuple[tuple[type, ...], str]] = {
 _SHAPES: dict[str, tuple[tuple[str, ...], dict[str, tuple[tuple[type, ...], str]]]] = {
     "/v1/chat/completions": (("model", "messages"), {"messages": _MESSAGES, "max_tokens": _INT, "n": _INT}),
     "/v1/messages": (
-        ("model", "messages"),
+        ("model", "max_tokens", "messages"),
         {"messages": _MESSAGES, "max_tokens": _INT, "system": _TEXT_OR_LIST, "stop_sequences": _LIST},
     ),
     "/v1/messages/count_tokens": (("model", "messages"), {"messages": _MESSAGES, "system": _TEXT_OR_LIST}),
@@ -66,7 +66,15 @@ _SHAPES["/responses"] = _SHAPES["/v1/responses"]
 
 
 class BadRequest(ValueError):
-    """The body is not what the route takes; the message says what to fix."""
+    """The body is not what the route takes; the message says what to fix.
+
+    Attributes:
+        param: the field at fault (OpenAI's error ``param``), if one is.
+    """
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 def check_shape(path: str, body: bytes) -> None:
@@ -82,15 +90,17 @@ def check_shape(path: str, body: bytes) -> None:
     required, typed = _SHAPES.get(path, ((), {}))
     for name in required:
         if data.get(name) is None:
-            raise BadRequest(f"'{name}' is required")
+            raise BadRequest(f"'{name}' is required", name)
     for name, (types, what) in (_COMMON | typed).items():
         if name in data and data[name] is not None and not _is(data[name], types):
-            raise BadRequest(f"'{name}' must be {what}, not {_json_type(data[name])}")
+            raise BadRequest(f"'{name}' must be {what}, not {_json_type(data[name])}", name)
     messages = data.get("messages")
     if isinstance(messages, list):
         for index, message in enumerate(messages):
             if not isinstance(message, dict):
-                raise BadRequest(f"messages[{index}] must be an object, not {_json_type(message)}")
+                raise BadRequest(
+                    f"messages[{index}] must be an object, not {_json_type(message)}", "messages"
+                )
 
 
 def _is(value: object, types: tuple[type, ...]) -> bool:
@@ -168,7 +178,9 @@ class RequestIntake:
             check_shape(path, body)
         except BadRequest as exc:
             self.malformed += 1
-            await send_json(send, 400, api_error(anthropic, 400, str(exc), code="invalid_request"))
+            await send_json(
+                send, 400, api_error(anthropic, 400, str(exc), code="invalid_request", param=exc.param)
+            )
             return
         await self.app(scope, _replay(body, receive), send)
 
