@@ -26,6 +26,14 @@ connection lost mid-stream → the client's error event. A backend that refuses 
 skipped for the next requests (the engine's breaker) and the mapping's next backend is tried.
 When the client goes away before its answer is complete, streamed or not, the request to
 Ollama is closed so generation stops.
+
+Local models, as Claude Code meets them (issue 14): a prompt estimated
+(:mod:`core.fastpath.tokens`) to be longer than the mapping's context, less the room its answer
+asks for, is refused with the API's own "too long" 400 when the mapping says so (Ollama would
+cut it silently; Claude Code compacts on Anthropic's), and ``/v1/messages/count_tokens``
+answers with the same estimate. Tool calls the model wrote as text become real calls
+(:mod:`core.fastpath.tool_repair`) before any dialect translates the answer, so all three
+APIs get them; the record says so, and carries Ollama's ``load_duration``.
 """
 
 from __future__ import annotations

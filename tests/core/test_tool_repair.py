@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from core.fastpath.tool_repair import RepairedCall, find_calls, may_become_call
+from core.fastpath.tool_repair import RepairedCall, StreamRepair, find_calls, may_become_call, offered_tools
 
 TOOLS = {
     "Bash": {
@@ -100,3 +100,72 @@ def test_no_tools_offered_means_no_repair() -> None:
 )
 def test_a_stream_holds_back_only_what_may_become_a_call(start: str, held: bool) -> None:
     assert may_become_call(start) is held
+
+
+def chunk(
+    content: str = "", *, thinking: str = "", done: bool = False, calls: list[object] | None = None
+) -> dict[str, object]:
+    message: dict[str, object] = {"role": "assistant", "content": content}
+    if thinking:
+        message["thinking"] = thinking
+    if calls:
+        message["tool_calls"] = calls
+    out: dict[str, object] = {"message": message, "done": done}
+    if done:
+        out.update(done_reason="stop", prompt_eval_count=12, eval_count=5)
+    return out
+
+
+def fed(repair: StreamRepair, chunks: list[dict[str, object]]) -> list[list[dict[str, object]]]:
+    return [[dict(piece) for piece in repair.feed(c)] for c in chunks]
+
+
+def test_a_streamed_call_written_as_text_is_held_back_then_sent_as_a_call() -> None:
+    repair = StreamRepair(TOOLS)
+    written = '<tool_call>\n{"name": "Bash", "arguments": {"command": "ls -la"}}\n</tool_call>'
+    pieces = fed(repair, [chunk(written[:9]), chunk(written[9:30]), chunk(written[30:]), chunk(done=True)])
+    assert pieces[:3] == [[], [], []], "nothing goes out while it may be a call"
+    *before, end = pieces[3]
+    assert [p["message"]["tool_calls"] for p in before] == [  # type: ignore[index]
+        [{"function": {"index": 0, "name": "Bash", "arguments": {"command": "ls -la"}}}]
+    ]
+    assert end["done"] and end["done_reason"] == "stop" and end["message"]["content"] == ""  # type: ignore[index]
+    assert repair.shape == "tool_call_tag"
+
+
+def test_thinking_goes_on_while_text_is_held_and_text_that_is_no_call_is_released_whole() -> None:
+    repair = StreamRepair(TOOLS)
+    first = fed(repair, [chunk("<tool", thinking="hmm")])[0]
+    assert [(p["message"]["thinking"], p["message"]["content"]) for p in first] == [("hmm", "")]  # type: ignore[index]
+    (released,) = fed(repair, [chunk("s are handy")])[0]
+    assert released["message"]["content"] == "<tools are handy"  # type: ignore[index]
+    assert fed(repair, [chunk(" pair.")]) == [[chunk(" pair.")]], "after that, text streams as it comes"
+    assert repair.shape is None
+
+
+def test_held_text_that_is_no_call_in_the_end_comes_out_with_the_last_chunk() -> None:
+    repair = StreamRepair(TOOLS)
+    assert fed(repair, [chunk('{"name": "Nope", "arguments": {}}')]) == [[]]
+    (end,) = fed(repair, [chunk(done=True)])[0]
+    assert end["message"]["content"] == '{"name": "Nope", "arguments": {}}' and end["done"]  # type: ignore[index]
+
+
+def test_a_real_tool_call_releases_held_text_untouched() -> None:
+    repair = StreamRepair(TOOLS)
+    call = {"function": {"name": "Bash", "arguments": {"command": "ls"}}}
+    assert fed(repair, [chunk(" ")]) == [[]]
+    (out,) = fed(repair, [chunk(calls=[call])])[0]
+    assert out["message"] == {"role": "assistant", "content": " ", "tool_calls": [call]}
+
+
+def test_without_offered_tools_nothing_is_held() -> None:
+    repair = StreamRepair({})
+    assert fed(repair, [chunk("{")]) == [[chunk("{")]]
+
+
+def test_the_tools_an_ollama_request_offers_by_name() -> None:
+    body = {
+        "tools": [{"type": "function", "function": {"name": "Bash", "parameters": TOOLS["Bash"]}}, {"x": 1}]
+    }
+    assert offered_tools(body) == {"Bash": TOOLS["Bash"]}
+    assert offered_tools({}) == {}
