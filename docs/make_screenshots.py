@@ -25,7 +25,7 @@ SIZE = (1180, 760)
 
 async def tour(controller: object, panels: list[str], fake: object) -> None:
     from docs.stage_mappings import probe_verdicts
-    from docs.stage_models import fit_shown, pull_in_progress
+    from docs.stage_models import fit_shown, pull_in_progress, reload_warning
     from docs.stage_observability import chat_ab, monitor_traffic
     from gui.controller import AppController
 
@@ -50,6 +50,14 @@ async def tour(controller: object, panels: list[str], fake: object) -> None:
             await probe_verdicts(controller, fake)
         if key in ("models", "hardware"):  # a pull part-way; the fit estimate filled in
             await (pull_in_progress if key == "models" else fit_shown)(controller, fake)
+        if key == "reload":  # the Hardware panel warning that a mapping would reload its model
+            window.show_panel("hardware")
+            await fit_shown(controller, fake)
+            await reload_warning(controller, fake)
+            await asyncio.sleep(0.5)
+            window.grab().save(str(OUT / "reload.png"))
+            print(f"wrote {OUT / 'reload.png'}")
+            continue
         window.show_panel(key)
         await asyncio.sleep(0.5)  # let the panel lay out and paint
         path = OUT / f"{key}.png"
@@ -72,7 +80,7 @@ def main(argv: list[str]) -> int:
     from tests.fakes.fake_ollama import FakeOllama
     from tests.fakes.ollama_catalog import default_models
 
-    panels = argv or [*(key for key, _ in PANELS), "claude"]
+    panels = argv or [*(key for key, _ in PANELS), "claude", "reload"]
     OUT.mkdir(parents=True, exist_ok=True)
     app = QApplication(sys.argv[:1])
     loop = qasync.QEventLoop(app)

@@ -46,3 +46,14 @@ async def fit_shown(controller: object, fake: FakeOllama) -> None:
         if panel.tuning.fit.estimate is not None:
             return
         await asyncio.sleep(0.1)
+
+
+async def reload_warning(controller: object, fake: FakeOllama) -> None:
+    """The Hardware panel with claude-*haiku* given a smaller context than the other mappings on
+    its model: the warning that Ollama would load the model again, and its one-click fix."""
+    from gui.controller import AppController
+
+    assert isinstance(controller, AppController)
+    panel = controller.hardware_panel
+    await panel.select_mapping("claude-*haiku*")
+    panel.tuning.context.set_value(16384)
