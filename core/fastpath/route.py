@@ -60,7 +60,7 @@ from core.fastpath import responses as direct_responses
 from core.fastpath.dialect import Dialect
 from core.fastpath.plan import DirectPlan, Route, Target
 from core.fastpath.responses_memory import ResponseMemory
-from core.fastpath.tokens import PromptSize, prompt_limit
+from core.fastpath.tokens import IMAGE_TOKENS, PromptSize, images_in, prompt_limit
 from core.fastpath.tool_repair import StreamRepair, offered_tools, repair_answer
 from core.fastpath.wire import RequestError, Unsupported, dumps, loads
 from core.gateway.auth import ASGIApp, Message, Receive, Scope, Send
@@ -105,7 +105,8 @@ class _Call:
     target: Target | None = None
     model: str = ""
     num_ctx: int | None = None
-    size: int = 0  # the request's bytes (for the prompt-token estimate)
+    size: int = 0  # the request's bytes less its images' (for the prompt-token estimate)
+    images: int = 0  # the images it carries
     tools: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # repairable calls
     repaired: str = ""  # how a call the model wrote as text was written
     fallback: str = ""  # the fallback being tried, once the mapping's own model failed
@@ -220,8 +221,9 @@ class DirectRoute:
             stream=bool(ollama_body["stream"]),
             at=time.time(),
             began=time.perf_counter(),
-            size=len(body),
         )
+        call.images, image_bytes = images_in(ollama_body)
+        call.size = len(body) - image_bytes
         if await self._refuse_overflow(call, route.targets[0], ollama_body, send):
             return
         await self._answer(call, dialect, request, ollama_body, route, plan, scope, receive, send)
@@ -240,7 +242,13 @@ class DirectRoute:
         if route is None:
             await _pass_on(self.app, scope, body, receive, send)
             return
-        tokens = self.prompt_size.estimate(route.targets[0].model_for(requested), len(body))
+        target = route.targets[0]
+        images, image_bytes = 0, 0
+        with contextlib.suppress(Unsupported, RequestError, ValueError, TypeError, KeyError, AttributeError):
+            translated = direct_anthropic.ollama_request({**loads(body), "max_tokens": 1}, target, requested)
+            images, image_bytes = images_in(translated)
+        model = target.model_for(requested)
+        tokens = self.prompt_size.estimate(model, len(body) - image_bytes) + images * IMAGE_TOKENS
         payload = dumps({"input_tokens": tokens})
         headers = [*_JSON, (b"content-length", str(len(payload)).encode()), _MARK]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -254,6 +262,10 @@ class DirectRoute:
             return direct_responses.ResponsesExchange(self.responses)
         return _DIALECTS.get(path)
 
+    def _estimate(self, call: _Call) -> int:
+        """The request's prompt tokens, before Ollama counts them."""
+        return self.prompt_size.estimate(call.model, call.size) + call.images * IMAGE_TOKENS
+
     async def _refuse_overflow(
         self, call: _Call, target: Target, ollama_body: Mapping[str, Any], send: Send
     ) -> bool:
@@ -261,13 +273,14 @@ class DirectRoute:
         context cannot hold (Ollama would cut them silently); True when it did."""
         if not target.refuse_overflow or not target.num_ctx:
             return False
+        call.model = str(ollama_body.get("model", ""))
         options = ollama_body.get("options") or {}
         num_ctx = _int(options.get("num_ctx")) or target.num_ctx
-        estimate = self.prompt_size.estimate(str(ollama_body.get("model", "")), call.size)
+        estimate = self._estimate(call)
         limit = prompt_limit(num_ctx, _int(options.get("num_predict")))
         if estimate <= limit:
             return False
-        call.target, call.model, call.num_ctx = target, str(ollama_body.get("model", "")), num_ctx
+        call.target, call.num_ctx = target, num_ctx
         message, problem = _too_long(call.dialect, estimate, limit, num_ctx)
         await _send_error(send, call.dialect, 400, message, problem, final=True)
         self._record_failure(call, 400, message)
@@ -465,7 +478,7 @@ class DirectRoute:
     ) -> None:
         import aiohttp
 
-        estimate = self.prompt_size.estimate(call.model, call.size)
+        estimate = self._estimate(call)
         reply = dialect.stream_reply(call.requested, request, estimate)
         repair = StreamRepair(call.tools)
         await send({"type": "http.response.start", "status": 200, "headers": _SSE})

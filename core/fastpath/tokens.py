@@ -9,6 +9,9 @@ The direct path (:class:`core.fastpath.route.DirectRoute`) holds one :class:`Pro
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 #: Bytes of request JSON per prompt token before a model has answered once (prose and JSON
 #: schemas run 3-4.5 with the common tokenizers).
 DEFAULT_BYTES_PER_TOKEN = 4.0
@@ -50,3 +53,18 @@ def prompt_limit(num_ctx: int, max_output: int | None) -> int:
     """The most prompt tokens a request may hold in ``num_ctx`` with room for its output."""
     reserve = min(max(max_output or 0, 0), int(num_ctx * OUTPUT_SHARE))
     return num_ctx - reserve
+
+
+#: Prompt tokens an image costs a vision model, about (its base64 size says nothing of that:
+#: a 1 MB photo is read as one to two thousand tokens, not 250 000).
+IMAGE_TOKENS = 1600
+
+
+def images_in(ollama_body: Mapping[str, Any]) -> tuple[int, int]:
+    """The images an ``/api/chat`` body carries: how many, and their base64 bytes."""
+    count = size = 0
+    for message in ollama_body.get("messages") or ():
+        for image in message.get("images") or () if isinstance(message, dict) else ():
+            count += 1
+            size += len(image) if isinstance(image, str | bytes) else 0
+    return count, size

@@ -13,6 +13,7 @@ Completions and the Responses API — and says a retry cannot help. A mapping se
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 
@@ -220,3 +221,23 @@ def test_the_fake_ollama_cuts_a_long_prompt_to_its_context_and_reloads_for_other
     assert temperature.load_duration is not None and temperature.load_duration < 100_000_000, (
         "not a runner option"
     )
+
+
+def test_an_image_counts_as_the_tokens_a_model_reads_it_as_not_its_base64_size(
+    gateway: Gateway, fake: FakeOllama, seen: Collector
+) -> None:
+    photo = base64.b64encode(bytes(range(256)) * 1200).decode()  # 300 kB, far more than 4096 tokens as text
+    content = [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": photo}},
+        {"type": "text", "text": "What is in this picture?"},
+    ]
+    client = anthropic_client(gateway)
+    counted = client.messages.count_tokens(
+        model="claude-small", messages=[{"role": "user", "content": content}]
+    )
+    assert 1600 <= counted.input_tokens < 2000
+    reply = client.messages.create(
+        model="claude-small", max_tokens=500, messages=[{"role": "user", "content": content}]
+    )
+    assert reply.stop_reason == "end_turn"
+    assert fake.bodies("/api/chat")[0]["messages"][0]["images"] == [photo]
