@@ -11,7 +11,9 @@ Runs the fake Ollama and ``gatedeck serve`` as processes of their own and, again
   anything but 404.
 
 Every address is 127.0.0.1; every loop is bounded. Prints figures; asserts nothing.
-Usage: ``python -m bench.gateway_limits [--hold 15] [--connections 1100]``.
+Usage: ``python -m bench.gateway_limits [--hold 15] [--connections 1100] [--file-limit 1024]``
+(``--file-limit``: the gateway starts under that open-file limit, as on a system whose hard
+limit is 1,024).
 """
 
 from __future__ import annotations
@@ -186,10 +188,22 @@ def _routes(port: int, key: str) -> dict[str, object]:
     }
 
 
+def _limit_files(limit: int) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hold", type=float, default=15.0, help="seconds each kind of connection is held")
     parser.add_argument("--connections", type=int, default=1100)
+    parser.add_argument(
+        "--file-limit",
+        type=int,
+        default=0,
+        help="start the gateway under this open-file limit (soft and hard)",
+    )
     args = parser.parse_args(argv)
     home = tempfile.mkdtemp(prefix="gatedeck-bench-")
     env = {
@@ -213,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=(lambda: _limit_files(args.file_limit)) if args.file_limit else None,
     )
     try:
         _wait_http(f"http://{HOST}:{ollama_port}/api/version", fake)

@@ -18,6 +18,9 @@ refuses to start and says why. What the touches work around (DESIGN.md):
   client cache is flushed before the server exits;
 - ``Router.set_model_list`` keeps the old wildcard patterns (it never resets
   ``pattern_router``), so a hot-apply would keep serving removed patterns.
+- the Ollama stream reader skips a line that is not JSON, so a cut answer ended with
+  ``end_turn`` / ``[DONE]`` as if complete; such a line is an error here
+  (:func:`strict_ollama_stream`).
 
 The speed-ups (issue 9: functions py-spy showed on every request) are made here too, each
 switched by ``GATEDECK_GATEWAY_SPEEDUPS`` (:mod:`core.gateway.speedups`); ``0`` leaves LiteLLM's
@@ -222,6 +225,13 @@ class Proxy:
                     found.add((str(method), path))
 
         walk(list(self._server.app.routes))
+        # features LiteLLM registers on the first request under their prefix (/v1/messages,
+        # /mcp, /scim...): their prefixes stand for their routes
+        lazy = importlib.import_module("litellm.proxy._lazy_features")
+        for feature in getattr(lazy, "LAZY_FEATURES", ()):
+            for prefix in (*feature.path_prefixes, *feature.path_suffixes):
+                path = prefix if prefix.startswith("/") else "/x" + prefix
+                found.update({("GET", path), ("POST", path)})
         return sorted(found)
 
     def model_names(self) -> list[str]:
@@ -245,6 +255,7 @@ def load() -> Proxy:
         from litellm.proxy import proxy_server
 
         apply_speedups(version())
+        strict_ollama_stream(version())
     return Proxy(litellm, proxy_server)
 
 
@@ -554,8 +565,47 @@ class InlineLocalCompletions(concurrent.futures.ThreadPoolExecutor):
         return future
 
 
+# --------------------------------------------------------------------------- Ollama's stream
+
+STRICT_OLLAMA_STREAM = Pin(
+    "a malformed line in Ollama's stream is an error",
+    "litellm.llms.ollama.chat.transformation:OllamaChatCompletionResponseIterator",
+    sources={"_handle_string_chunk": "f664000f6ea88aeada24e67b59767a8f5774b15cd454086c969f2031a0592d9e"},
+    fallback="a malformed line in Ollama's stream is skipped, so a cut answer may look complete",
+)
+
+
+def strict_ollama_stream(library: str = "") -> bool:
+    """Make a line of Ollama's stream that is not JSON end the answer with an error.
+
+    LiteLLM's stream reader skips such a line as if it were empty; the stream then ends with
+    ``end_turn`` / ``[DONE]`` and a cut answer looks complete to the client. Idempotent.
+    """
+    if not pins.fits(STRICT_OLLAMA_STREAM, library):
+        return False
+    owner = STRICT_OLLAMA_STREAM.resolve()
+    if "_handle_string_chunk" in vars(owner):
+        return True
+    original = STRICT_OLLAMA_STREAM.original("_handle_string_chunk")
+    from litellm.llms.ollama.common_utils import OllamaError
+
+    def _handle_string_chunk(self: Any, str_line: str) -> Any:
+        if "[DONE]" not in str_line and self._string_to_dict_parser(str_line) is None:
+            raise OllamaError(
+                status_code=502,
+                message="Ollama sent a line that is not JSON in its answer; the answer is incomplete",
+                headers={},
+            )
+        return original(self, str_line)
+
+    setattr(_handle_string_chunk, pins.ORIGINAL, original)
+    owner._handle_string_chunk = _handle_string_chunk
+    return True
+
+
 #: Every pin of this module (the speed-ups' included), for tests/core/test_seams.py.
 PINS: tuple[Pin, ...] = (
+    STRICT_OLLAMA_STREAM,
     CONFIG_IN_MEMORY,
     CONFIG_READER,
     RESTART_RESET,

@@ -10,6 +10,8 @@ import contextlib
 import json
 import re
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +24,9 @@ from core.gateway import engine as gateway_engine
 from core.gateway.allowlist import GET_PATHS, HEAD_PROBES, POST_PATHS, allowed
 from core.gateway.connections import MOST_CONNECTIONS
 from core.gateway.service import Gateway
-from tests.core.gateway_support import KEY, auth, free_port, running, tier_config
+from core.paths import AppPaths
+from core.secrets import MASTER_KEY, open_secret_store
+from tests.core.gateway_support import KEY, REPO, auth, free_port, running, tier_config, wait_until
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.ollama_catalog import default_models
 
@@ -145,43 +149,81 @@ def test_an_unknown_route_is_404_in_the_anthropic_shape_for_anthropic_clients(ga
 
 
 # ---------------------------------------------------------------- bodies
-def test_a_body_over_the_limit_is_413_in_each_api_shape_and_memory_comes_back(gateway: Gateway) -> None:
-    big = (
-        b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "'
-        + b"a" * (100 * 1024 * 1024)
-        + b'"}]}'
+def _hundred_mb(model: str) -> bytes:
+    head = b'{"model": "' + model.encode() + b'", "max_tokens": 8, "messages": [{"role": "user", "content": "'
+    return head + b"a" * (100 * 1024 * 1024) + b'"}]}'
+
+
+def _in_chunks(body: bytes) -> Iterator[bytes]:
+    """``body`` sent without Content-Length: the gateway counts it as it arrives."""
+    view = memoryview(body)
+    for start in range(0, len(body), 1 << 20):
+        yield bytes(view[start : start + (1 << 20)])
+
+
+def test_a_body_over_the_limit_is_413_in_each_api_shape(gateway: Gateway, fake: FakeOllama) -> None:
+    fake.clear_requests()
+    big = _hundred_mb("gpt-4o")
+    response = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        content=big,
+        headers={**auth(), "content-type": "application/json"},
+        timeout=60,
     )
-
-    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
-        view = memoryview(big)
-        for start in range(0, len(big), 1 << 20):
-            yield bytes(view[start : start + (1 << 20)])
-
-    def refuse_both() -> None:
-        response = httpx.post(
-            f"{gateway.url}/v1/chat/completions",
-            content=big,
-            headers={**auth(), "content-type": "application/json"},
-            timeout=60,
-        )
-        assert response.status_code == 413
-        assert response.json()["error"]["code"] == "request_too_large"
-        assert "max_body_mb" in response.json()["error"]["message"]
-        response = httpx.post(
-            f"{gateway.url}/v1/messages", content=chunks(), headers=ANTHROPIC_HEADERS, timeout=60
-        )
-        assert response.status_code == 413
-        assert response.json()["error"]["type"] == "request_too_large"
-
-    process = psutil.Process()
-    refuse_both()  # the first pays for buffers that stay (the client's among them)
-    rss_before = process.memory_info().rss
-    for _ in range(3):  # 600 MB refused
-        refuse_both()
-    rss_after = process.memory_info().rss
-    # the gateway kept none of it (the client and the gateway share this process)
-    assert rss_after - rss_before < 32 * 1024 * 1024, (rss_before, rss_after)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
+    assert "max_body_mb" in response.json()["error"]["message"]
+    response = httpx.post(
+        f"{gateway.url}/v1/messages", content=_in_chunks(big), headers=ANTHROPIC_HEADERS, timeout=60
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["type"] == "request_too_large"
+    assert fake.bodies("/api/chat") == []
     _answer_ok(gateway)
+
+
+def test_gatedeck_serve_keeps_nothing_of_refused_bodies(fake: FakeOllama) -> None:
+    """Memory of the real ``gatedeck serve`` process (alone in it) before and after 100 MB bodies."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core.cli.main", "--ollama-url", fake.url, "serve", "--port", str(port)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            assert proc.poll() is None, "gatedeck serve exited"
+            with contextlib.suppress(httpx.HTTPError):
+                return httpx.get(f"{url}/health/liveliness", timeout=1).status_code == 200
+            return False
+
+        wait_until(up, 120, "gatedeck serve")
+        key = open_secret_store(AppPaths.from_env()).get(MASTER_KEY) or ""
+        headers = {"x-api-key": key, "anthropic-version": "2023-06-01", "content-type": "application/json"}
+        big = _hundred_mb("claude-sonnet-4-5")
+        served = psutil.Process(proc.pid)
+
+        def refuse() -> None:
+            assert (
+                httpx.post(f"{url}/v1/messages", content=big, headers=headers, timeout=60).status_code == 413
+            )
+            chunked = httpx.post(f"{url}/v1/messages", content=_in_chunks(big), headers=headers, timeout=60)
+            assert chunked.status_code == 413
+
+        refuse()  # the first pays for the buffers that stay
+        before = served.memory_info().rss
+        for _ in range(3):  # 600 MB refused
+            refuse()
+        after = served.memory_info().rss
+        assert after - before < 16 * 1024 * 1024, (before, after)  # a kept body would be 100 MB
+        answer = httpx.post(f"{url}/v1/messages", json=MESSAGE, headers=headers, timeout=30)
+        assert answer.status_code == 200, answer.text
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def test_a_body_under_the_limit_is_answered(gateway: Gateway) -> None:
@@ -345,3 +387,22 @@ def test_valid_requests_are_answered_while_1100_connections_are_held(
         for sock in held:
             sock.close()
     _answer_ok(gateway)
+
+
+# ---------------------------------------------------------------- a malformed stream from Ollama
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/chat/completions"])
+def test_a_malformed_line_in_ollamas_stream_ends_in_an_error_not_a_finished_answer(
+    gateway: Gateway, fake: FakeOllama, path: str
+) -> None:
+    fake.malformed("/api/chat", times=1)
+    body = {**(MESSAGE if path == "/v1/messages" else CHAT), "stream": True}
+    with httpx.stream(
+        "POST", gateway.url + path, json=body, headers=ANTHROPIC_HEADERS, timeout=30
+    ) as response:
+        text = "".join(response.iter_text()) if response.status_code == 200 else response.read().decode()
+    assert "end_turn" not in text and "[DONE]" not in text and '"finish_reason":"stop"' not in text
+    if path == "/v1/messages":
+        assert response.status_code == 200 and "event: error" in text  # after message_start
+    else:
+        assert response.status_code in (200, 502) and '"error"' in text
+    assert "Traceback" not in text
