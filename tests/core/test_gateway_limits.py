@@ -22,7 +22,7 @@ import pytest
 
 from core.gateway import engine as gateway_engine
 from core.gateway.allowlist import GET_PATHS, HEAD_PROBES, POST_PATHS, allowed
-from core.gateway.connections import MOST_CONNECTIONS
+from core.gateway.connections import MOST_CONNECTIONS, Admission, connection_cap, raise_file_limit
 from core.gateway.service import Gateway
 from core.paths import AppPaths
 from core.secrets import MASTER_KEY, open_secret_store
@@ -406,3 +406,63 @@ def test_a_malformed_line_in_ollamas_stream_ends_in_an_error_not_a_finished_answ
     else:
         assert response.status_code in (200, 502) and '"error"' in text
     assert "Traceback" not in text
+
+
+def test_an_idle_keep_alive_connection_is_closed(gateway: Gateway) -> None:
+    sock = socket.create_connection(("127.0.0.1", _port(gateway)), timeout=10)
+    try:
+        sock.sendall(b"GET /health/liveliness HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        began = time.monotonic()
+        sock.settimeout(10)
+        assert sock.recv(1) == b""  # closed by the gateway, not by the timeout here
+        assert time.monotonic() - began < 6
+    finally:
+        sock.close()
+
+
+# ---------------------------------------------------------------- the cap, on its own
+class _Connection:
+    def __init__(self, since: float | None) -> None:
+        self.since = since
+        self.dropped = False
+
+    def waiting_since(self) -> float | None:
+        return self.since
+
+    def drop(self) -> None:
+        self.dropped = True
+
+
+def test_past_the_cap_the_longest_waiting_connection_makes_room() -> None:
+    admission = Admission(cap=3)
+    busy, old, young, new = _Connection(None), _Connection(1.0), _Connection(2.0), _Connection(3.0)
+    admission.admit(new, [busy, old, young, new], 4)
+    assert old.dropped and not (busy.dropped or young.dropped or new.dropped)
+    assert admission.evicted == 1
+
+
+def test_past_the_cap_with_every_connection_answering_the_new_one_is_closed() -> None:
+    admission = Admission(cap=2)
+    first, second, new = _Connection(None), _Connection(None), _Connection(5.0)
+    admission.admit(new, [first, second, new], 3)
+    assert new.dropped and not (first.dropped or second.dropped)
+    assert admission.refused == 1
+
+
+@pytest.mark.parametrize(("limit", "cap"), [(256, 128), (1024, 768), (4096, 1024), (1_048_576, 1024)])
+def test_the_cap_leaves_room_under_the_file_limit(limit: int, cap: int) -> None:
+    assert connection_cap(limit) == cap
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows has no open-file limit to raise")
+def test_the_soft_file_limit_is_raised_to_the_hard_one() -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 512), hard))
+        assert raise_file_limit() == (hard if hard != resource.RLIM_INFINITY else 65536)
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == raise_file_limit()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
