@@ -1,0 +1,62 @@
+"""What the end-to-end tests with the real client CLIs share besides their fixtures
+(conftest.py): where the CLIs are, the gateway key, how Claude Code is started, what was
+recorded."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.paths import AppPaths
+from core.secrets import MASTER_KEY, open_secret_store
+from tests.core.gateway_support import REPO
+
+CLIENTS = REPO / "tests" / "clients" / "node_modules" / ".bin"
+CLAUDE = CLIENTS / "claude"
+CODEX = CLIENTS / "codex"
+QWEN = "qwen2.5-coder:7b"
+
+
+def require(cli: Path) -> None:
+    """Fail (never skip) when a CLI the test drives is not installed."""
+    if not cli.exists():
+        pytest.fail(f"{cli.name} is not installed at {cli}: run scripts/setup_clients")
+
+
+def gateway_key() -> str:
+    key = open_secret_store(AppPaths.from_env()).get(MASTER_KEY)
+    assert key, "gatedeck serve made a gateway key"
+    return key
+
+
+def run_claude(base_url: str, workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real ``claude`` with ``args``, pointed at ``base_url`` as a user would, offline."""
+    require(CLAUDE)
+    env = {
+        **os.environ,
+        "ANTHROPIC_BASE_URL": base_url,
+        "ANTHROPIC_AUTH_TOKEN": gateway_key(),
+        "DISABLE_AUTOUPDATER": "1",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_ERROR_REPORTING": "1",
+    }
+    return subprocess.run(
+        [str(CLAUDE), *args],
+        cwd=workdir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+def model_requests(out: Path, path: str) -> list[dict[str, Any]]:
+    """The recorded POSTs to ``path`` (a prefix), oldest first."""
+    seen = [json.loads(file.read_text()) for file in sorted(out.glob("*.json"))]
+    return [r for r in seen if r["method"] == "POST" and r["path"].startswith(path)]
