@@ -466,3 +466,23 @@ def test_the_soft_file_limit_is_raised_to_the_hard_one() -> None:
         assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == raise_file_limit()
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_endless_headers_are_cut_off_before_the_deadline(gateway: Gateway) -> None:
+    sock = socket.create_connection(("127.0.0.1", _port(gateway)), timeout=10)
+    try:
+        sock.sendall(b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ")
+        began = time.monotonic()
+        sent = 0
+        with contextlib.suppress(OSError):  # the gateway closes the connection mid-send
+            while sent < 8 * 1024 * 1024 and time.monotonic() - began < 2:
+                sock.sendall(b"a" * 65536)
+                sent += 65536
+        assert sent < 8 * 1024 * 1024
+        sock.settimeout(10)
+        with contextlib.suppress(ConnectionResetError):
+            while sock.recv(65536):  # a 400 from the HTTP parser, or nothing; then the end
+                pass
+        assert time.monotonic() - began < 2.5  # well before the 3 s receive deadline
+    finally:
+        sock.close()
