@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
 from typing import Protocol
 
 log = logging.getLogger(__name__)
@@ -73,6 +72,10 @@ class Held(Protocol):
 class Admission:
     """Keeps the number of open connections at most ``cap``, closing the longest-waiting one.
 
+    Connections are kept in the order they last began to wait for a request, so the one to
+    close is found from the front without looking at every connection (an attack opens
+    thousands a second).
+
     Args:
         cap: the most connections held at once.
     """
@@ -81,22 +84,31 @@ class Admission:
         self.cap = cap
         self.evicted = 0  # connections closed to make room
         self.refused = 0  # new connections closed because every held one was being served
+        self._order: dict[Held, None] = {}  # oldest wait first
 
-    def admit(self, new: Held, held: Iterable[Held], count: int) -> None:
-        """Called when ``new`` opened; ``held`` are all open connections (``new`` among them)."""
-        if count <= self.cap:
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def opened(self, new: Held) -> None:
+        """``new`` opened: hold it, closing the longest-waiting other one past the cap."""
+        self._order[new] = None
+        if len(self._order) <= self.cap:
             return
-        oldest: Held | None = None
-        oldest_since = 0.0
-        for connection in held:
-            since = connection.waiting_since()
-            if connection is new or since is None:
-                continue
-            if oldest is None or since < oldest_since:
-                oldest, oldest_since = connection, since
-        if oldest is not None:
-            self.evicted += 1
-            oldest.drop()
-        else:
-            self.refused += 1
-            new.drop()
+        for connection in self._order:
+            if connection is not new and connection.waiting_since() is not None:
+                self.evicted += 1
+                self.closed(connection)
+                connection.drop()
+                return
+        self.refused += 1
+        self.closed(new)
+        new.drop()
+
+    def waiting(self, connection: Held) -> None:
+        """``connection`` began to wait for its next request (it moves to the back)."""
+        if connection in self._order:
+            del self._order[connection]
+            self._order[connection] = None
+
+    def closed(self, connection: Held) -> None:
+        self._order.pop(connection, None)

@@ -27,8 +27,7 @@ import importlib.util
 import logging
 import math
 import socket
-from collections.abc import Iterable
-from typing import Any, cast
+from typing import Any
 
 import uvicorn
 
@@ -36,7 +35,6 @@ from core.gateway import pins, speedups
 from core.gateway.connections import (
     DEFAULT_RECEIVE_TIMEOUT_S,
     Admission,
-    Held,
     connection_cap,
     raise_file_limit,
 )
@@ -176,11 +174,12 @@ def guarded_protocol(
             self._gd_header_bytes = 0
             super().connection_made(transport)
             self._gd_wait()
-            admission.admit(self, cast(Iterable[Held], self.connections), len(self.connections))
+            admission.opened(self)
 
         def connection_lost(self, exc: Exception | None) -> None:
             if self._gd_timer is not None:
                 self._gd_timer.cancel()
+            admission.closed(self)
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
@@ -210,6 +209,10 @@ def guarded_protocol(
             self._gd_header_bytes = 0
             if self._gd_timer is not None:
                 self._gd_timer.cancel()
+                self._gd_timer = None
+            if self.transport.is_closing():
+                return
+            admission.waiting(self)
             self._gd_timer = self.loop.call_later(receive_timeout_s, self._gd_deadline)
 
         def _gd_deadline(self) -> None:

@@ -437,17 +437,23 @@ class _Connection:
 def test_past_the_cap_the_longest_waiting_connection_makes_room() -> None:
     admission = Admission(cap=3)
     busy, old, young, new = _Connection(None), _Connection(1.0), _Connection(2.0), _Connection(3.0)
-    admission.admit(new, [busy, old, young, new], 4)
-    assert old.dropped and not (busy.dropped or young.dropped or new.dropped)
-    assert admission.evicted == 1
+    for connection in (busy, old, young):
+        admission.opened(connection)
+    admission.waiting(old)  # answered, waiting again: now the youngest wait
+    admission.opened(new)
+    assert young.dropped and not (busy.dropped or old.dropped or new.dropped)
+    assert admission.evicted == 1 and len(admission) == 3
 
 
 def test_past_the_cap_with_every_connection_answering_the_new_one_is_closed() -> None:
     admission = Admission(cap=2)
     first, second, new = _Connection(None), _Connection(None), _Connection(5.0)
-    admission.admit(new, [first, second, new], 3)
+    for connection in (first, second, new):
+        admission.opened(connection)
     assert new.dropped and not (first.dropped or second.dropped)
-    assert admission.refused == 1
+    assert admission.refused == 1 and len(admission) == 2
+    admission.closed(first)
+    assert len(admission) == 1
 
 
 @pytest.mark.parametrize(("limit", "cap"), [(256, 128), (1024, 768), (4096, 1024), (1_048_576, 1024)])
