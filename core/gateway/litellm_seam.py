@@ -403,7 +403,7 @@ def _no_tenant_otel(original: Any) -> Any:
 def _free_local_models(original: Any) -> Any:
     # Logging.response_cost_calculator prices every answer (cost map lookups, token-type
     # breakdowns, a zero-cost diagnostic): 0.4-0.7 ms of CPU per Ollama request LiteLLM
-    # serves (a mapping with fallbacks, the fast path off). Ollama models are free,
+    # serves (the fast path off, a request it does not translate). Ollama models are free,
     # and GateDeck renders them with a zero price anyway, so the answer is always 0.0 for them;
     # cloud mappings still get LiteLLM's own pricing.
     def response_cost_calculator(self: Any, result: object, *args: Any, **kwargs: Any) -> float | None:
