@@ -72,7 +72,9 @@ def gateway(fake: FakeOllama, cloud: FakeCloud, recorder: MetricsRecorder) -> It
                 Mapping(name="llama-small", model=LLAMA),
                 *config.mappings,
             ],
-            "cloud": [CloudModel(name="cloud-mini", provider="openai", model=CLOUD_MODEL, api_base=cloud.url)],
+            "cloud": [
+                CloudModel(name="cloud-mini", provider="openai", model=CLOUD_MODEL, api_base=cloud.url)
+            ],
         }
     )
     gateway = Gateway(config, master_key=KEY, metrics=recorder, cloud_key=lambda entry: "sk-cloud-test")
@@ -113,11 +115,18 @@ def test_a_model_that_is_not_installed_falls_back_to_another_ollama_mapping_on_t
     assert [body["model"] for body in fake.bodies("/api/chat")] == ["qwen3-coder:30b", QWEN]
 
     (record,) = seen.wait(1)
-    assert (record.ok, record.mapping, record.fallback, record.model) == (True, "coder-next", "coder-small", QWEN)
+    assert (record.ok, record.mapping, record.fallback, record.model) == (
+        True,
+        "coder-next",
+        "coder-small",
+        QWEN,
+    )
     assert record.served_by == "coder-small" and "fallback coder-small" in record.routing
 
 
-def test_a_streamed_request_falls_back_the_same_way(gateway: Gateway, fake: FakeOllama, seen: Collector) -> None:
+def test_a_streamed_request_falls_back_the_same_way(
+    gateway: Gateway, fake: FakeOllama, seen: Collector
+) -> None:
     fake.set_reply(QWEN, "one two three", chunks=3)
     with openai_client(gateway).chat.completions.with_streaming_response.create(
         model="coder-next", messages=[{"role": "user", "content": "Count."}], stream=True
@@ -148,7 +157,9 @@ def test_ollama_errors_fall_back_but_a_bad_request_does_not(
     fake.clear_requests()
     fake.fail("/api/chat", status=400, error="option num_ctx must be of type integer", times=1)
     with pytest.raises(openai.BadRequestError):
-        openai_client(gateway).chat.completions.create(model="steady", messages=[{"role": "user", "content": "hi"}])
+        openai_client(gateway).chat.completions.create(
+            model="steady", messages=[{"role": "user", "content": "hi"}]
+        )
     assert [body["model"] for body in fake.bodies("/api/chat")] == [QWEN]
     (record,) = seen.wait(1)
     assert not record.ok and record.status == 400 and record.fallback == ""
@@ -181,7 +192,11 @@ def test_an_anthropic_client_gets_its_cloud_fallback_too(
     assert [b.text for b in reply.content if b.type == "text"] == ["Hello from the cloud."]
     assert [body["model"] for body in cloud.bodies] == [CLOUD_MODEL]
     (record,) = seen.wait(1)
-    assert record.ok and record.dialect == "anthropic" and (record.mapping, record.fallback) == ("away", "cloud-mini")
+    assert (
+        record.ok
+        and record.dialect == "anthropic"
+        and (record.mapping, record.fallback) == ("away", "cloud-mini")
+    )
 
 
 def test_a_failure_after_the_answer_began_is_not_answered_again_elsewhere(
@@ -200,3 +215,20 @@ def test_a_failure_after_the_answer_began_is_not_answered_again_elsewhere(
     assert [body["model"] for body in fake.bodies("/api/chat")] == [QWEN], "the fallback was not asked"
     (record,) = seen.wait(1)
     assert not record.ok and record.fallback == "" and record.mapping == "steady"
+
+
+def test_a_responses_request_from_codex_falls_back_too(
+    gateway: Gateway, fake: FakeOllama, seen: Collector
+) -> None:
+    fake.set_reply(QWEN, "Done.")
+    raw = openai_client(gateway).responses.with_raw_response.create(
+        model="coder-next", instructions="You are a coding agent.", input="List the files."
+    )
+    assert raw.parse().output_text == "Done."
+    assert raw.headers.get("x-gatedeck-path") == "direct"
+    assert [body["model"] for body in fake.bodies("/api/chat")] == ["qwen3-coder:30b", QWEN]
+    (record,) = seen.wait(1)
+    assert record.dialect == "responses" and (record.mapping, record.fallback) == (
+        "coder-next",
+        "coder-small",
+    )
