@@ -12,6 +12,12 @@
   each connection to close once idle, wait for connections and tasks up to the graceful
   timeout, then cancel, then the lifespan shutdown).
 
+Its HTTP protocol (httptools' or h11's) is subclassed by :func:`guarded_protocol` to hold
+GateDeck's connection limits (:mod:`core.gateway.connections`): a whole request within the
+receive deadline, at most 256 KB of header bytes, and the cap on open connections. uvicorn's
+own ``limit_concurrency`` is not used: it counts held idle connections too and answers the
+valid request with a 503, the very starvation the limits are there to stop.
+
 The uvicorn methods the copy replaces are pinned by a hash of their source (:data:`QUICK_STOP`),
 checked when a server is made: after an upgrade that changed them the gateway logs it once and
 runs uvicorn's own server (slower to stop, same answers); tests/core/test_seams.py fails, so the

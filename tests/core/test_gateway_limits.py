@@ -1,7 +1,8 @@
 """What a hostile local program can do to the gateway, tried over real HTTP on 127.0.0.1.
 
 One real gateway (LiteLLM in-process, the fake Ollama behind it) per way of answering: GateDeck's
-fast path, and LiteLLM's proxy (``direct_path`` off). Every loop here is bounded.
+fast path, LiteLLM's proxy (``direct_path`` off), and the fast path behind uvicorn's h11 parser
+(where httptools is not installed). Every loop here is bounded.
 """
 
 from __future__ import annotations
@@ -50,15 +51,18 @@ def fake() -> Iterator[FakeOllama]:
         yield server
 
 
-@pytest.fixture(scope="module", params=["fast path", "litellm"])
+@pytest.fixture(scope="module", params=["fast path", "litellm", "h11 parser"])
 def gateway(request: pytest.FixtureRequest, fake: FakeOllama) -> Iterator[Gateway]:
     config = tier_config(fake.url, free_port())
     gateway_settings = config.gateway.model_copy(
-        update={"direct_path": request.param == "fast path", "receive_timeout_s": 3.0, "max_body_mb": 4}
+        update={"direct_path": request.param != "litellm", "receive_timeout_s": 3.0, "max_body_mb": 4}
     )
     gw = Gateway(config.model_copy(update={"gateway": gateway_settings}), master_key=KEY)
-    with running(gw):
-        yield gw
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param == "h11 parser":  # uvicorn's pure-Python parser, as without httptools
+            patch.setenv("GATEDECK_GATEWAY_SPEEDUPS", "-httptools")
+        with running(gw):
+            yield gw
 
 
 def _answer_ok(gateway: Gateway) -> float:
