@@ -14,44 +14,20 @@ import copy
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from core.gateway import litellm_seam
 from core.gateway import speedups as gateway_speedups
-from core.gateway.allowlist import RouteAllowlist
 from core.gateway.auth import ASGIApp, KeyCheck, Message, Receive, Scope, Send
-from core.gateway.intake import RequestIntake
 from core.gateway.render import RenderedGateway, RouteTable
 from core.metrics.litellm_hook import RecordBuilder
 
 if TYPE_CHECKING:  # loaded with the engine, on its thread, not while the window opens
     from core.fastpath.plan import DirectPlan
     from core.fastpath.route import DirectRoute
+    from core.gateway.allowlist import RouteAllowlist
     from core.metrics.recorder import MetricsRecorder
-
-
-@dataclass(frozen=True)
-class FallbackEvent:
-    """A request whose model group failed and went to its fallback (for the monitor).
-
-    Attributes:
-        from_group: the mapping (or model) that failed.
-        to_group: the fallback that was tried.
-        succeeded: whether the fallback answered.
-        error: why the first group failed, in one line.
-        at: ``time.time()`` when it happened.
-    """
-
-    from_group: str
-    to_group: str
-    succeeded: bool
-    error: str
-    at: float
-
-
-EventSink = Callable[[FallbackEvent], None]
 
 
 class LifespanWatch:
@@ -83,7 +59,6 @@ class Engine:
         self._timeout_s = 600.0
         self._max_body = 32 * 1024 * 1024
         self.routes = RouteTable()
-        self.event_sink: EventSink | None = None
         self.breaker = BackendBreaker()
         #: where requests are recorded, both paths (:meth:`record_to`)
         self.recorder: MetricsRecorder | None = None
@@ -128,6 +103,8 @@ class Engine:
         """The proxy app behind GateDeck's route allowlist, key check and request intake (and
         its direct path), and the lifespan watch inside it."""
         from core.fastpath.route import DirectRoute
+        from core.gateway.allowlist import RouteAllowlist
+        from core.gateway.intake import RequestIntake
 
         watch = LifespanWatch(self._proxy.app)
         self.direct = DirectRoute(
@@ -202,21 +179,6 @@ class Engine:
 
     def filter_deployments(self, deployments: list[Any]) -> list[Any]:
         return self.breaker.filter(deployments)
-
-    def fell_back(self, group: str, to_group: str, error: Exception, *, succeeded: bool) -> None:
-        sink = self.event_sink
-        if sink is None:
-            return
-        message = str(getattr(error, "message", error)).strip().splitlines()
-        sink(
-            FallbackEvent(
-                from_group=group,
-                to_group=to_group,
-                succeeded=succeeded,
-                error=message[0][:300] if message else type(error).__name__,
-                at=time.time(),
-            )
-        )
 
 
 _UNREACHABLE = ("Cannot connect to host", "Connect call failed", "Connection refused", "ConnectError")

@@ -125,7 +125,6 @@ class ProxyEvents(Protocol):
     def succeeded(self, kwargs: Mapping[str, Any], start_time: Any, end_time: Any) -> None: ...
     def failed(self, request_data: Mapping[str, Any], error: Exception) -> tuple[int, str] | None: ...
     def filter_deployments(self, deployments: list[Any]) -> list[Any]: ...
-    def fell_back(self, group: str, to_group: str, error: Exception, *, succeeded: bool) -> None: ...
 
 
 class Proxy:
@@ -351,18 +350,6 @@ def _callback_class() -> type:
             parent_otel_span: Any = None,
         ) -> list[Any]:
             return self._events.filter_deployments(healthy_deployments)
-
-        async def log_success_fallback_event(
-            self, original_model_group: str, kwargs: dict[str, Any], original_exception: Exception
-        ) -> None:
-            to = str(kwargs.get("model", ""))
-            self._events.fell_back(original_model_group, to, original_exception, succeeded=True)
-
-        async def log_failure_fallback_event(
-            self, original_model_group: str, kwargs: dict[str, Any], original_exception: Exception
-        ) -> None:
-            to = str(kwargs.get("model", ""))
-            self._events.fell_back(original_model_group, to, original_exception, succeeded=False)
 
     return GateDeckCallback
 

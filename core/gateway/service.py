@@ -31,7 +31,6 @@ from typing import TypeVar
 from core.config.schema import CloudModel, Config
 from core.errors import GateDeckError, GatewayBusy, GatewayError, GatewayStartError
 from core.gateway import engine as gateway_engine
-from core.gateway.engine import FallbackEvent
 from core.gateway.health import (
     GatewayHealth,
     check_backends,
@@ -47,14 +46,13 @@ from core.metrics.recorder import MetricsRecorder
 from core.metrics.request_log import RequestLog
 from core.paths import AppPaths
 
-__all__ = ["ApplyMode", "ApplyResult", "FallbackEvent", "Gateway", "GatewayState", "GatewayStatus"]
+__all__ = ["ApplyMode", "ApplyResult", "Gateway", "GatewayState", "GatewayStatus"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
 StatusListener = Callable[[GatewayStatus], None]
-EventListener = Callable[[FallbackEvent], None]
 CloudKeyLookup = Callable[[CloudModel], str | None]
 
 
@@ -109,7 +107,6 @@ class Gateway:
         self._deliver_lock = threading.RLock()
         self._status = GatewayStatus(GatewayState.STOPPED, self.url)
         self._listeners: Listeners[GatewayStatus] = Listeners()
-        self._event_listeners: Listeners[FallbackEvent] = Listeners()
         self._thread: GatewayThread | None = None
         self._exits: dict[GatewayThread, ThreadExit] = {}
         self._timer: threading.Timer | None = None
@@ -168,12 +165,6 @@ class Gateway:
         whichever thread made the change (the gateway thread, a timer, the caller's).
         """
         return self._listeners.add(callback, loop)
-
-    def add_event_listener(
-        self, callback: EventListener, loop: asyncio.AbstractEventLoop | None = None
-    ) -> Callable[[], None]:
-        """Call ``callback(event)`` for each fallback the gateway takes (for the monitor)."""
-        return self._event_listeners.add(callback, loop)
 
     async def watch(self) -> AsyncIterator[GatewayStatus]:
         """The current status, then every change, on the caller's loop (a status may repeat)."""
@@ -373,7 +364,6 @@ class Gateway:
 
     async def _prepare(self, config: Config) -> RenderedGateway:
         engine = gateway_engine.load()
-        engine.event_sink = self._on_engine_event
         engine.record_to(self.metrics)
         if self._installed_fixed is None:
             await self._learn_models(config)
@@ -484,9 +474,6 @@ class Gateway:
                 status = GatewayStatus(state, self.url, reason, self._restarts, retrying)
                 self._status = status
             self._listeners.deliver(status)
-
-    def _on_engine_event(self, event: FallbackEvent) -> None:
-        self._event_listeners.deliver(event)
 
 
 def _reason_of(exc: BaseException) -> str:

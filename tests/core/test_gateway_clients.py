@@ -17,7 +17,6 @@ import openai
 import pytest
 
 from core.config.schema import Mapping, OllamaBackend
-from core.gateway.engine import FallbackEvent
 from core.gateway.health import check_health, models_that_cannot_think
 from core.gateway.service import Gateway, GatewayState
 from tests.core.gateway_support import (
@@ -30,6 +29,7 @@ from tests.core.gateway_support import (
     free_port,
     running,
     tier_config,
+    wait_until,
 )
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.ollama_catalog import default_models
@@ -354,18 +354,16 @@ def test_liveliness_answers_without_a_key_but_models_do_not(gateway: Gateway) ->
 def test_fallback_answers_normally_and_is_reported(
     gateway: Gateway, fake: FakeOllama, requested: str, fallback_model: str
 ) -> None:
-    events: list[FallbackEvent] = []
-    remove = gateway.add_event_listener(events.append)
-    try:
-        response = openai_client(gateway).chat.completions.create(
-            model=requested, messages=[{"role": "user", "content": "hi"}]
-        )
-    finally:
-        remove()
+    before = len(gateway.metrics.records())
+    response = openai_client(gateway).chat.completions.create(
+        model=requested, messages=[{"role": "user", "content": "hi"}]
+    )
     assert response.choices[0].message.content == f"Hello from {fallback_model}."
     assert last_chat(fake)["model"] == fallback_model
-    assert [(e.from_group, e.succeeded) for e in events] == [(requested, True)]
-    assert events[0].error
+    wait_until(lambda: len(gateway.metrics.records()) > before, 10, "the request's record")
+    record = gateway.metrics.records()[-1]
+    assert (record.mapping, record.ok) == (requested, True)
+    assert record.fallback and record.fallback != requested, "the Monitor shows the hop"
 
 
 def test_a_stopped_backend_is_skipped_while_another_serves_the_mapping(
