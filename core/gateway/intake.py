@@ -11,10 +11,10 @@ shape, where LiteLLM would answer 500 with a Python traceback. The body then goe
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
+from core.fastpath.wire import loads
 from core.gateway.auth import (
     ASGIApp,
     Message,
@@ -80,11 +80,10 @@ class BadRequest(ValueError):
 def check_shape(path: str, body: bytes) -> None:
     """Raise :class:`BadRequest` when ``body`` is not a JSON object of the route's shape."""
     try:
-        data: Any = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise BadRequest("the request body is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise BadRequest(f"the request body is not JSON ({exc.msg} at position {exc.pos})") from None
+        data: Any = loads(body)  # orjson where installed: the fast path parses it again
+    except ValueError as exc:  # not JSON, or not UTF-8
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise BadRequest(f"the request body is not JSON in UTF-8 ({reason})") from None
     if not isinstance(data, dict):
         raise BadRequest(f"the request body must be a JSON object, not {_json_type(data)}")
     required, typed = _SHAPES.get(path, ((), {}))
