@@ -64,6 +64,7 @@ from core.fastpath.tokens import IMAGE_TOKENS, PromptSize, images_in, prompt_lim
 from core.fastpath.tool_repair import StreamRepair, offered_tools, repair_answer
 from core.fastpath.wire import RequestError, Unsupported, dumps, loads
 from core.gateway.auth import ASGIApp, Message, Receive, Scope, Send
+from core.gateway.intake import PARSED_BODY
 from core.logs import scrub
 from core.metrics.litellm_hook import HANDED_ON, HandedOn
 from core.metrics.recorder import MetricsRecorder, RequestRecord, generation_speed, likely_truncated
@@ -196,7 +197,8 @@ class DirectRoute:
             await _pass_on(self.app, scope, body, receive, send)
             return
         try:
-            request = loads(body)
+            parsed = scope.pop(PARSED_BODY, None)  # the gateway's intake parsed it already
+            request = parsed if isinstance(parsed, dict) else loads(body)
             requested = request.get("model")
             if not isinstance(requested, str) or not requested:
                 raise RequestError("model: Field required", param="model")

@@ -77,10 +77,15 @@ class BadRequest(ValueError):
         self.param = param
 
 
-def check_shape(path: str, body: bytes) -> None:
-    """Raise :class:`BadRequest` when ``body`` is not a JSON object of the route's shape."""
+#: Where the checked request (the parsed JSON object) is left for the fast path, which would
+#: otherwise parse the same body again (about 1 ms for a 1 MB Claude Code conversation).
+PARSED_BODY = "gatedeck.parsed_body"
+
+
+def check_shape(path: str, body: bytes) -> dict[str, Any]:
+    """The body as a JSON object; :class:`BadRequest` when it is not one of the route's shape."""
     try:
-        data: Any = loads(body)  # orjson where installed: the fast path parses it again
+        data: Any = loads(body)
     except ValueError as exc:  # not JSON, or not UTF-8
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise BadRequest(f"the request body is not JSON in UTF-8 ({reason})") from None
@@ -100,6 +105,7 @@ def check_shape(path: str, body: bytes) -> None:
                 raise BadRequest(
                     f"messages[{index}] must be an object, not {_json_type(message)}", "messages"
                 )
+    return data
 
 
 def _is(value: object, types: tuple[type, ...]) -> bool:
@@ -174,7 +180,7 @@ class RequestIntake:
         body = b"".join(chunks)
         del chunks
         try:
-            check_shape(path, body)
+            scope[PARSED_BODY] = check_shape(path, body)
         except BadRequest as exc:
             self.malformed += 1
             await send_json(

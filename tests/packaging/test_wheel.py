@@ -26,6 +26,8 @@ from pathlib import Path, PurePosixPath
 import openai
 import pytest
 
+from core.paths import AppPaths
+from core.secrets import MASTER_KEY, open_secret_store
 from core.version import __version__
 from tests.core.gateway_support import Lines, free_port
 from tests.fakes.fake_ollama import FakeOllama
@@ -252,10 +254,10 @@ def serving(installed: CleanEnv, fake_ollama: FakeOllama) -> Iterator[tuple[int,
     try:
         lines = Lines(proc)
         lines.wait_for("GateDeck gateway running at", START_TIMEOUT_S)
-        claude = lines.wait_for("Claude Code:", 10)
-        key = re.search(r"ANTHROPIC_AUTH_TOKEN='([^']+)'", claude)
-        assert key, claude
-        yield port, key.group(1), lines
+        lines.wait_for("Claude Code:", 10)
+        key = open_secret_store(AppPaths.from_env()).get(MASTER_KEY)  # the key serve made (not printed)
+        assert key
+        yield port, key, lines
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
