@@ -77,6 +77,9 @@ class BadRequest(ValueError):
         self.param = param
 
 
+#: The longest model name a request may ask for (a mapping's name is at most 200 characters).
+MAX_MODEL_NAME = 256
+
 #: Where the checked request (the parsed JSON object) is left for the fast path, which would
 #: otherwise parse the same body again (about 1 ms for a 1 MB Claude Code conversation).
 PARSED_BODY = "gatedeck.parsed_body"
@@ -91,6 +94,11 @@ def check_shape(path: str, body: bytes) -> dict[str, Any]:
         raise BadRequest(f"the request body is not JSON in UTF-8 ({reason})") from None
     if not isinstance(data, dict):
         raise BadRequest(f"the request body must be a JSON object, not {_json_type(data)}")
+    model = data.get("model")
+    if isinstance(model, str) and len(model) > MAX_MODEL_NAME:  # it would be logged and recorded
+        raise BadRequest(
+            f"'model' is {len(model):,} characters long; names GateDeck serves are short", "model"
+        )
     required, typed = _SHAPES.get(path, ((), {}))
     for name in required:
         if data.get(name) is None:

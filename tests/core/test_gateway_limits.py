@@ -265,6 +265,7 @@ def _malformed() -> list[tuple[str, bytes]]:
         b'{"model": "gpt-4o", "messages": [], "max_tokens": true}',
         b'{"model": null, "messages": [{"role": "user", "content": "hi"}]}',
         b'{"model": "gpt-4o", "messages": [[]]}',
+        b'{"model": "' + b"m" * 1_000_000 + b'", "messages": [{"role": "user", "content": "hi"}]}',
     ]
     paths = [
         "/v1/chat/completions",
@@ -496,3 +497,11 @@ def test_endless_headers_are_cut_off_before_the_deadline(gateway: Gateway) -> No
         assert time.monotonic() - began < 2.5  # well before the 3 s receive deadline
     finally:
         sock.close()
+
+
+def test_a_huge_model_name_is_refused_before_it_reaches_a_log(gateway: Gateway) -> None:
+    body = {"model": "m" * 1_000_000, "messages": [{"role": "user", "content": "hi"}]}
+    before = len(gateway.metrics.records())
+    answer = httpx.post(f"{gateway.url}/v1/chat/completions", json=body, headers=auth(), timeout=30)
+    assert answer.status_code == 400 and "1,000,000 characters" in answer.json()["error"]["message"]
+    assert len(gateway.metrics.records()) == before, "nothing recorded (the request log would hold it)"
