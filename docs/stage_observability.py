@@ -77,6 +77,7 @@ async def monitor_traffic(controller: object, fake: FakeOllama, seconds: float =
 
 async def chat_ab(controller: object, fake: FakeOllama) -> None:
     from gui.controller import AppController
+    from tests.core.probe_model import probe_model
 
     assert isinstance(controller, AppController)
     fake.set_reply(
@@ -100,7 +101,7 @@ async def chat_ab(controller: object, fake: FakeOllama) -> None:
     chat.side_b.mapping.setCurrentText(LLAMA)  # an installed model, served under its own name
     await chat.send("Write a haiku about running models locally.")
     fake.set_chunk_delay(0.0)
-    fake.set_reply(QWEN, tool_calls=[{"function": {"name": "Bash", "arguments": {"command": "ls -la"}}}])
-    fake.set_reply(LLAMA, '{"name": "Bash", "arguments": {"command": "ls -la"}}')
+    fake.set_replier(QWEN, probe_model("calls"))  # a model that calls tools properly
+    fake.set_replier(LLAMA, probe_model("text"))  # one that writes its calls as text
     await chat.probe(chat.side_a)
     await chat.probe(chat.side_b)
