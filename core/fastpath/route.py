@@ -62,7 +62,7 @@ from core.fastpath.plan import DirectPlan, Route, Target
 from core.fastpath.responses_memory import ResponseMemory
 from core.fastpath.tokens import IMAGE_TOKENS, PromptSize, images_in, prompt_limit
 from core.fastpath.tool_repair import StreamRepair, offered_tools, repair_answer
-from core.fastpath.wire import RequestError, Unsupported, dumps, loads
+from core.fastpath.wire import RequestError, Unsupported, dumps, loads, requires_a_tool_call
 from core.gateway.auth import ASGIApp, Message, Receive, Scope, Send
 from core.gateway.intake import PARSED_BODY
 from core.logs import scrub
@@ -111,6 +111,7 @@ class _Call:
     tools: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # repairable calls
     repaired: str = ""  # how a call the model wrote as text was written
     fallback: str = ""  # the fallback being tried, once the mapping's own model failed
+    unenforced: str = ""  # what the request asked that Ollama cannot be made to do
 
 
 class _Failure(Exception):
@@ -224,6 +225,8 @@ class DirectRoute:
             at=time.time(),
             began=time.perf_counter(),
         )
+        if requires_a_tool_call(request):
+            call.unenforced = "a tool call was required (tool_choice); Ollama cannot force one"
         call.images, image_bytes = images_in(ollama_body)
         call.size = len(body) - image_bytes
         if await self._refuse_overflow(call, route.targets[0], ollama_body, send):
@@ -587,6 +590,7 @@ class DirectRoute:
                     backend=_backend(call.target),
                     stream=call.stream,
                     num_ctx=call.num_ctx,
+                    unenforced=call.unenforced,
                     **outcome,
                 )
             )

@@ -58,3 +58,20 @@ def sse_data(value: Any) -> bytes:
 def sse_event(name: bytes, value: Any) -> bytes:
     """One named event (Anthropic streams)."""
     return b"event: " + name + b"\ndata: " + dumps(value) + b"\n\n"
+
+
+def requires_a_tool_call(request: Mapping[str, Any]) -> bool:
+    """Whether the request's ``tool_choice`` demands a call — something Ollama cannot be made to
+    do (it can only be offered fewer tools), so the Monitor says so instead.
+
+    Anthropic: ``{"type": "any"}`` or ``{"type": "tool", …}``; OpenAI Chat and Responses:
+    ``"required"`` or a named function.
+    """
+    choice = request.get("tool_choice")
+    if isinstance(choice, str):
+        return choice == "required"
+    return (
+        isinstance(choice, Mapping)
+        and choice.get("type") in ("any", "tool", "function", "allowed_tools")
+        and (choice.get("type") != "allowed_tools" or choice.get("mode") == "required")
+    )

@@ -86,6 +86,8 @@ class RequestRecord:
             ``None``: not reported).
         repaired: how a tool call the model wrote as text was written, when GateDeck made it
             a real call (``tool_call_tag``, ``function_xml``, ``json``, ``fenced_json``).
+        unenforced: what the request asked that Ollama cannot be made to do (a required tool
+            call), said in the Monitor instead of pretended.
         seq: position in this recorder's stream of records (0 when read back from the log).
     """
 
@@ -109,6 +111,7 @@ class RequestRecord:
     likely_truncated: bool = False
     load_s: float | None = None
     repaired: str = ""
+    unenforced: str = ""
     seq: int = 0
 
     @property

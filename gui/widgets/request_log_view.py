@@ -65,6 +65,8 @@ def notes(record: RequestRecord) -> str:
         )
     if record.load_s is not None and record.load_s >= RELOAD_NOTE_S:
         parts.append(f"model loaded ({record.load_s:.1f} s)")
+    if record.unenforced:
+        parts.append(record.unenforced)
     if record.repaired:
         parts.append(
             f"tool call repaired (written as {REPAIRED_SHAPES.get(record.repaired, record.repaired)})"

@@ -27,6 +27,7 @@ from tests.core.gateway_support import (
     auth,
     free_port,
     running,
+    wait_until,
 )
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.ollama_catalog import default_models, qwen3_8b
@@ -163,6 +164,28 @@ def test_anthropic_tool_choice_naming_a_tool_offers_only_that_tool(
     )
     offered = [t["function"]["name"] for t in fake.bodies("/api/chat")[0]["tools"]]
     assert offered == ["get_time"]
+
+
+def test_a_required_tool_call_ollama_cannot_enforce_is_said_in_the_monitor(gateway: Gateway) -> None:
+    before = len(gateway.metrics.records())
+    claude(gateway).messages.create(
+        model="claude-sonnet-4-5",
+        max_tokens=64,
+        messages=HI,
+        tools=[WEATHER_TOOL_ANTHROPIC],  # type: ignore[list-item]
+        tool_choice={"type": "any"},
+    )
+    gpt(gateway).chat.completions.create(
+        model="gpt-4o",
+        messages=HI,  # type: ignore[arg-type]
+        tools=[WEATHER_TOOL_OPENAI],  # type: ignore[list-item]
+        tool_choice="required",
+    )
+    gpt(gateway).chat.completions.create(model="gpt-4o", messages=HI)  # type: ignore[arg-type]
+    wait_until(lambda: len(gateway.metrics.records()) >= before + 3, 10, "the three records")
+    said = [r.unenforced for r in gateway.metrics.records()[before:]]
+    assert [bool(note) for note in said] == [True, True, False]
+    assert "Ollama cannot force" in said[0]
 
 
 def test_openai_tool_choice_none_offers_ollama_no_tools(gateway: Gateway, fake: FakeOllama) -> None:
