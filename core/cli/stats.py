@@ -1,4 +1,5 @@
-"""``gatedeck stats``: p50/p95 TTFT, latency and tokens/s per mapping, from the request log.
+"""``gatedeck stats``: p50/p95 TTFT, latency and tokens/s per mapping, and what running locally
+saved (today, this week, per mapping: the cloud price of the requested models), from the request log.
 
 Reads ``<data dir>/logs/requests.jsonl`` (and its rotated files), which the window's gateway and
 ``gatedeck serve`` both write, so it works whichever of them served the requests.
@@ -17,6 +18,7 @@ from typing import Any, TextIO
 from core.cli.format import table
 from core.metrics.recorder import RequestRecord
 from core.metrics.request_log import LOG_FILE, read_log
+from core.metrics.savings import dollars, summarize_savings, week_start
 from core.metrics.stats import MappingStats, summarize
 from core.paths import AppPaths
 
@@ -34,7 +36,8 @@ def parse_duration(text: str) -> float:
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     stats = subparsers.add_parser(
-        "stats", help="p50/p95 time to first token, latency and tokens/s per mapping (request log)"
+        "stats",
+        help="p50/p95 time to first token, latency and tokens/s per mapping, and what was saved (request log)",
     )
     stats.add_argument("--since", type=parse_duration, metavar="DURATION", help="only the last 30m, 1h, 7d…")
     stats.add_argument("--mapping", metavar="NAME", help="only this mapping")
@@ -45,10 +48,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 def cmd_stats(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     folder = AppPaths.from_env().log_dir
-    since = time.time() - args.since if args.since else None
-    read = (_record(item) for item in read_log(folder, since=since))
-    records = [r for r in read if r is not None and (not args.mapping or r.mapping == args.mapping)]
+    now = time.time()
+    since = now - args.since if args.since else None
+    this_week = week_start(now)
+    read = (_record(item) for item in read_log(folder, since=min(since or this_week, this_week)))
+    mine = [r for r in read if r is not None and (not args.mapping or r.mapping == args.mapping)]
+    records = mine if since is None else [r for r in mine if r.at >= since]
     stats = summarize(records)
+    savings = summarize_savings((r for r in mine if r.at >= this_week), now)
     if args.json:
         json.dump([asdict(s) for s in stats], out, indent=2)
         out.write("\n")
@@ -61,7 +68,11 @@ def cmd_stats(args: argparse.Namespace, out: TextIO | None = None) -> int:
             "`gatedeck serve`) are logged there.\n"
         )
         return 0
-    out.write(f"{len(records)} requests from {where}\n\n")
+    out.write(f"{len(records)} requests from {where}\n")
+    out.write(
+        f"Saved by answering locally (cloud prices of the requested models): {dollars(savings.today)} "
+        f"today, {dollars(savings.week)} this week\n\n"
+    )
     print_table(stats, out)
     return 0
 
@@ -80,6 +91,7 @@ def print_table(stats: list[MappingStats], out: TextIO) -> None:
             "LATENCY p95",
             "TOK/S p50",
             "TOK/S p95",
+            "SAVED",
         ]
     ]
     for s in stats:
@@ -96,6 +108,7 @@ def print_table(stats: list[MappingStats], out: TextIO) -> None:
                 seconds(s.latency_s.p95),
                 speed(s.tokens_per_s.p50),
                 speed(s.tokens_per_s.p95),
+                dollars(s.saved) if s.saved else "-",
             ]
         )
     table(rows, out)

@@ -37,6 +37,7 @@ import importlib
 import importlib.metadata
 import inspect
 import os
+import sys
 import tempfile
 import threading
 import warnings
@@ -94,6 +95,9 @@ CLOSE_CLIENTS = Pin(
 )
 CALLBACK = Pin("GateDeck's callback", "litellm.integrations.custom_logger:CustomLogger", _HOOK_METHODS)
 CALLBACK_LIST = Pin("GateDeck's callback registered", "litellm", ("logging_callback_manager", "callbacks"))
+PRICE_MAP = Pin(
+    "cloud prices by model name", "litellm", ("model_cost",), fallback="requests carry no cloud price"
+)
 
 
 def version() -> str:
@@ -256,6 +260,39 @@ def load() -> Proxy:
         apply_speedups(version())
         strict_ollama_stream(version())
     return Proxy(litellm, proxy_server)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPrices:
+    """What a cloud model charges per token, in US dollars."""
+
+    input: float
+    output: float
+
+
+def price_map_loaded() -> bool:
+    """Whether LiteLLM (and with it its bundled price map) is loaded; pricing never loads it."""
+    return "litellm" in sys.modules and pins.fits(PRICE_MAP, version())
+
+
+def prices(name: str) -> TokenPrices | None:
+    """LiteLLM's bundled per-token prices for the model ``name`` (``claude-sonnet-4-5``,
+    ``gpt-4o``, ``anthropic/claude-sonnet-4-5``), or ``None`` for a name without a price (a
+    local model, or one the map lists at zero) or while LiteLLM is not loaded."""
+    if not price_map_loaded():
+        return None
+    table: Mapping[str, Any] = PRICE_MAP.resolve().model_cost
+    entry = table.get(name)
+    if entry is None and "/" in name:
+        entry = table.get(name.split("/", 1)[1])
+    if not isinstance(entry, Mapping):
+        return None
+    paid_in, paid_out = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
+    if not isinstance(paid_in, int | float) or not isinstance(paid_out, int | float):
+        return None
+    if paid_in <= 0 and paid_out <= 0:
+        return None
+    return TokenPrices(float(paid_in), float(paid_out))
 
 
 def http_error(status: int, message: str) -> Exception:
@@ -593,6 +630,7 @@ def strict_ollama_stream(library: str = "") -> bool:
 #: Every pin of this module (the speed-ups' included), for tests/core/test_seams.py.
 PINS: tuple[Pin, ...] = (
     STRICT_OLLAMA_STREAM,
+    PRICE_MAP,
     CONFIG_IN_MEMORY,
     CONFIG_READER,
     RESTART_RESET,

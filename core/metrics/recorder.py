@@ -7,8 +7,9 @@ hears about records on its own thread. It knows nothing about LiteLLM: the callb
 feeds it from inside the proxy lives in :mod:`core.metrics.litellm_hook`.
 
 The recorder is called on the gateway's event loop, once per request, after the reply went
-out; what it does there is a dict lookup, a dataclass, a ``deque.append``, one line
-of JSON written and one ``call_soon_threadsafe`` per listener (see ``bench/metrics_cost.py``).
+out; what it does there is a dict lookup (two more for its cloud price), a dataclass, a
+``deque.append``, one line of JSON written and one ``call_soon_threadsafe`` per listener (see
+``bench/metrics_cost.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from core.metrics.request_log import RequestLog
+from core.metrics.savings import PriceBook
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,9 @@ class RequestRecord:
             a real call (``tool_call_tag``, ``function_xml``, ``json``, ``fenced_json``).
         unenforced: what the request asked that Ollama cannot be made to do (a required tool
             call), said in the Monitor instead of pretended.
+        cloud_cost: what the model the client asked for would have cost in the cloud for these
+            tokens, in US dollars, at LiteLLM's bundled prices (``None``: a name without a price,
+            or a cloud model answered); see :mod:`core.metrics.savings`.
         seq: position in this recorder's stream of records (0 when read back from the log).
     """
 
@@ -112,6 +117,7 @@ class RequestRecord:
     load_s: float | None = None
     repaired: str = ""
     unenforced: str = ""
+    cloud_cost: float | None = None
     seq: int = 0
 
     @property
@@ -135,9 +141,13 @@ class RequestRecord:
         # by hand: dataclasses.asdict deep-copies every value, half the callback's time
         return {name: getattr(self, name) for name in _JSON_FIELDS}
 
-    def numbered(self, seq: int) -> RequestRecord:
-        """This record with ``seq`` set (``dataclasses.replace`` is several times slower)."""
-        return RequestRecord(**self.to_json(), seq=seq)
+    def numbered(self, seq: int, cloud_cost: float | None = None) -> RequestRecord:
+        """This record with ``seq`` (and ``cloud_cost``, when given) set (``dataclasses.replace``
+        is several times slower)."""
+        values = self.to_json()
+        if cloud_cost is not None:
+            values["cloud_cost"] = cloud_cost
+        return RequestRecord(**values, seq=seq)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RequestRecord:
@@ -147,7 +157,15 @@ class RequestRecord:
         for key in ("at", "latency_s"):
             if isinstance(values.get(key), bool) or not isinstance(values.get(key), int | float):
                 raise ValueError(f"a request record needs a number in '{key}'")
-        for key in ("ttft_s", "tokens_per_s", "prompt_tokens", "completion_tokens", "num_ctx", "load_s"):
+        for key in (
+            "ttft_s",
+            "tokens_per_s",
+            "prompt_tokens",
+            "completion_tokens",
+            "num_ctx",
+            "load_s",
+            "cloud_cost",
+        ):
             if values.get(key) is not None and not isinstance(values[key], int | float):
                 raise ValueError(f"'{key}' must be a number")
         return cls(**values)
@@ -163,10 +181,15 @@ class MetricsRecorder:
     Args:
         log: where each record is appended as a JSON line (``None``: memory only).
         capacity: how many records the ring buffer keeps.
+        prices: prices each record's tokens at the requested model's cloud price (LiteLLM's
+            price map by default).
     """
 
-    def __init__(self, log: RequestLog | None = None, capacity: int = 5000) -> None:
+    def __init__(
+        self, log: RequestLog | None = None, capacity: int = 5000, prices: PriceBook | None = None
+    ) -> None:
         self._log = log
+        self._prices = prices or PriceBook()
         self._lock = threading.Lock()
         self._buffer: deque[RequestRecord] = deque(maxlen=capacity)
         self._listeners: list[tuple[RecordListener, asyncio.AbstractEventLoop | None]] = []
@@ -205,7 +228,12 @@ class MetricsRecorder:
         """Number, keep, log and deliver ``record``; returns it with its ``seq``."""
         with self._lock:
             self._seq += 1
-            numbered = record.numbered(self._seq)
+            cost = record.cloud_cost
+            if cost is None:
+                cost = self._prices.cloud_cost(
+                    record.requested, record.model, record.prompt_tokens, record.completion_tokens
+                )
+            numbered = record.numbered(self._seq, cost)
             self._buffer.append(numbered)
             listeners = list(self._listeners)
         if self._log is not None:

@@ -1,4 +1,5 @@
-"""p50/p95 of TTFT, latency and tokens/s per mapping, for ``gatedeck stats`` and the monitor."""
+"""p50/p95 of TTFT, latency and tokens/s, and what was saved, per mapping: for ``gatedeck stats``
+and the monitor."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from core.metrics.recorder import RequestRecord
+from core.metrics.savings import saved
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -49,6 +51,8 @@ class MappingStats:
     latency_s: Spread
     tokens_per_s: Spread
     last_at: float
+    #: US dollars the requested cloud models would have cost (:mod:`core.metrics.savings`)
+    saved: float = 0.0
 
 
 def summarize(records: Iterable[RequestRecord]) -> list[MappingStats]:
@@ -72,4 +76,5 @@ def _stats(mapping: str, records: list[RequestRecord]) -> MappingStats:
         latency_s=Spread.of([r.latency_s for r in good]),
         tokens_per_s=Spread.of([r.tokens_per_s for r in good if r.tokens_per_s is not None]),
         last_at=max(r.at for r in records),
+        saved=saved(records),
     )

@@ -170,7 +170,7 @@ def test_gatedeck_stats_prints_p50_p95_per_mapping(capsys: pytest.CaptureFixture
     assert gpt[1:5] == ["20", "0", "0", "0"]
     assert gpt[5:9] == ["525", "ms", "953", "ms"]
     assert gpt[9:13] == ["2.10", "s", "3.81", "s"]
-    assert gpt[13:] == ["105.0", "190.5"]
+    assert gpt[13:] == ["105.0", "190.5", "-"]
     sonnet = next(line for line in lines if line.startswith("claude-*sonnet*")).split()
     assert sonnet[1:3] == ["1", "1"] and sonnet[-2:] == ["-", "-"]
 
