@@ -49,7 +49,9 @@ class Observability(QObject):
         self.monitor.stats_table.threshold_changed.connect(self._on_threshold_changed)
 
     def attach_tray(self, tray: GatewayTray, enabled: bool) -> None:
-        """Show alerts as tray notifications (when there is a tray); a click may open a panel."""
+        """Show alerts as tray notifications (when there is a tray); a click may open a panel.
+        The tray's tooltip says what answering locally saved today."""
+        self.monitor.saved_today_changed.connect(tray.set_saved_today)
         if enabled:
             self.notifier.notify = tray.notify
             tray.icon.messageClicked.connect(self.notifier.on_message_clicked)

@@ -6,6 +6,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from core.metrics.savings import dollars
 from gui.gateway_bridge import BridgeState
 from gui.resources import icon
 
@@ -60,6 +61,8 @@ class GatewayTray(QObject):
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._on_icon_activated)
         self.state = BridgeState.STOPPED
+        self.saved_today = 0.0
+        self._url = self._reason = ""
         self.set_state(BridgeState.STOPPED, "")
 
     @staticmethod
@@ -74,7 +77,7 @@ class GatewayTray(QObject):
 
     def set_state(self, state: BridgeState, url: str, reason: str = "") -> None:
         """Show ``state`` in the icon, menu and tooltip (loading the engine shows as starting)."""
-        self.state = state
+        self.state, self._url, self._reason = state, url, reason
         pictured = state if state in _PICTURED else BridgeState.STARTING
         self.icon.setIcon(icon(f"tray-{pictured.value}"))
         running = state in (BridgeState.RUNNING, BridgeState.STARTING, BridgeState.LOADING)
@@ -85,7 +88,14 @@ class GatewayTray(QObject):
             tip += f"\n{url}"
         if reason:
             tip += f"\n{reason}"
+        if self.saved_today > 0:
+            tip += f"\nSaved {dollars(self.saved_today)} today by answering locally"
         self.icon.setToolTip(tip)
+
+    def set_saved_today(self, dollars_saved: float) -> None:
+        """Show what answering locally saved today in the tooltip."""
+        self.saved_today = dollars_saved
+        self.set_state(self.state, self._url, self._reason)
 
     def notify(self, title: str, message: str, critical: bool = False) -> None:
         kind = QSystemTrayIcon.MessageIcon.Critical if critical else QSystemTrayIcon.MessageIcon.Information

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QTabWid
 
 from core.metrics.alerts import RAISE_CONTEXT, Alert, AlertPolicy
 from core.metrics.recorder import MetricsRecorder, RequestRecord
+from core.metrics.savings import day_start, dollars, week_start
 from core.metrics.stats import summarize
 from gui.widgets.banner import Banner
 from gui.widgets.monitor_graphs import WINDOWS_S, LatencyGraphs
@@ -39,9 +40,11 @@ class MonitorPanel(QWidget):
 
     Signals:
         raise_context_requested(str): "Raise context" was clicked for this mapping.
+        saved_today_changed(float): US dollars saved today by answering locally changed.
     """
 
     raise_context_requested = Signal(str)
+    saved_today_changed = Signal(float)
 
     def __init__(
         self,
@@ -64,6 +67,8 @@ class MonitorPanel(QWidget):
         self._table_due = 0.0
         self._slid_at = 0.0
         self._context_mapping = ""
+        #: US dollars saved per local day (its midnight's time stamp), from each record's cloud_cost
+        self._saved_by_day: dict[float, float] = {}
         self.redraws = 0
 
         title = QLabel("<h2>Monitor</h2>")
@@ -73,10 +78,18 @@ class MonitorPanel(QWidget):
         self.window_choice.setCurrentText("5 min")
         self.summary = QLabel("No requests yet.")
         self.summary.setObjectName("monitorSummary")
+        self.savings = QLabel("")
+        self.savings.setObjectName("monitorSavings")
+        self.savings.setToolTip(
+            "What the cloud models your clients asked for would have charged for the tokens your "
+            "local models served (LiteLLM's price list)"
+        )
         top = QHBoxLayout()
         top.addWidget(title)
         top.addStretch(1)
         top.addWidget(self.summary)
+        top.addSpacing(12)
+        top.addWidget(self.savings)
         top.addSpacing(12)
         top.addWidget(QLabel("Window:"))
         top.addWidget(self.window_choice)
@@ -161,6 +174,25 @@ class MonitorPanel(QWidget):
             self.graphs.add(record)
         self.request_log.model.add(batch)
         self._graphs_dirty = self._table_dirty = True
+        self._count_savings(batch)
+
+    def saved(self, now: float | None = None) -> tuple[float, float]:
+        """US dollars saved today and this week (since Monday), from the records the panel holds."""
+        now = self._clock() if now is None else now
+        today, monday = day_start(now), week_start(now)
+        week = sum(amount for day, amount in self._saved_by_day.items() if day >= monday)
+        return self._saved_by_day.get(today, 0.0), week
+
+    def _count_savings(self, batch: Sequence[RequestRecord]) -> None:
+        priced = [r for r in batch if r.ok and r.cloud_cost]
+        if not priced:
+            return
+        for record in priced:
+            day = day_start(record.at)
+            self._saved_by_day[day] = self._saved_by_day.get(day, 0.0) + (record.cloud_cost or 0.0)
+        today, week = self.saved()
+        self.savings.setText(f"Saved {dollars(today)} today · {dollars(week)} this week")
+        self.saved_today_changed.emit(today)
 
     def _draw(self, now: float, force: bool = False) -> None:
         mono = time.monotonic()

@@ -1,4 +1,5 @@
-"""p50/p95 per mapping over the monitor's window, with each mapping's latency alert threshold."""
+"""p50/p95 per mapping over the monitor's window, what it saved (the cloud price of the requested
+models), and each mapping's latency alert threshold."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
+from core.metrics.savings import dollars
 from core.metrics.stats import MappingStats
 from gui.widgets.request_log_view import seconds_text
 
@@ -22,6 +24,7 @@ HEADERS = (
     "Latency p95",
     "Tok/s p50",
     "Tok/s p95",
+    "Saved",
     "Alert above (s)",
 )
 ALERT_COLUMN = len(HEADERS) - 1
@@ -74,6 +77,7 @@ class MappingStatsTable(QTableWidget):
                     seconds_text(s.latency_s.p95),
                     _speed(s.tokens_per_s.p50),
                     _speed(s.tokens_per_s.p95),
+                    dollars(s.saved) if s.saved else "–",
                     f"{thresholds[s.mapping]:g}" if s.mapping in thresholds else "",
                 )
                 for column, text in enumerate(cells):

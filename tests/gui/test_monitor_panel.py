@@ -13,10 +13,11 @@ from pytestqt.qtbot import QtBot
 
 from core.metrics.alerts import AlertPolicy
 from core.metrics.recorder import MetricsRecorder, RequestRecord
+from core.metrics.savings import day_start, week_start
 from gui.alert_notifier import AlertNotifier
 from gui.panels.monitor import MonitorPanel
 from gui.widgets.monitor_graphs import MEASURES, LatencyGraphs
-from gui.widgets.monitor_stats_table import ALERT_COLUMN
+from gui.widgets.monitor_stats_table import ALERT_COLUMN, HEADERS
 from gui.widgets.request_log_view import ERROR_BG, FALLBACK_BG, MAX_ROWS, TRUNCATED_BG
 from tests.gui.conftest import Run
 
@@ -198,6 +199,33 @@ def test_latency_thresholds_are_edited_in_the_table(panel: MonitorPanel) -> None
     assert [a.kind for a in panel.policy.check(rec(latency_s=3.0))] == ["latency"]
     item.setText("soon")
     assert panel.policy.thresholds == {} and item.text() == ""
+
+
+def test_the_monitor_shows_what_answering_locally_saved(panel: MonitorPanel, qtbot: QtBot) -> None:
+    from gui.tray import GatewayTray
+
+    tray = GatewayTray()
+    panel.saved_today_changed.connect(tray.set_saved_today)
+    yesterday = day_start(NOW) - 3600
+    with qtbot.waitSignal(panel.saved_today_changed) as heard:
+        panel.add_records(
+            [
+                rec("claude-*sonnet*", cloud_cost=0.25),
+                rec("claude-*sonnet*", cloud_cost=0.5),
+                rec(cloud_cost=1.0),
+                rec("local", cloud_cost=None),
+                rec(cloud_cost=9.0, ok=False),  # not answered: nothing saved
+                rec(cloud_cost=2.0, at=yesterday),
+            ]
+        )
+        panel.refresh()
+    assert heard.args == [pytest.approx(1.75)]
+    this_week = 3.75 if yesterday >= week_start(NOW) else 1.75
+    assert panel.savings.text() == f"Saved $1.75 today · ${this_week:.2f} this week"
+    assert "Saved $1.75 today" in tray.icon.toolTip()
+    saved_column = list(HEADERS).index("Saved")
+    saved = {row[0]: row[saved_column] for row in panel.stats_table.rows()}
+    assert saved == {"claude-*sonnet*": "$0.75", "gpt-4o": "$1.00", "local": "–"}
 
 
 def test_alerts_for_a_slow_mapping_are_rate_limited(recorder: MetricsRecorder, arun: Run) -> None:

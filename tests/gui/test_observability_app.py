@@ -15,7 +15,9 @@ from pytestqt.qtbot import QtBot
 from core.cli import main as cli
 from core.config.first_run import Installation
 from core.config.schema import GatewaySettings, OllamaBackend
+from core.gateway import litellm_seam
 from core.metrics.request_log import LOG_FILE, read_log
+from core.metrics.savings import dollars
 from gui.controller import AppController
 from gui.widgets.monitor_stats_table import ALERT_COLUMN
 from tests.core.gateway_support import free_port
@@ -91,6 +93,18 @@ def test_requests_show_in_the_monitor_the_log_file_and_gatedeck_stats(
     out = capsys.readouterr().out
     assert "3 requests" in out and "claude-*sonnet*" in out and "claude-*haiku*" in out
 
+    # what answering locally saved: the requested cloud model's price for the tokens served
+    gpt = next(r for r in monitor.request_log.visible_records() if r.requested == "gpt-4o")
+    price = litellm_seam.prices("gpt-4o")
+    assert price is not None and gpt.prompt_tokens and gpt.completion_tokens
+    assert gpt.cloud_cost == pytest.approx(
+        gpt.prompt_tokens * price.input + gpt.completion_tokens * price.output
+    )
+    today = sum(r.cloud_cost or 0.0 for r in monitor.request_log.visible_records())
+    assert monitor.savings.text().startswith(f"Saved {dollars(today)} today")
+    assert f"Saved {dollars(today)} today" in controller.tray.icon.toolTip()
+    assert f"{dollars(today)} today" in out
+
     item = monitor.stats_table.item(0, ALERT_COLUMN)
     item.setText("30")
     saved = json.loads((controller.install.paths.data_dir / "alert_thresholds.json").read_text())
@@ -125,3 +139,4 @@ def test_context_guard_warns_once_and_raise_context_opens_the_hardware_panel(
     # ...on the mapping that needs it, not on whichever the panel showed last
     tuning = controller.hardware_panel.tuning
     qtbot.waitUntil(lambda: tuning.mapping_choice.currentData() == "claude-*sonnet*", timeout=10_000)
+    assert controller.window.focusWidget() is tuning.context.slider, "on the context slider"
