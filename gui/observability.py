@@ -62,7 +62,7 @@ class Observability(QObject):
 
     async def stop(self) -> None:
         self.chat.stop()
-        self.monitor.stop()
+        await self.monitor.shutdown()
         self.notifier.stop()
 
     # ---------------------------------------------------------------- internals

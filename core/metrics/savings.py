@@ -14,10 +14,12 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.gateway import litellm_seam
 from core.gateway.litellm_seam import TokenPrices
+from core.metrics.request_log import read_log
 
 if TYPE_CHECKING:
     from core.metrics.recorder import RequestRecord
@@ -109,6 +111,26 @@ def summarize_savings(records: Iterable[RequestRecord], now: float) -> SavingsSu
             if r.at >= today_from:
                 today += r.cloud_cost
     return SavingsSummary(today, week, by_mapping)
+
+
+def saved_by_day(folder: Path, since: float, before: float) -> dict[float, float]:
+    """US dollars saved per local day (keyed by its midnight) by the answered requests in the
+    request log in ``folder`` received from ``since`` up to (not including) ``before``."""
+    from core.metrics.recorder import RequestRecord
+
+    days: dict[float, float] = {}
+    for item in read_log(folder, since=since):
+        cost = item.get("cloud_cost")
+        if not cost or not item.get("ok", True):
+            continue
+        try:
+            record = RequestRecord.from_json(item)
+        except (TypeError, ValueError):
+            continue  # a line GateDeck cannot read is skipped, as ``gatedeck stats`` does
+        if record.at < before and record.cloud_cost:
+            day = day_start(record.at)
+            days[day] = days.get(day, 0.0) + record.cloud_cost
+    return days
 
 
 def dollars(value: float | None) -> str:

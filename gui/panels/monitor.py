@@ -18,8 +18,9 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QTabWid
 
 from core.metrics.alerts import RAISE_CONTEXT, Alert, AlertPolicy
 from core.metrics.recorder import MetricsRecorder, RequestRecord
-from core.metrics.savings import day_start, dollars, week_start
+from core.metrics.savings import day_start, dollars, saved_by_day, week_start
 from core.metrics.stats import summarize
+from gui.ops import BackgroundOps
 from gui.widgets.banner import Banner
 from gui.widgets.monitor_graphs import WINDOWS_S, LatencyGraphs
 from gui.widgets.monitor_stats_table import MappingStatsTable
@@ -69,6 +70,7 @@ class MonitorPanel(QWidget):
         self._context_mapping = ""
         #: US dollars saved per local day (its midnight's time stamp), from each record's cloud_cost
         self._saved_by_day: dict[float, float] = {}
+        self.ops = BackgroundOps(owner="monitor")  # a failed read of the request log is logged
         self.redraws = 0
 
         title = QLabel("<h2>Monitor</h2>")
@@ -130,8 +132,19 @@ class MonitorPanel(QWidget):
         if self._unsubscribe is not None:
             return
         self._unsubscribe = self.recorder.add_listener(self._queue, asyncio.get_event_loop())
-        self.add_records(self.recorder.records())
+        held = self.recorder.records()
+        self.add_records(held)
         self.timer.start()
+        request_log = self.recorder.request_log
+        if request_log is not None:  # this week's savings from before the records held here
+            before = min((r.at for r in held), default=self._clock())
+            earlier = self.ops.in_thread(saved_by_day, request_log.folder, week_start(self._clock()), before)
+            self.ops.run(earlier, on_success=self._add_earlier_savings)
+
+    async def shutdown(self) -> None:
+        """Stop, and wait for the request log's read to end."""
+        self.stop()
+        await self.ops.shutdown()
 
     def stop(self) -> None:
         self.timer.stop()
@@ -190,6 +203,15 @@ class MonitorPanel(QWidget):
         for record in priced:
             day = day_start(record.at)
             self._saved_by_day[day] = self._saved_by_day.get(day, 0.0) + (record.cloud_cost or 0.0)
+        self._show_savings()
+
+    def _add_earlier_savings(self, days: dict[float, float]) -> None:
+        for day, amount in days.items():
+            self._saved_by_day[day] = self._saved_by_day.get(day, 0.0) + amount
+        if days:
+            self._show_savings()
+
+    def _show_savings(self) -> None:
         today, week = self.saved()
         self.savings.setText(f"Saved {dollars(today)} today · {dollars(week)} this week")
         self.saved_today_changed.emit(today)

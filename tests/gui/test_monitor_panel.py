@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -13,6 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from core.metrics.alerts import AlertPolicy
 from core.metrics.recorder import MetricsRecorder, RequestRecord
+from core.metrics.request_log import RequestLog
 from core.metrics.savings import day_start, week_start
 from gui.alert_notifier import AlertNotifier
 from gui.panels.monitor import MonitorPanel
@@ -226,6 +228,32 @@ def test_the_monitor_shows_what_answering_locally_saved(panel: MonitorPanel, qtb
     saved_column = list(HEADERS).index("Saved")
     saved = {row[0]: row[saved_column] for row in panel.stats_table.rows()}
     assert saved == {"claude-*sonnet*": "$0.75", "gpt-4o": "$1.00", "local": "–"}
+
+
+def test_this_weeks_savings_include_requests_from_before_the_window_opened(
+    qtbot: QtBot, arun: Run, tmp_path: Path
+) -> None:
+    now = time.time()
+    earlier_today = max(day_start(now), now - 600)
+    log = RequestLog(tmp_path)
+    for record in (
+        rec(cloud_cost=0.5, at=earlier_today),
+        rec(cloud_cost=9.0, at=earlier_today, ok=False),  # not answered
+        rec(cloud_cost=100.0, at=week_start(now) - 60),  # last week
+    ):
+        log.append(record.to_json())
+    log.close()
+    recorder = MetricsRecorder(RequestLog(tmp_path))
+    recorder.record(rec(cloud_cost=0.25, at=now))  # served since: in the log and in the recorder
+    monitor = MonitorPanel(recorder)
+    qtbot.addWidget(monitor)
+    monitor.start()
+    try:
+        qtbot.waitUntil(lambda: monitor.saved(now) == (0.75, 0.75), timeout=10_000)
+        assert monitor.savings.text() == "Saved $0.75 today · $0.75 this week"
+    finally:
+        arun(monitor.shutdown())
+        recorder.close()
 
 
 def test_alerts_for_a_slow_mapping_are_rate_limited(recorder: MetricsRecorder, arun: Run) -> None:
