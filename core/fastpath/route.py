@@ -591,6 +591,7 @@ class DirectRoute:
                     stream=call.stream,
                     num_ctx=call.num_ctx,
                     unenforced=call.unenforced,
+                    route="fastpath",
                     **outcome,
                 )
             )

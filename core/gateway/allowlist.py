@@ -23,9 +23,9 @@ POST_PATHS = frozenset(
         "/responses",
     }
 )
-#: GET (and HEAD) routes: the model list and the health probes.
+#: GET (and HEAD) routes: the model list, the health probes and the Prometheus metrics.
 GET_PATHS = frozenset(
-    {"/v1/models", "/models", "/health/liveliness", "/health/liveness", "/health/readiness"}
+    {"/v1/models", "/models", "/health/liveliness", "/health/liveness", "/health/readiness", "/metrics"}
 )
 #: Probed with HEAD by clients at start (Claude Code: ``HEAD /``); answered 200 here, empty.
 HEAD_PROBES = frozenset({"/"})

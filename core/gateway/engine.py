@@ -22,6 +22,7 @@ from core.gateway import speedups as gateway_speedups
 from core.gateway.auth import ASGIApp, KeyCheck, Message, Receive, Scope, Send
 from core.gateway.render import RenderedGateway, RouteTable
 from core.metrics.litellm_hook import RecordBuilder
+from core.metrics.prometheus import MetricsEndpoint, PrometheusMetrics
 
 if TYPE_CHECKING:  # loaded with the engine, on its thread, not while the window opens
     from core.fastpath.plan import DirectPlan
@@ -65,6 +66,9 @@ class Engine:
         self._records: RecordBuilder | None = None
         self.direct_plan: DirectPlan | None = None
         self.direct: DirectRoute | None = None
+        #: the requests recorded, as Prometheus metrics (``GET /metrics``)
+        self.prometheus = PrometheusMetrics(group_of=lambda name: self.routes.lands_on(name))
+        self._unlisten: Callable[[], None] | None = None
 
         async def config() -> dict[str, Any]:
             return copy.deepcopy(self._config)
@@ -78,8 +82,12 @@ class Engine:
         it. A request is recorded by the recorder its start was recorded by, or not at all."""
         records = RecordBuilder(recorder)
         self.recorder, self._records = recorder, records
+        if self._unlisten is not None:
+            self._unlisten()
+        unlisten = self._unlisten = recorder.add_listener(self.prometheus.observe)
 
         def stop() -> None:
+            unlisten()
             if self._records is records:
                 self.recorder, self._records = None, None
 
@@ -101,7 +109,7 @@ class Engine:
 
     def app(self, master_key: str) -> tuple[RouteAllowlist, LifespanWatch]:
         """The proxy app behind GateDeck's route allowlist, key check and request intake (and
-        its direct path), and the lifespan watch inside it."""
+        its direct path, and ``GET /metrics``), and the lifespan watch inside it."""
         from core.fastpath.route import DirectRoute
         from core.gateway.allowlist import RouteAllowlist
         from core.gateway.intake import RequestIntake
@@ -116,7 +124,7 @@ class Engine:
             timeout_s=lambda: self._timeout_s,
         )
         intake = RequestIntake(self.direct, max_body=lambda: self._max_body)
-        return RouteAllowlist(KeyCheck(intake, master_key)), watch
+        return RouteAllowlist(KeyCheck(MetricsEndpoint(intake, self.prometheus), master_key)), watch
 
     def prepare_start(self) -> None:
         """Called on the gateway loop just before the server starts."""

@@ -142,6 +142,7 @@ class RecordBuilder:
                 else "",
                 num_ctx=num_ctx,
                 likely_truncated=likely_truncated(prompt, num_ctx),
+                route="litellm",
             )
         )
 
@@ -166,6 +167,7 @@ class RecordBuilder:
                 error=_one_line(error),
                 latency_s=max(0.0, now - pending.at) if pending else 0.0,
                 num_ctx=pending.num_ctx if pending else None,
+                route="litellm",
             )
         )
 

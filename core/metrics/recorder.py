@@ -90,6 +90,8 @@ class RequestRecord:
             a real call (``tool_call_tag``, ``function_xml``, ``json``, ``fenced_json``).
         unenforced: what the request asked that Ollama cannot be made to do (a required tool
             call), said in the Monitor instead of pretended.
+        route: which path answered: ``fastpath`` (GateDeck, straight to Ollama) or ``litellm``
+            (empty in records logged before GateDeck said).
         cloud_cost: what the model the client asked for would have cost in the cloud for these
             tokens, in US dollars, at LiteLLM's bundled prices (``None``: a name without a price,
             or a cloud model answered); see :mod:`core.metrics.savings`.
@@ -117,6 +119,7 @@ class RequestRecord:
     load_s: float | None = None
     repaired: str = ""
     unenforced: str = ""
+    route: str = ""
     cloud_cost: float | None = None
     seq: int = 0
 
