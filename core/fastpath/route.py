@@ -54,6 +54,7 @@ from core.errors import (
     OllamaUnreachable,
 )
 from core.fastpath import anthropic as direct_anthropic
+from core.fastpath import embeddings as direct_embeddings
 from core.fastpath import models
 from core.fastpath import openai as direct_openai
 from core.fastpath import responses as direct_responses
@@ -112,6 +113,7 @@ class _Call:
     repaired: str = ""  # how a call the model wrote as text was written
     fallback: str = ""  # the fallback being tried, once the mapping's own model failed
     unenforced: str = ""  # what the request asked that Ollama cannot be made to do
+    endpoint: str = "/api/chat"  # Ollama's route for the request (embeddings: /api/embed)
 
 
 class _Failure(Exception):
@@ -137,6 +139,8 @@ class DirectRoute:
         app: the LiteLLM proxy app.
         plan: the current plan (``None``: pass everything on); read per request, so a
             hot-applied config takes effect on the next request.
+        embedding_plan: the plan embeddings requests use when ``plan`` is ``None`` (the fast
+            path turned off: LiteLLM cannot embed with the Ollama deployments it is given).
         recorder: where request records go (``None``: not recorded).
         is_down / trip: the engine's backend breaker, shared with the LiteLLM path.
         timeout_s: how long Ollama may stay silent (connect, first byte, between chunks).
@@ -151,9 +155,11 @@ class DirectRoute:
         is_down: Callable[[str], bool],
         trip: Callable[[str], None],
         timeout_s: Callable[[], float],
+        embedding_plan: Callable[[], DirectPlan | None] = lambda: None,
     ) -> None:
         self.app = app
         self._plan = plan
+        self._embedding_plan = embedding_plan
         self._recorder = recorder
         self._is_down = is_down
         self._trip = trip
@@ -191,6 +197,8 @@ class DirectRoute:
             return
         body = await _read_body(receive)
         plan = self._plan()
+        if plan is None and dialect.DIALECT == direct_embeddings.DIALECT:
+            plan = self._embedding_plan()
         if plan is not self._refusals_for:  # new models or mappings: learn afresh
             self._refused_think.clear()
             self._refusals_for = plan
@@ -206,6 +214,9 @@ class DirectRoute:
             route = plan.route(requested, self._is_down)
             if route is None:
                 raise Unsupported("not an Ollama-only mapping")
+            wrong = direct_embeddings.wrong_kind(dialect.DIALECT, route.targets[0])
+            if wrong is not None:
+                raise RequestError(wrong, param="model", code="model_not_supported")
             # translate for the first backend now: an unsupported request goes to LiteLLM whole
             ollama_body = dialect.ollama_request(request, route.targets[0], requested)
         except RequestError as problem:
@@ -221,10 +232,12 @@ class DirectRoute:
             dialect=dialect.DIALECT,
             requested=requested,
             group=route.group,
-            stream=bool(ollama_body["stream"]),
+            stream=bool(ollama_body.get("stream")),
             at=time.time(),
             began=time.perf_counter(),
         )
+        if dialect.DIALECT == direct_embeddings.DIALECT:
+            call.endpoint = direct_embeddings.ENDPOINT
         if requires_a_tool_call(request):
             call.unenforced = "a tool call was required (tool_choice); Ollama cannot force one"
         call.images, image_bytes = images_in(ollama_body)
@@ -265,6 +278,8 @@ class DirectRoute:
         path = scope.get("path", "")
         if path in direct_responses.PATHS:
             return direct_responses.ResponsesExchange(self.responses)
+        if path in direct_embeddings.PATHS:
+            return direct_embeddings.EmbeddingsExchange()
         return _DIALECTS.get(path)
 
     def _estimate(self, call: _Call) -> int:
@@ -276,8 +291,8 @@ class DirectRoute:
     ) -> bool:
         """Answer the API's "prompt is too long" 400 when the mapping refuses prompts its
         context cannot hold (Ollama would cut them silently); True when it did."""
-        if not target.refuse_overflow or not target.num_ctx:
-            return False
+        if not target.refuse_overflow or not target.num_ctx or call.endpoint != "/api/chat":
+            return False  # Ollama cuts each text to embed to its context itself
         call.model = str(ollama_body.get("model", ""))
         options = ollama_body.get("options") or {}
         num_ctx = _int(options.get("num_ctx")) or target.num_ctx
@@ -427,12 +442,13 @@ class DirectRoute:
     async def _send(
         self, body: dict[str, Any], target: Target, call: _Call, silence_s: float
     ) -> aiohttp.ClientResponse:
-        """POST ``body`` to ``target``'s /api/chat; ConnectionRefusedError when nothing listens."""
+        """POST ``body`` to ``target``'s /api/chat (or /api/embed); ConnectionRefusedError when
+        nothing listens."""
         import aiohttp
 
         try:
             return await self._client().post(
-                target.api_base + "/api/chat",
+                target.api_base + call.endpoint,
                 data=dumps(body),
                 headers={"Content-Type": "application/json"},
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=silence_s, sock_read=silence_s),

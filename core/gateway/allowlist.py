@@ -21,6 +21,8 @@ POST_PATHS = frozenset(
         "/v1/messages/count_tokens",
         "/v1/responses",
         "/responses",
+        "/v1/embeddings",
+        "/embeddings",
     }
 )
 #: GET (and HEAD) routes: the model list, the health probes and the Prometheus metrics.

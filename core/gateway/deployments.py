@@ -49,6 +49,8 @@ class OllamaDeployment:
         refuse_overflow: a prompt longer than ``num_ctx`` gets the client API's error instead
             of being cut by Ollama.
         repair_tool_calls: tool calls the model writes as text become real ones.
+        capabilities: what Ollama lists the model can do (``completion``, ``embedding``...),
+            asked at start; ``None`` when unknown.
     """
 
     api_base: str
@@ -61,6 +63,7 @@ class OllamaDeployment:
     num_ctx: int | None = None
     refuse_overflow: bool = False
     repair_tool_calls: bool = True
+    capabilities: tuple[str, ...] | None = None
 
     def model_for(self, requested: str) -> str:
         """The Ollama model a request for ``requested`` asks this deployment for."""

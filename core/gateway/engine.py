@@ -65,6 +65,7 @@ class Engine:
         self.recorder: MetricsRecorder | None = None
         self._records: RecordBuilder | None = None
         self.direct_plan: DirectPlan | None = None
+        self.embedding_plan: DirectPlan | None = None
         self.direct: DirectRoute | None = None
         #: the requests recorded, as Prometheus metrics (``GET /metrics``)
         self.prometheus = PrometheusMetrics(group_of=lambda name: self.routes.lands_on(name))
@@ -103,7 +104,9 @@ class Engine:
         from core.fastpath.plan import DirectPlan
 
         direct = rendered.direct_path and gateway_speedups.enabled("fastpath")
-        self.direct_plan = DirectPlan.from_rendered(rendered) if direct else None
+        plan = DirectPlan.from_rendered(rendered)
+        self.direct_plan = plan if direct else None
+        self.embedding_plan = plan  # LiteLLM cannot embed with Ollama chat deployments
         self._timeout_s = rendered.request_timeout_s
         self._max_body = rendered.max_body_bytes
 
@@ -118,6 +121,7 @@ class Engine:
         self.direct = DirectRoute(
             watch,
             plan=lambda: self.direct_plan,
+            embedding_plan=lambda: self.embedding_plan,
             recorder=lambda: self.recorder,
             is_down=self.breaker.is_down,
             trip=self.breaker.trip,

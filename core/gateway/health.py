@@ -76,15 +76,15 @@ def installed_by_backend(backends: Iterable[BackendHealth]) -> dict[str, list[st
     return {b.name: list(b.installed) for b in backends if b.reachable}
 
 
-async def models_that_cannot_think(
+async def mapped_capabilities(
     config: Config, installed: Mapping[str, Sequence[str]], per_request_s: float = 3.0
-) -> dict[str, list[str]]:
-    """Mapped models, by backend name, that Ollama says cannot think.
+) -> dict[str, dict[str, tuple[str, ...]]]:
+    """What Ollama says each mapped model can do (``completion``, ``embedding``, ``thinking``...),
+    by backend name, then the model as each mapping spells it.
 
-    Claude Code asks for thinking whatever the model, and Ollama refuses the whole request for a
-    model without the capability (HTTP 400). Only installed models are asked about (one
-    ``/api/show`` each, at the same time); a model whose capabilities Ollama does not list
-    (an older Ollama, or no answer) is left out: nothing is known about it.
+    Only installed models are asked about (one ``/api/show`` each, at the same time); a model
+    whose capabilities Ollama does not list (an older Ollama, or no answer) is left out:
+    nothing is known about it.
     """
     # (backend name, full model name) → the model as each mapping spells it
     asks: dict[tuple[str, str], list[str]] = {}
@@ -95,22 +95,45 @@ async def models_that_cannot_think(
                 if mapping.model not in spellings:
                     spellings.append(mapping.model)
 
-    async def cannot_think(url: str, model: str) -> bool:
+    async def capabilities_of(url: str, model: str) -> tuple[str, ...]:
         try:
             async with OllamaClient(
                 url, timeout=per_request_s, connect_timeout=min(per_request_s, 2.0)
             ) as client:
-                capabilities = (await client.show(model)).capabilities
+                return tuple((await client.show(model)).capabilities)
         except OllamaError:
-            return False
-        return "completion" in capabilities and "thinking" not in capabilities
+            return ()
 
-    answers = await asyncio.gather(*(cannot_think(config.backend(name).url, model) for (name, model) in asks))
-    found: dict[str, list[str]] = {}
-    for ((name, _), spellings), refuses in zip(asks.items(), answers, strict=True):
-        if refuses:
-            found.setdefault(name, []).extend(spellings)
+    answers = await asyncio.gather(
+        *(capabilities_of(config.backend(name).url, model) for (name, model) in asks)
+    )
+    found: dict[str, dict[str, tuple[str, ...]]] = {}
+    for ((name, _), spellings), capabilities in zip(asks.items(), answers, strict=True):
+        if capabilities:
+            for spelling in spellings:
+                found.setdefault(name, {})[spelling] = capabilities
     return found
+
+
+def cannot_think(capabilities: Mapping[str, Mapping[str, Sequence[str]]]) -> dict[str, list[str]]:
+    """Mapped models, by backend name, that Ollama says cannot think.
+
+    Claude Code asks for thinking whatever the model, and Ollama refuses the whole request for a
+    model without the capability (HTTP 400).
+    """
+    found: dict[str, list[str]] = {}
+    for name, models in capabilities.items():
+        for model, can in models.items():
+            if "completion" in can and "thinking" not in can:
+                found.setdefault(name, []).append(model)
+    return found
+
+
+async def models_that_cannot_think(
+    config: Config, installed: Mapping[str, Sequence[str]], per_request_s: float = 3.0
+) -> dict[str, list[str]]:
+    """Mapped models, by backend name, that Ollama says cannot think (asked now)."""
+    return cannot_think(await mapped_capabilities(config, installed, per_request_s))
 
 
 def missing_models(config: Config, installed: Mapping[str, Sequence[str]]) -> list[MissingModel]:

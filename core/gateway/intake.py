@@ -63,6 +63,11 @@ _SHAPES: dict[str, tuple[tuple[str, ...], dict[str, tuple[tuple[type, ...], str]
 }
 _SHAPES["/chat/completions"] = _SHAPES["/v1/chat/completions"]
 _SHAPES["/responses"] = _SHAPES["/v1/responses"]
+_SHAPES["/v1/embeddings"] = (
+    ("model", "input"),
+    {"input": _TEXT_OR_LIST, "encoding_format": _STRING, "dimensions": _INT},
+)
+_SHAPES["/embeddings"] = _SHAPES["/v1/embeddings"]
 
 
 class BadRequest(ValueError):

@@ -153,6 +153,7 @@ def ollama_deployment(
     *,
     thinks: bool = True,
     server_context_length: int | None = None,
+    capabilities: tuple[str, ...] | None = None,
 ) -> OllamaDeployment:
     """One mapping on one Ollama backend."""
     options = mapping.options.model_dump(exclude_none=True)
@@ -168,6 +169,7 @@ def ollama_deployment(
         num_ctx=effective_num_ctx(mapping.options, server_context_length),
         refuse_overflow=mapping.refuses_overflow,
         repair_tool_calls=mapping.repair_tool_calls,
+        capabilities=capabilities,
     )
 
 
@@ -179,6 +181,7 @@ def render(
     cloud_key: CloudKeyLookup | None = None,
     export: bool = False,
     cannot_think: Mapping[str, Sequence[str]] | None = None,
+    capabilities: Mapping[str, Mapping[str, tuple[str, ...]]] | None = None,
 ) -> RenderedGateway:
     """Render ``config`` for LiteLLM.
 
@@ -192,9 +195,12 @@ def render(
         export: render for a stock ``litellm --config`` (no secrets in the result).
         cannot_think: mapped models Ollama says cannot think, by backend name: LiteLLM drops a
             request's thinking for them (:data:`NO_THINKING`) instead of Ollama refusing it.
+        capabilities: what Ollama lists each mapped model can do, by backend name, then the
+            model as the mapping spells it (the fast path refuses a request of the wrong kind).
     """
     installed = installed or {}
     cannot_think = cannot_think or {}
+    capabilities = capabilities or {}
     notes: list[str] = []
     deployments: list[Deployment] = []
     mapped_names = {m.name for m in config.mappings}
@@ -214,6 +220,7 @@ def render(
                     config.backend(backend_name),
                     thinks=thinks,
                     server_context_length=config.ollama_server.context_length,
+                    capabilities=capabilities.get(backend_name, {}).get(mapping.model),
                 )
             )
 

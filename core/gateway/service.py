@@ -33,10 +33,11 @@ from core.errors import GateDeckError, GatewayBusy, GatewayError, GatewayStartEr
 from core.gateway import engine as gateway_engine
 from core.gateway.health import (
     GatewayHealth,
+    cannot_think,
     check_backends,
     check_health,
     installed_by_backend,
-    models_that_cannot_think,
+    mapped_capabilities,
 )
 from core.gateway.net import bind_listener, connect_host, exposure_warning
 from core.gateway.render import RenderedGateway, render
@@ -90,8 +91,8 @@ class Gateway:
         self._cloud_key = cloud_key
         self._installed_fixed = None if installed is None else {k: list(v) for k, v in installed.items()}
         self._installed: dict[str, list[str]] = dict(self._installed_fixed or {})
-        #: mapped models Ollama says cannot think, by backend (asked with the installed models)
-        self._cannot_think: dict[str, list[str]] = {}
+        #: what Ollama says mapped models can do, by backend (asked with the installed models)
+        self._capabilities: dict[str, dict[str, tuple[str, ...]]] = {}
         self._backoff = tuple(restart_backoff)
         self._stable_after_s = stable_after_s
         self._start_timeout_s = start_timeout_s
@@ -211,8 +212,8 @@ class Gateway:
     async def refresh_installed(self, per_request_s: float = 3.0) -> ApplyResult:
         """Ask the backends which models they have and serve those under their own names."""
         installed = installed_by_backend(await check_backends(self._config, per_request_s))
-        cannot_think = await models_that_cannot_think(self._config, installed, per_request_s)
-        return await _in_thread(self._apply_installed, installed, cannot_think)
+        capabilities = await mapped_capabilities(self._config, installed, per_request_s)
+        return await _in_thread(self._apply_installed, installed, capabilities)
 
     async def health(self, per_request_s: float = 3.0) -> GatewayHealth:
         running = self.state is GatewayState.RUNNING
@@ -277,10 +278,10 @@ class Gateway:
             return self._hot_apply(self._render(config), began)
 
     def _apply_installed(
-        self, installed: dict[str, list[str]], cannot_think: dict[str, list[str]]
+        self, installed: dict[str, list[str]], capabilities: dict[str, dict[str, tuple[str, ...]]]
     ) -> ApplyResult:
         with self._op_lock:
-            self._installed, self._cannot_think = installed, cannot_think
+            self._installed, self._capabilities = installed, capabilities
             if self.state is not GatewayState.RUNNING:
                 return ApplyResult(ApplyMode.STORED, 0.0)
             return self._hot_apply(self._render(self._config), time.perf_counter())
@@ -292,14 +293,15 @@ class Gateway:
             master_key=self._master_key,
             installed=self._installed,
             cloud_key=self._cloud_key,
-            cannot_think=self._cannot_think,
+            cannot_think=cannot_think(self._capabilities),
+            capabilities=self._capabilities,
         )
 
     async def _learn_models(self, config: Config, *, fetch_installed: bool = True) -> None:
-        """Ask the backends which models they have, and which mapped ones cannot think."""
+        """Ask the backends which models they have, and what the mapped ones can do."""
         if fetch_installed:
             self._installed = installed_by_backend(await check_backends(config, per_request_s=2.0))
-        self._cannot_think = await models_that_cannot_think(config, self._installed, per_request_s=2.0)
+        self._capabilities = await mapped_capabilities(config, self._installed, per_request_s=2.0)
 
     def _hot_apply(self, rendered: RenderedGateway, began: float) -> ApplyResult:
         thread = self._thread

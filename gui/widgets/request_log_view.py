@@ -75,7 +75,12 @@ def notes(record: RequestRecord) -> str:
 
 
 #: What a request's API is called in the log (Codex speaks the Responses API).
-DIALECT_NAMES = {"anthropic": "Anthropic", "openai": "OpenAI", "responses": "Responses"}
+DIALECT_NAMES = {
+    "anthropic": "Anthropic",
+    "openai": "OpenAI",
+    "responses": "Responses",
+    "embeddings": "Embeddings",
+}
 
 
 def cells(record: RequestRecord) -> list[str]:

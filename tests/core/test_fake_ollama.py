@@ -15,7 +15,7 @@ import ollama
 import pytest
 
 from tests.fakes.fake_ollama import FakeOllama
-from tests.fakes.ollama_catalog import tiny_model
+from tests.fakes.ollama_catalog import nomic_embed_text, tiny_model
 from tests.fakes.ollama_records import parse_keep_alive
 
 REPO = Path(__file__).resolve().parents[2]
@@ -247,7 +247,34 @@ def test_delete_copy_embed(fake_ollama: FakeOllama) -> None:
     client.delete("my-llama")
     assert "my-llama:latest" not in fake_ollama.installed()
     embedded = client.embed("llama3.2:3b", ["a", "bb"])
-    assert len(embedded.embeddings) == 2 and len(embedded.embeddings[0]) == 8
+    assert len(embedded.embeddings) == 2 and len(embedded.embeddings[0]) == 3_072  # the model's width
+
+
+def test_embed_answers_as_ollamas_embed_handler() -> None:
+    with FakeOllama(models=[nomic_embed_text()]) as fake:
+        client = ollama.Client(host=fake.url)
+        assert client.show("nomic-embed-text").capabilities == ["embedding"]
+        one = client.embed("nomic-embed-text", "hello")
+        again = client.embed("nomic-embed-text", ["hello", "other"])
+        assert (
+            one.embeddings[0] == again.embeddings[0] != again.embeddings[1]
+        )  # the same text, the same vector
+        assert sum(v * v for v in one.embeddings[0]) == pytest.approx(1.0)
+        cut = client.embed("nomic-embed-text", "hello", dimensions=16).embeddings[0]
+        assert len(cut) == 16 and sum(v * v for v in cut) == pytest.approx(1.0)
+        # a text longer than the context is cut to it, unless the request says not to
+        long = "word " * 400  # 500 tokens by the fake's count
+        cut_short = client.embed("nomic-embed-text", long, options={"num_ctx": 128})
+        assert cut_short.prompt_eval_count == 128
+        with pytest.raises(ollama.ResponseError) as refused:
+            client.embed("nomic-embed-text", long, truncate=False, options={"num_ctx": 128})
+        assert refused.value.status_code == 400 and "exceeds the context length" in refused.value.error
+        bad = httpx.post(f"{fake.url}/api/embed", json={"model": "nomic-embed-text", "input": [[1, 2]]})
+        assert bad.status_code == 400 and bad.json() == {"error": "invalid input type"}
+        empty = httpx.post(f"{fake.url}/api/embed", json={"model": "nomic-embed-text", "input": ""})
+        assert empty.json() == {"model": "nomic-embed-text", "embeddings": []}
+        missing = httpx.post(f"{fake.url}/api/embed", json={"model": "absent", "input": "x"})
+        assert missing.status_code == 404 and missing.json() == {"error": "model 'absent' not found"}
 
 
 def test_stop_releases_a_stalled_stream() -> None:

@@ -225,6 +225,29 @@ def tiny_model(name: str = "tinyllama:1.1b", layers: list[int] | None = None) ->
     )
 
 
+def nomic_embed_text() -> FakeModel:
+    """``nomic-embed-text:latest``, a model that only embeds (``capabilities``: ``embedding``)."""
+    return FakeModel(
+        name="nomic-embed-text:latest",
+        family="nomic-bert",
+        parameter_size="137M",
+        quantization_level="F16",
+        size=274_302_450,
+        capabilities=["embedding"],
+        template="",
+        model_info={
+            "general.architecture": "nomic-bert",
+            "general.parameter_count": 136_727_040,
+            "nomic-bert.attention.head_count": 12,
+            "nomic-bert.block_count": 12,
+            "nomic-bert.context_length": 2_048,
+            "nomic-bert.embedding_length": 768,
+            "nomic-bert.feed_forward_length": 3_072,
+            "nomic-bert.pooling_type": 1,
+        },
+    )
+
+
 def default_models() -> list[FakeModel]:
     """The two installed models the ``fake_ollama`` fixture starts with."""
     return [qwen25_coder_7b(), llama32_3b()]

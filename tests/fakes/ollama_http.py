@@ -336,25 +336,74 @@ class Handler(BaseHTTPRequestHandler):
         self._send_json(200, None)
 
     def _embed(self, req: dict[str, Any]) -> None:
+        """Ollama's EmbedHandler: a string or a list of strings; each text cut to the context
+        unless ``truncate`` is false (then a longer one is a 400); vectors normalised, and cut
+        to ``dimensions`` (normalised again). Like Ollama, it does not check the model's
+        capabilities: a chat model embeds too."""
+        fake = self.fake
+        inputs = req.get("input")
+        if isinstance(inputs, str):
+            texts = [inputs] if inputs else []
+        elif isinstance(inputs, list) and all(isinstance(t, str) for t in inputs):
+            texts = list(inputs)
+        elif inputs is None:
+            texts = []
+        else:
+            self._send_json(400, {"error": "invalid input type"})
+            return
         model = self._model_or_404(req.get("model"))
         if model is None:
             return
-        inputs = req.get("input", "")
-        texts = inputs if isinstance(inputs, list) else [inputs]
-        fresh = self.fake._load(
-            model, parse_keep_alive(req.get("keep_alive"), self.fake.default_keep_alive), {}
-        )
-        embeddings = [[round(math.sin(len(t) + i) / 2, 6) for i in range(8)] for t in texts]
+        options = req.get("options") or {}
+        if (problem := option_error(options)) is not None:
+            self._send_json(500, {"error": problem})
+            return
+        if (kept := self._keep_alive(req)) is None:
+            return
+        fresh = fake._load(model, kept[0], options)
+        if not texts:
+            self._send_json(200, {"model": req.get("model"), "embeddings": []})
+            return
+        with fake._lock:
+            copy = fake._loaded.get(model.name)
+        context = copy.context_length if copy is not None else fake.default_context_length
+        arch = model.architecture
+        context = min(context, int(model.model_info.get(f"{arch}.context_length") or context))
+        width = int(model.model_info.get(f"{arch}.embedding_length") or 8)
+        dimensions = req.get("dimensions") or 0
+        embeddings: list[list[float]] = []
+        counted = 0
+        for text in texts:
+            tokens = max(1, len(text) // 4)
+            if tokens > context:
+                if req.get("truncate") is False:
+                    self._send_json(400, {"error": "the input length exceeds the context length"})
+                    return
+                text, tokens = text[: context * 4], context
+            counted += tokens
+            vector = _unit(fake_vector(text, width))
+            if 0 < dimensions < len(vector):
+                vector = _unit(vector[:dimensions])
+            embeddings.append(vector)
         self._send_json(
             200,
             {
-                "model": model.name,
+                "model": req.get("model"),
                 "embeddings": embeddings,
                 "total_duration": 14_143_917,
                 "load_duration": 1_019_500 if not fresh else 812_000_000,
-                "prompt_eval_count": sum(max(1, len(str(t)) // 4) for t in texts),
+                "prompt_eval_count": counted,
             },
         )
+
+    def _keep_alive(self, req: dict[str, Any]) -> tuple[float | None] | None:
+        """The request's ``keep_alive`` in seconds (in a 1-tuple), or ``None`` once Ollama's 400
+        for a value it cannot read was sent."""
+        try:
+            return (parse_keep_alive(req.get("keep_alive"), self.fake.default_keep_alive),)
+        except ValueError as exc:
+            self._send_json(400, {"error": str(exc)})
+            return None
 
     def _chat(self, req: dict[str, Any]) -> None:
         self._complete(req, chat=True)
@@ -369,11 +418,9 @@ class Handler(BaseHTTPRequestHandler):
         model = self._model_or_404(name)
         if model is None:
             return
-        try:
-            keep_alive = parse_keep_alive(req.get("keep_alive"), fake.default_keep_alive)
-        except ValueError as exc:
-            self._send_json(400, {"error": str(exc)})
+        if (kept := self._keep_alive(req)) is None:
             return
+        keep_alive = kept[0]
         options = req.get("options") or {}
         stream = req.get("stream", True) is not False
         can_think = "thinking" in model.capabilities
@@ -566,6 +613,17 @@ class Handler(BaseHTTPRequestHandler):
                 ended_at = model.size if outcome == "success" and model else reached
                 fake._pull_sessions.append(PullSession(name, started_at, ended_at, outcome))
                 fake._cond.notify_all()
+
+
+def fake_vector(text: str, width: int) -> list[float]:
+    """A made-up embedding of ``text``: the same text always gives the same vector."""
+    seed = sum(ord(ch) * (i + 1) for i, ch in enumerate(text[:256])) + len(text)
+    return [math.sin(seed + i * 0.7) for i in range(width)]
+
+
+def _unit(vector: list[float]) -> list[float]:
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
 
 
 class _Stream:

@@ -1,0 +1,242 @@
+"""Embeddings through the gateway, as a RAG tool or an editor asks for them: the official
+``openai`` SDK's ``embeddings.create`` over HTTP, answered from Ollama's ``/api/embed``.
+
+The fake Ollama embeds as Ollama's EmbedHandler does (a string or a list of strings, vectors
+normalised and cut to ``dimensions``); ``nomic-embed-text`` only embeds, as Ollama lists it.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import struct
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import ollama
+import openai
+import pytest
+
+from core.config.schema import Mapping, ModelOptions
+from core.config.store import ConfigStore
+from core.gateway.service import Gateway
+from core.paths import AppPaths
+from core.secrets import MASTER_KEY, open_secret_store
+from tests.core.gateway_support import KEY, REPO, Lines, auth, free_port, running, tier_config, wait_until
+from tests.fakes.fake_ollama import FakeOllama
+from tests.fakes.ollama_catalog import default_models, nomic_embed_text
+
+pytestmark = [pytest.mark.timeout(180)]
+EMBED = "nomic-embed-text:latest"
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeOllama]:
+    with FakeOllama(models=[*default_models(), nomic_embed_text()]) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def gateway(fake: FakeOllama) -> Iterator[Gateway]:
+    config = tier_config(fake.url, free_port())
+    embedder = Mapping(
+        name="embedder",
+        model="nomic-embed-text",
+        options=ModelOptions(num_ctx=1024, num_gpu=99, num_thread=3, keep_alive="9m"),
+    )
+    config = config.model_copy(update={"mappings": [embedder, *config.mappings]})
+    with running(Gateway(config, master_key=KEY)) as gw:
+        yield gw
+
+
+@pytest.fixture(autouse=True)
+def clean(fake: FakeOllama) -> None:
+    fake.clear_requests()
+    fake.clear_faults()
+
+
+def client(gateway: Gateway) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=KEY, max_retries=0)
+
+
+def direct(fake: FakeOllama, texts: list[str], **extra: int) -> list[list[float]]:
+    """What Ollama itself answers for ``texts``."""
+    return [list(v) for v in ollama.Client(host=fake.url).embed(EMBED, texts, **extra).embeddings]
+
+
+def test_a_string_is_embedded_as_ollama_embeds_it_and_the_mappings_options_reach_ollama(
+    gateway: Gateway, fake: FakeOllama
+) -> None:
+    raw = client(gateway).embeddings.with_raw_response.create(
+        model="embedder", input="The cat sat on the mat.", encoding_format="float"
+    )
+    assert raw.headers["x-gatedeck-path"] == "direct"
+    answer = raw.parse()
+    (sent,) = fake.bodies("/api/embed")
+    assert sent["model"] == "nomic-embed-text" and sent["input"] == "The cat sat on the mat."
+    assert sent["options"] == {"num_ctx": 1024, "num_gpu": 99, "num_thread": 3}
+    assert sent["keep_alive"] == "9m"
+    assert "stream" not in sent and "dimensions" not in sent
+    (item,) = answer.data
+    assert item.index == 0 and len(item.embedding) == 768
+    assert item.embedding == pytest.approx(direct(fake, ["The cat sat on the mat."])[0], abs=1e-9)
+    assert answer.model == "embedder"
+    assert answer.usage.prompt_tokens == answer.usage.total_tokens == len("The cat sat on the mat.") // 4
+
+
+def test_a_list_comes_back_in_order_with_ollamas_token_count(gateway: Gateway, fake: FakeOllama) -> None:
+    texts = ["first document", "a second, longer document about embeddings", "third"]
+    answer = client(gateway).embeddings.create(model="embedder", input=texts, encoding_format="float")
+    assert [item.index for item in answer.data] == [0, 1, 2]
+    expected = direct(fake, texts)
+    for item, vector in zip(answer.data, expected, strict=True):
+        assert item.embedding == pytest.approx(vector, abs=1e-9)
+    assert answer.data[0].embedding != answer.data[1].embedding
+    assert answer.usage.prompt_tokens == sum(max(1, len(t) // 4) for t in texts)
+
+
+def test_base64_is_little_endian_float32_as_openai_sends_it(gateway: Gateway, fake: FakeOllama) -> None:
+    response = httpx.post(
+        f"{gateway.url}/v1/embeddings",
+        json={"model": "embedder", "input": ["alpha", "beta"], "encoding_format": "base64"},
+        headers=auth(),
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    expected = direct(fake, ["alpha", "beta"])
+    for item, vector in zip(data, expected, strict=True):
+        raw = base64.b64decode(item["embedding"])
+        assert len(raw) == 4 * 768
+        assert list(struct.unpack(f"<{768}f", raw)) == pytest.approx(vector, abs=1e-6)
+    # the SDK asks for base64 when the caller does not say, and decodes it itself
+    decoded = client(gateway).embeddings.create(model="embedder", input="alpha")
+    assert decoded.data[0].embedding == pytest.approx(expected[0], abs=1e-6)
+
+
+def test_dimensions_reach_ollama_which_cuts_the_vector(gateway: Gateway, fake: FakeOllama) -> None:
+    answer = client(gateway).embeddings.create(
+        model="embedder", input="short", dimensions=64, encoding_format="float"
+    )
+    assert fake.bodies("/api/embed")[-1]["dimensions"] == 64
+    assert len(answer.data[0].embedding) == 64
+    assert answer.data[0].embedding == pytest.approx(direct(fake, ["short"], dimensions=64)[0], abs=1e-9)
+    assert sum(v * v for v in answer.data[0].embedding) == pytest.approx(1.0)
+
+
+def test_an_installed_embedding_model_is_served_under_its_own_name(
+    gateway: Gateway, fake: FakeOllama
+) -> None:
+    answer = client(gateway).embeddings.create(model=EMBED, input=["hello", "world"], encoding_format="float")
+    assert len(answer.data) == 2
+    assert fake.bodies("/api/embed")[-1]["model"] == EMBED
+
+
+def test_an_embedding_request_to_a_chat_model_is_a_400_that_never_reaches_ollama(
+    gateway: Gateway, fake: FakeOllama
+) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        client(gateway).embeddings.create(model="gpt-4o", input="hello")
+    assert refused.value.status_code == 400
+    assert "does not make embeddings" in refused.value.message
+    assert refused.value.response.headers["x-gatedeck-path"] == "direct"
+    assert fake.bodies("/api/embed") == []
+
+
+@pytest.mark.parametrize("api", ["chat", "responses"])
+def test_a_chat_request_to_a_model_that_only_embeds_is_a_400_that_never_reaches_ollama(
+    gateway: Gateway, fake: FakeOllama, api: str
+) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        if api == "chat":
+            client(gateway).chat.completions.create(
+                model="embedder", messages=[{"role": "user", "content": "hi"}]
+            )
+        else:
+            client(gateway).responses.create(model="embedder", input="hi")
+    assert "only makes embeddings" in refused.value.message
+    assert fake.bodies("/api/chat") == []
+
+
+def test_a_chat_request_in_anthropics_api_to_a_model_that_only_embeds_is_its_400(gateway: Gateway) -> None:
+    response = httpx.post(
+        f"{gateway.url}/v1/messages",
+        json={"model": "embedder", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]},
+        headers={"x-api-key": KEY, "anthropic-version": "2023-06-01"},
+        timeout=30,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"input": [[101, 2023]]}, "input"),
+        ({"input": []}, "input"),
+        ({"input": ["ok", ""]}, "input"),
+        ({"input": "x", "encoding_format": "int8"}, "encoding_format"),
+        ({"input": "x", "dimensions": 0}, "dimensions"),
+        ({"input": 7}, "input"),
+        ({}, "input"),
+    ],
+)
+def test_input_ollama_cannot_embed_is_a_clear_400(
+    gateway: Gateway, fake: FakeOllama, body: dict[str, object], param: str
+) -> None:
+    response = httpx.post(
+        f"{gateway.url}/embeddings", json={"model": "embedder", **body}, headers=auth(), timeout=30
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == param and error["message"]
+    assert fake.bodies("/api/embed") == []
+
+
+def test_embeddings_are_recorded_for_the_monitor(gateway: Gateway) -> None:
+    earlier = gateway.metrics.records()
+    since = earlier[-1].seq if earlier else 0
+    client(gateway).embeddings.create(model="embedder", input=["one", "two"])
+    wait_until(lambda: bool(gateway.metrics.records(since)), what="the request's record")
+    (record,) = gateway.metrics.records(since)
+    assert record.dialect == "embeddings" and record.ok
+    assert (record.requested, record.mapping, record.model) == ("embedder", "embedder", "nomic-embed-text")
+    assert record.prompt_tokens == 2 and record.completion_tokens is None
+    assert record.num_ctx == 1024 and record.latency_s > 0
+
+
+def test_gatedeck_serve_answers_embeddings_for_a_mapping_and_refuses_the_wrong_kind(fake: FakeOllama) -> None:
+    port = free_port()
+    config = tier_config(fake.url, port)
+    embedder = Mapping(
+        name="embedder", model="nomic-embed-text", options=ModelOptions(num_ctx=512, keep_alive="2m")
+    )
+    ConfigStore.from_env().save(config.model_copy(update={"mappings": [embedder, *config.mappings]}))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core.cli.main", "serve", "--port", str(port)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        Lines(proc).wait_for("GateDeck gateway running at", 90)
+        key = open_secret_store(AppPaths.from_env()).get(MASTER_KEY)
+        assert key
+        served = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0)
+        one = served.embeddings.create(model="embedder", input="hello", encoding_format="float")
+        many = served.embeddings.create(model="embedder", input=["hello", "world"])
+        assert len(one.data) == 1 and len(many.data) == 2
+        assert many.data[0].embedding == pytest.approx(one.data[0].embedding, abs=1e-6)
+        sent = fake.bodies("/api/embed")[-1]
+        assert sent["options"] == {"num_ctx": 512} and sent["keep_alive"] == "2m"
+        with pytest.raises(openai.BadRequestError):
+            served.embeddings.create(model="gpt-4o", input="hello")
+        with pytest.raises(openai.BadRequestError):
+            served.chat.completions.create(model="embedder", messages=[{"role": "user", "content": "hi"}])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
