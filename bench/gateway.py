@@ -25,7 +25,8 @@ directly, and on Claude-Code-shaped ``/v1/messages`` requests (:mod:`bench.claud
 recorded first turn, an 80 KB one with 24 tools, a 1 MB conversation), each taken in turns
 with the body it becomes sent to Ollama directly (so both see the same load on a shared
 machine): added latency (non-streamed, and to the first streamed chunk) and the gateway's CPU
-per request. Prints figures; asserts nothing. Usage: ``python -m bench.gateway [--requests 200]
+per request; and a RAG tool's 16-input ``/v1/embeddings`` request beside the same inputs sent
+to Ollama's ``/api/embed`` (:func:`measure_embeddings`). Prints figures; asserts nothing. Usage: ``python -m bench.gateway [--requests 200]
 [--concurrency 8] [--only gatedeck] [--skip-ui] [--claude-requests 40] [--claude-only]``
 (``--claude-only``: the Claude-Code-shaped rows alone, quick).
 
@@ -250,6 +251,78 @@ def _codex_rows(runs: dict[str, tuple[dict[str, Figures], float | None]]) -> lis
             "first streamed chunk delay added " + CODEX,
             "",
             [f"{g.first_p50_ms - d.first_p50_ms:.1f} ms" if g else "-" for g, d in added],
+        ),
+    ]
+
+
+EMBED_MODEL = "nomic-embed-text:latest"
+EMBED = "16-input /v1/embeddings"
+EMBED_DIRECT = "16-input direct Ollama /api/embed"
+#: A RAG tool's batch: 16 passages of a few hundred characters each.
+EMBED_INPUTS = [
+    f"Passage {i}: " + "GateDeck answers embeddings from Ollama's /api/embed. " * 6 for i in range(16)
+]
+
+
+async def measure_embeddings(
+    gateway: str, ollama: str, key: str, count: int, server_pid: int
+) -> dict[str, Figures]:
+    """A 16-input embedding request through the gateway beside the same inputs sent to Ollama's
+    ``/api/embed``, one of each in turn; the gateway's CPU per request. Only ``p50_ms`` /
+    ``p95_ms`` and CPU are measured (nothing streams)."""
+    times: dict[str, list[float]] = {EMBED_DIRECT: [], EMBED: []}
+    sides = {
+        EMBED_DIRECT: (f"{ollama}/api/embed", {"model": EMBED_MODEL, "input": EMBED_INPUTS}, {}),
+        EMBED: (
+            f"{gateway}/v1/embeddings",
+            {"model": EMBED_MODEL, "input": EMBED_INPUTS, "encoding_format": "base64"},
+            {"Authorization": f"Bearer {key}"},
+        ),
+    }
+    cpu_ms = 0.0
+    async with httpx.AsyncClient(timeout=120) as client:
+
+        async def one(name: str) -> float:
+            url, body, headers = sides[name]
+            began = time.perf_counter()
+            response = await client.post(url, json=body, headers=headers)
+            response.raise_for_status()
+            return (time.perf_counter() - began) * 1000
+
+        for _ in range(5):  # warm-up: connections, the model "loaded"
+            await one(EMBED_DIRECT)
+            await one(EMBED)
+        for number in range(count):
+            for name in (EMBED_DIRECT, EMBED) if number % 2 else (EMBED, EMBED_DIRECT):
+                before = _cpu_s(server_pid) if name == EMBED else 0.0
+                times[name].append(await one(name))
+                if name == EMBED:
+                    cpu_ms += (_cpu_s(server_pid) - before) * 1000
+
+    def figures(name: str, cpu: float | None) -> Figures:
+        found = times[name]
+        p50, p95 = statistics.median(found), _percentile(found, 0.95)
+        return Figures(p50, p95, 0.0, 0.0, 0.0, cpu_ms_per_request=cpu)
+
+    return {EMBED_DIRECT: figures(EMBED_DIRECT, None), EMBED: figures(EMBED, cpu_ms / count)}
+
+
+def _embed_rows(runs: dict[str, tuple[dict[str, Figures], float | None]]) -> list[tuple[str, str, list[str]]]:
+    """What the gateway adds to a 16-input embedding request, beside Ollama's /api/embed."""
+    pairs = [(f.get(EMBED), f.get(EMBED_DIRECT)) for f, _ in runs.values()]
+    return [
+        (
+            "latency added p50, " + EMBED,
+            "",
+            [f"{g.p50_ms - d.p50_ms:.1f} ms" if g and d else "-" for g, d in pairs],
+        ),
+        (
+            "gateway CPU per request, " + EMBED,
+            "",
+            [
+                f"{g.cpu_ms_per_request:.1f} ms" if g and g.cpu_ms_per_request is not None else "-"
+                for g, _ in pairs
+            ],
         ),
     ]
 
@@ -489,6 +562,7 @@ def _run_gateway(
             figures[codex.name] = asyncio.run(measure(codex, args.requests, args.concurrency, proc.pid))
         except httpx.HTTPStatusError as exc:  # the stock proxy may not answer it: a "-" row
             print(f"[{mode}] {codex.name}: {exc}", file=sys.stderr, flush=True)
+        figures.update(asyncio.run(measure_embeddings(gateway, ollama, key_of(), args.requests, proc.pid)))
         if args.claude_requests:
             figures.update(_claude_figures(gateway, ollama, key_of(), args.claude_requests, proc.pid))
     finally:
@@ -579,6 +653,7 @@ def _print_issue_table(
             )
         )
     rows += _codex_rows(runs)
+    rows += _embed_rows(runs)
     rows += _claude_rows(runs)
     rows.append(
         (
@@ -723,6 +798,8 @@ def main(argv: list[str] | None = None) -> int:
             str(ollama_port),
             "--reply",
             f"{LONG_MODEL}={LONG_WORDS}",
+            "--add-model",
+            EMBED_MODEL,
         ],
         cwd=REPO,
         env=env,

@@ -63,6 +63,7 @@ from tests.fakes.ollama_catalog import (
     canonical_name,
     default_models,
     llama32_3b,
+    nomic_embed_text,
     qwen3_8b,
     qwen25_coder_7b,
     tiny_model,
@@ -439,7 +440,7 @@ class FakeOllama:
 
 
 _CATALOG: dict[str, Callable[[], FakeModel]] = {
-    m().name: m for m in (llama32_3b, qwen25_coder_7b, qwen3_8b, tiny_model)
+    m().name: m for m in (llama32_3b, qwen25_coder_7b, qwen3_8b, tiny_model, nomic_embed_text)
 }
 
 
