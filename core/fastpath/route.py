@@ -9,6 +9,10 @@ to Ollama's ``/api/chat`` (the same body LiteLLM would build: the mapping's ``op
 :mod:`core.fastpath.anthropic`), streaming chunk by chunk. Everything else — other routes,
 cloud models, requests using features the translation does not cover — goes to LiteLLM
 unchanged (a chat request's client hanging up cancels LiteLLM's work on it).
+``POST /v1/embeddings`` goes to Ollama's ``/api/embed`` the same way
+(:mod:`core.fastpath.embeddings`), the fast path on or off (LiteLLM cannot embed with the Ollama
+deployments it is given); a request of the wrong kind for its model (as Ollama listed the
+model's capabilities at start) is a 400.
 
 A mapping's fallbacks are tried when its Ollama model fails before anything reached the client
 (refused, Ollama's 5xx, a timeout, the model not installed; not a 400, which the next model
