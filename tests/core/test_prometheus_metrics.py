@@ -51,7 +51,11 @@ def gateway(fake: FakeOllama, recorder: MetricsRecorder) -> Iterator[Gateway]:
     config = config.model_copy(
         update={
             "backends": [*config.backends, OllamaBackend(name="down", url=down_url)],
-            "mappings": [Mapping(name="gone", model=QWEN, backends=["down"]), *config.mappings],
+            "mappings": [
+                Mapping(name="gone", model=QWEN, backends=["down"]),
+                Mapping(name="flaky", model=QWEN, backends=["down"], fallbacks=["gpt-4o"]),
+                *config.mappings,
+            ],
         }
     )
     with running(Gateway(config, master_key=KEY, metrics=recorder)) as gw:
@@ -145,6 +149,34 @@ def test_metrics_add_up_to_the_requests_sent_both_ways(
     assert grew("gatedeck_tokens_per_second_sum") == pytest.approx(sum(speeds), rel=1e-6)
     saved = sum(r.cloud_cost or 0.0 for r in records)
     assert grew("gatedeck_cloud_cost_saved_usd_total") == pytest.approx(saved, rel=1e-6, abs=1e-12)
+
+
+def test_fallbacks_refused_overflows_and_reloads_are_counted_as_they_happen(
+    gateway: Gateway, recorder: MetricsRecorder
+) -> None:
+    seen = Collector(recorder)
+    before = scrape(gateway)
+    oa = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=KEY, max_retries=0, timeout=60)
+    an = anthropic.Anthropic(base_url=gateway.url, auth_token=KEY, max_retries=0, timeout=60)
+    oa.chat.completions.create(model="flaky", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(anthropic.BadRequestError, match="prompt is too long"):  # 32k context
+        an.messages.create(
+            model="claude-sonnet-4-5", max_tokens=16, messages=[{"role": "user", "content": "word " * 40_000}]
+        )
+    records = seen.wait(2)
+    seen.remove()
+    after = scrape(gateway)
+
+    def grew(name: str, **labels: str) -> float:
+        return total(after, name, **labels) - total(before, name, **labels)
+
+    assert grew("gatedeck_fallbacks_total", mapping="flaky", fallback="gpt-4o") == 1
+    assert grew("gatedeck_refused_overflows_total", mapping="claude-*sonnet*", route="fastpath") == 1
+    assert grew("gatedeck_requests_total", mapping="claude-*sonnet*", status="400") == 1
+    reloads = sum(1 for r in records if r.load_s is not None and r.load_s >= 0.5)
+    assert grew("gatedeck_model_reloads_total") == reloads
+    loading = sum(r.load_s or 0.0 for r in records)
+    assert grew("gatedeck_model_load_seconds_total") == pytest.approx(loading, rel=1e-6, abs=1e-9)
 
 
 def test_metrics_need_the_gateway_key(gateway: Gateway) -> None:
