@@ -21,6 +21,7 @@ from core.config.first_run import Installation
 from core.config.holder import ConfigHolder
 from core.config.ui_state import open_ui_state
 from core.gateway.running import RunningRecord, find_running
+from core.ollama.server import EnsureResult
 from gui.dialogs.preferences import PreferencesDialog, apply_theme
 from gui.first_paint import after_first_paint
 from gui.gateway_bridge import BridgeState, GatewayBridge
@@ -209,11 +210,24 @@ class AppController(QObject):
         # thread starts importing LiteLLM, which uses the same libraries.
         self.watcher.start()
         self.ops.run(self.gateway.load_engine())
+        if self.holder.config.ollama_server.managed:
+            self.ops.run(self.start_managed_ollama())
+
+    async def start_managed_ollama(self) -> None:
+        """Start GateDeck's own ``ollama serve`` when none answers (the user asked GateDeck to
+        manage it); quitting stops it again, and only a server GateDeck started."""
+        result = await self.hardware_panel.server.ensure_running()
+        if result is EnsureResult.STARTED:
+            await self.watcher.refresh()
 
     def raise_context(self, mapping: str) -> None:
         """Open the Hardware panel on ``mapping`` (a Monitor or alert "Raise context…")."""
         self.show_window("hardware")
-        self.ops.run(self.hardware_panel.select_mapping(mapping))
+        self.ops.run(self._tune_context_of(mapping))
+
+    async def _tune_context_of(self, mapping: str) -> None:
+        await self.hardware_panel.select_mapping(mapping)
+        self.hardware_panel.tuning.context.slider.setFocus()
 
     def show_window(self, panel: str = "") -> None:
         if panel:

@@ -7,7 +7,6 @@ either simply has no GPUs listed, never an error. Another vendor is one more :cl
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import os
 import platform
@@ -21,6 +20,8 @@ from types import ModuleType
 from typing import Any, Protocol
 
 import psutil
+
+from core.threads import in_thread
 
 
 @dataclass(frozen=True)
@@ -192,4 +193,4 @@ def read_hardware(probes: Sequence[GpuProbe] | None = None) -> HardwareInfo:
 
 async def probe_hardware(probes: Sequence[GpuProbe] | None = None) -> HardwareInfo:
     """:func:`read_hardware` off the event loop (NVML and /proc reads block)."""
-    return await asyncio.to_thread(read_hardware, probes)
+    return await in_thread(read_hardware, probes)

@@ -35,6 +35,7 @@ from core.errors import (
 )
 from core.ollama.client import OllamaClient, map_ollama_error
 from core.ollama.storage import free_bytes, is_local_url, ollama_models_dir
+from core.threads import in_thread
 
 if TYPE_CHECKING:  # loaded with the client (core.ollama.client imports them when first used)
     import ollama
@@ -371,7 +372,7 @@ class Pull:
         if self.models_dir is None:
             return
         self._last_disk_check = self._clock()
-        free = await asyncio.to_thread(free_bytes, self.models_dir)
+        free = await in_thread(free_bytes, self.models_dir)
         if needed + self.disk_margin > free:
             raise InsufficientDisk(self.model, needed + self.disk_margin, free, str(self.models_dir))
 

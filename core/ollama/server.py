@@ -27,6 +27,7 @@ from core.config.schema import DEFAULT_OLLAMA_URL, OllamaServerSettings
 from core.errors import ManagedServerError, NotOurServer, OllamaNotInstalled
 from core.ollama.client import OllamaClient
 from core.paths import AppPaths
+from core.threads import in_thread
 
 LOG_NAME = "ollama-serve.log"
 
@@ -189,7 +190,7 @@ class OllamaServer:
         )
         self._log.flush()
         try:
-            self._proc = await asyncio.to_thread(_spawn, [executable, "serve"], env, self._log)
+            self._proc = await in_thread(_spawn, [executable, "serve"], env, self._log)
         except OSError as exc:
             self._close_log()
             raise ManagedServerError(f"GateDeck could not run {executable}: {exc.strerror or exc}.") from None
