@@ -18,22 +18,16 @@ from PySide6.QtWidgets import (
 )
 
 from core.config.schema import OllamaServerSettings
-from core.ollama.server import server_environment
+from core.ollama.server import SERVER_ENV_NAMES, server_environment
 
 DEFAULT = "Ollama's default"
 
 
 def _env_lines(settings: OllamaServerSettings) -> list[str]:
+    """The tuning variables these settings give (where Ollama listens and keeps models aside)."""
     env = server_environment(settings, base={})
-    names = (
-        "OLLAMA_FLASH_ATTENTION",
-        "OLLAMA_KV_CACHE_TYPE",
-        "OLLAMA_NUM_PARALLEL",
-        "OLLAMA_MAX_LOADED_MODELS",
-        "OLLAMA_KEEP_ALIVE",
-        "OLLAMA_CONTEXT_LENGTH",
-    )
-    return [f"{name}={env[name]}" for name in names if name in env]
+    tuning = (name for name in SERVER_ENV_NAMES if name not in ("OLLAMA_HOST", "OLLAMA_MODELS"))
+    return [f"{name}={env[name]}" for name in tuning if name in env]
 
 
 def unmanaged_note(settings: OllamaServerSettings) -> str:
