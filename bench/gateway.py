@@ -57,6 +57,7 @@ from pathlib import Path
 import httpx
 
 from bench import claude_shaped, codex_shaped, ui_figures
+from bench.processes import free_port, wait_http
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = "qwen2.5-coder:7b"
@@ -96,28 +97,6 @@ def _cpu_s(pid: int | None) -> float:
 
     times = psutil.Process(pid).cpu_times()
     return float(times.user + times.system)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(url)
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -535,7 +514,7 @@ def _run_gateway(
     Ollama's measured just before them (the anchor, taken under the same conditions), then its
     in-process restart time (s; ``None`` where not measured)."""
     env = {**env, "GATEDECK_GATEWAY_SPEEDUPS": switch}
-    port = _free_port()
+    port = free_port()
     print(f"[{mode}] starting `gatedeck serve` (loads LiteLLM, ~15 s)...", file=sys.stderr, flush=True)
     proc = subprocess.Popen(
         [sys.executable, "-m", "core.cli.main", "--ollama-url", ollama, "serve", "--port", str(port)],
@@ -546,7 +525,7 @@ def _run_gateway(
     )
     try:
         gateway = f"http://127.0.0.1:{port}"
-        _wait_http(f"{gateway}/health/liveliness", proc)
+        wait_http(f"{gateway}/health/liveliness", proc)
         if args.claude_only:
             return _claude_figures(gateway, ollama, key_of(), args.claude_requests, proc.pid), None
         codex_direct, codex = _codex_targets(gateway, ollama, key_of())
@@ -571,7 +550,7 @@ def _run_gateway(
         return figures, None
     print(f"[{mode}] timing restarts in-process...", file=sys.stderr, flush=True)
     probe = subprocess.run(
-        [sys.executable, "-c", RESTART_PROBE, ollama, str(_free_port())],
+        [sys.executable, "-c", RESTART_PROBE, ollama, str(free_port())],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -788,7 +767,7 @@ def main(argv: list[str] | None = None) -> int:
         paths = AppPaths.from_env({"GATEDECK_CONFIG_DIR": home})
         return open_secret_store(paths, {"GATEDECK_SECRET_STORE": "file"}).get(MASTER_KEY) or ""
 
-    ollama_port = _free_port()
+    ollama_port = free_port()
     fake = subprocess.Popen(
         [
             sys.executable,
@@ -808,7 +787,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         ollama = f"http://127.0.0.1:{ollama_port}"
-        _wait_http(f"{ollama}/api/version", fake)
+        wait_http(f"{ollama}/api/version", fake)
         direct_target = Target(
             DIRECT,
             f"{ollama}/api/chat",

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,30 +33,12 @@ from pathlib import Path
 import httpx
 import psutil
 
+from bench.processes import free_port, wait_http
+
 REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"  # never any other address
 MESSAGE = {"model": "claude-sonnet-4-5", "max_tokens": 32, "messages": [{"role": "user", "content": "hi"}]}
 HALF_SENT = b"POST /v1/messages HTTP/1.1\r\nHost: 127"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(url)
 
 
 async def _holder(port: int, first: bytes, stop: asyncio.Event, counts: dict[str, int]) -> None:
@@ -213,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "LITELLM_LOG": "ERROR",
     }
-    ollama_port, port = _free_port(), _free_port()
+    ollama_port, port = free_port(), free_port()
     fake = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.fake_ollama", "--host", HOST, "--port", str(ollama_port)],
         cwd=REPO,
@@ -230,8 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         preexec_fn=(lambda: _limit_files(args.file_limit)) if args.file_limit else None,
     )
     try:
-        _wait_http(f"http://{HOST}:{ollama_port}/api/version", fake)
-        _wait_http(f"http://{HOST}:{port}/health/liveliness", serve)
+        wait_http(f"http://{HOST}:{ollama_port}/api/version", fake)
+        wait_http(f"http://{HOST}:{port}/health/liveliness", serve)
         from core.paths import AppPaths
         from core.secrets import MASTER_KEY, open_secret_store
 
