@@ -44,11 +44,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -57,7 +55,7 @@ from pathlib import Path
 import httpx
 
 from bench import claude_shaped, codex_shaped, ui_figures
-from bench.processes import free_port, wait_http
+from bench.processes import free_port, gatedeck_env, wait_http
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = "qwen2.5-coder:7b"
@@ -751,20 +749,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         chosen = {args.only: MODES[args.only]} if args.only else dict(MODES)
 
-    home = tempfile.mkdtemp(prefix="gatedeck-bench-")
-    env = {
-        **os.environ,
-        "GATEDECK_CONFIG_DIR": home,
-        "GATEDECK_SECRET_STORE": "file",
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "LITELLM_LOG": "ERROR",
-    }
+    env = gatedeck_env()
 
     def key_of() -> str:
         from core.paths import AppPaths
         from core.secrets import MASTER_KEY, open_secret_store
 
-        paths = AppPaths.from_env({"GATEDECK_CONFIG_DIR": home})
+        paths = AppPaths.from_env({"GATEDECK_CONFIG_DIR": env["GATEDECK_CONFIG_DIR"]})
         return open_secret_store(paths, {"GATEDECK_SECRET_STORE": "file"}).get(MASTER_KEY) or ""
 
     ollama_port = free_port()

@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -33,7 +31,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from bench.processes import free_port, wait_http
+from bench.processes import free_port, gatedeck_env, wait_http
 
 REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"  # never any other address
@@ -186,14 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         help="start the gateway under this open-file limit (soft and hard)",
     )
     args = parser.parse_args(argv)
-    home = tempfile.mkdtemp(prefix="gatedeck-bench-")
-    env = {
-        **os.environ,
-        "GATEDECK_CONFIG_DIR": home,
-        "GATEDECK_SECRET_STORE": "file",
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "LITELLM_LOG": "ERROR",
-    }
+    env = gatedeck_env()
     ollama_port, port = free_port(), free_port()
     fake = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.fake_ollama", "--host", HOST, "--port", str(ollama_port)],
@@ -216,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         from core.paths import AppPaths
         from core.secrets import MASTER_KEY, open_secret_store
 
-        paths = AppPaths.from_env({"GATEDECK_CONFIG_DIR": home})
+        paths = AppPaths.from_env({"GATEDECK_CONFIG_DIR": env["GATEDECK_CONFIG_DIR"]})
         key = open_secret_store(paths, {"GATEDECK_SECRET_STORE": "file"}).get(MASTER_KEY) or ""
         gateway = psutil.Process(serve.pid)
         print("open-file limit of the gateway:", gateway.rlimit(psutil.RLIMIT_NOFILE))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import tempfile
 import time
 
 import httpx
@@ -28,3 +30,14 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 120.0) -
             pass
         time.sleep(0.1)
     raise TimeoutError(url)
+
+
+def gatedeck_env() -> dict[str, str]:
+    """The environment a benchmarked GateDeck runs in: a throwaway home, LiteLLM offline and quiet."""
+    return {
+        **os.environ,
+        "GATEDECK_CONFIG_DIR": tempfile.mkdtemp(prefix="gatedeck-bench-"),
+        "GATEDECK_SECRET_STORE": "file",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_LOG": "ERROR",
+    }
