@@ -1,0 +1,39 @@
+"""Point Claude Code's mappings at the model the setup chose."""
+
+from __future__ import annotations
+
+from core.config.defaults import CLAUDE_TIERS
+from core.config.schema import Config, Mapping, ModelOptions
+from core.ollama.load_options import LOAD_OPTIONS
+
+
+def map_claude_tiers(config: Config, model: str, num_ctx: int) -> Config:
+    """``config`` with every mapping Claude Code uses (the opus/sonnet/haiku tiers and the
+    catch-all ``*``, see :attr:`Mapping.is_claude`) on ``model`` at ``num_ctx``.
+
+    They all get one set of load options — ``num_ctx`` and Ollama's defaults for the other
+    runner options, which were chosen for the previous model — so switching tiers never makes
+    Ollama load the model again. Per-request options (temperature, keep-alive) stay as they
+    were; other mappings are untouched. A config without tier mappings gets them, ahead of
+    any pattern so they match first.
+    """
+    load = {name: None for name in LOAD_OPTIONS} | {"num_ctx": num_ctx}
+    mappings = [
+        m.model_copy(update={"model": model, "options": m.options.model_copy(update=load)})
+        if m.is_claude
+        else m
+        for m in config.mappings
+    ]
+    if not any(m.is_claude for m in config.mappings):
+        tiers = [
+            Mapping(
+                name=name,
+                model=model,
+                backends=[config.backends[0].name],
+                options=ModelOptions(num_ctx=num_ctx),
+            )
+            for name, _ in CLAUDE_TIERS
+        ]
+        first_pattern = next((i for i, m in enumerate(mappings) if m.is_pattern), len(mappings))
+        mappings[first_pattern:first_pattern] = tiers
+    return config.model_copy(update={"mappings": mappings})
