@@ -1,9 +1,9 @@
-"""Preferences: start on login, start the gateway on launch, theme."""
+"""Preferences: start on login, start the gateway on launch, appearance (system, light, dark)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from core.autostart import set_start_on_login
 from core.config.holder import ConfigHolder
 from gui.ops import BackgroundOps, async_slot
+from gui.palette import Tone, dark_palette, tint
 
 THEMES = (("system", "Follow the system"), ("light", "Light"), ("dark", "Dark"))
 
@@ -39,28 +40,7 @@ def apply_theme(theme: str) -> None:
         return
     hints.setColorScheme(Qt.ColorScheme.Dark if theme == "dark" else Qt.ColorScheme.Light)
     app.setStyle("Fusion")
-    app.setPalette(_dark_palette() if theme == "dark" else app.style().standardPalette())
-
-
-def _dark_palette() -> QPalette:
-    palette = QPalette()
-    roles = QPalette.ColorRole
-    for role, colour in (
-        (roles.Window, "#2b2d31"),
-        (roles.WindowText, "#e6e6e6"),
-        (roles.Base, "#1f2023"),
-        (roles.AlternateBase, "#2b2d31"),
-        (roles.Text, "#e6e6e6"),
-        (roles.Button, "#34363b"),
-        (roles.ButtonText, "#e6e6e6"),
-        (roles.Highlight, "#3b6fd8"),
-        (roles.HighlightedText, "#ffffff"),
-        (roles.ToolTipBase, "#1f2023"),
-        (roles.ToolTipText, "#e6e6e6"),
-        (roles.PlaceholderText, "#8a8f98"),
-    ):
-        palette.setColor(role, QColor(colour))
-    return palette
+    app.setPalette(dark_palette() if theme == "dark" else app.style().standardPalette())
 
 
 class PreferencesDialog(QDialog):
@@ -86,14 +66,14 @@ class PreferencesDialog(QDialog):
             self.theme.addItem(title, key)
         self.theme.setCurrentIndex([k for k, _ in THEMES].index(config.ui.theme))
         self.error = QLabel()
-        self.error.setStyleSheet("color: #b00020;")
+        tint(self.error, Tone.BAD)
         self.error.setWordWrap(True)
         self.error.hide()
 
         form = QFormLayout()
         form.addRow(self.start_on_login)
         form.addRow(self.start_gateway)
-        form.addRow("Theme", self.theme)
+        form.addRow("Appearance", self.theme)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
-COLOURS = {"error": ("#fde7e9", "#b00020"), "warning": ("#fff3cd", "#7a5200"), "info": ("#e7f0fd", "#1b4aa0")}
+from gui.palette import Tone, banner_colours, follow_palette, set_style
+
+LEVELS = {"error": Tone.BAD, "warning": Tone.WARNING, "info": Tone.INFO}
 
 
 class Banner(QFrame):
@@ -22,14 +24,13 @@ class Banner(QFrame):
         row = QHBoxLayout(self)
         row.addWidget(self.text, 1)
         row.addWidget(self.action)
+        self.level = "error"
         self.hide()
+        follow_palette(self, self._restyle)
 
     def show_message(self, text: str, level: str = "error", action: str = "") -> None:
-        background, foreground = COLOURS[level]
-        self.setStyleSheet(
-            f"Banner {{ background: {background}; border: 1px solid {foreground}; border-radius: 6px; }}"
-            f"#bannerText {{ color: {foreground}; }}"
-        )
+        self.level = level
+        self._restyle()
         self.text.setText(text)
         self.action.setText(action)
         self.action.setVisible(bool(action))
@@ -38,3 +39,11 @@ class Banner(QFrame):
     def clear(self) -> None:
         self.hide()
         self.action.hide()
+
+    def _restyle(self) -> None:
+        background, foreground = (c.name() for c in banner_colours(LEVELS[self.level]))
+        set_style(
+            self,
+            f"Banner {{ background: {background}; border: 1px solid {foreground}; border-radius: 6px; }}"
+            f"#bannerText {{ color: {foreground}; }}",
+        )
