@@ -76,17 +76,18 @@ def installed_by_backend(backends: Iterable[BackendHealth]) -> dict[str, list[st
     return {b.name: list(b.installed) for b in backends if b.reachable}
 
 
-async def mapped_capabilities(
+async def model_capabilities(
     config: Config, installed: Mapping[str, Sequence[str]], per_request_s: float = 3.0
 ) -> dict[str, dict[str, tuple[str, ...]]]:
-    """What Ollama says each mapped model can do (``completion``, ``embedding``, ``thinking``...),
-    by backend name, then the model as each mapping spells it.
+    """What Ollama says each installed model can do (``completion``, ``embedding``,
+    ``thinking``...), by backend name, then the model as each mapping spells it and as
+    ``/api/tags`` names it (a request for an installed model by its own name is checked too).
 
     Only installed models are asked about (one ``/api/show`` each, at the same time); a model
     whose capabilities Ollama does not list (an older Ollama, or no answer) is left out:
     nothing is known about it.
     """
-    # (backend name, full model name) → the model as each mapping spells it
+    # (backend name, full model name) → the model as each mapping spells it, and as Ollama does
     asks: dict[tuple[str, str], list[str]] = {}
     for mapping in config.mappings:
         for name in mapping.backends:
@@ -94,6 +95,11 @@ async def mapped_capabilities(
                 spellings = asks.setdefault((name, full_name(mapping.model)), [])
                 if mapping.model not in spellings:
                     spellings.append(mapping.model)
+    for backend in config.backends:
+        for model in installed.get(backend.name, ()):
+            spellings = asks.setdefault((backend.name, full_name(model)), [])
+            if model not in spellings:
+                spellings.append(model)
 
     async def capabilities_of(url: str, model: str) -> tuple[str, ...]:
         try:
@@ -133,7 +139,7 @@ async def models_that_cannot_think(
     config: Config, installed: Mapping[str, Sequence[str]], per_request_s: float = 3.0
 ) -> dict[str, list[str]]:
     """Mapped models, by backend name, that Ollama says cannot think (asked now)."""
-    return cannot_think(await mapped_capabilities(config, installed, per_request_s))
+    return cannot_think(await model_capabilities(config, installed, per_request_s))
 
 
 def missing_models(config: Config, installed: Mapping[str, Sequence[str]]) -> list[MissingModel]:

@@ -195,8 +195,9 @@ def render(
         export: render for a stock ``litellm --config`` (no secrets in the result).
         cannot_think: mapped models Ollama says cannot think, by backend name: LiteLLM drops a
             request's thinking for them (:data:`NO_THINKING`) instead of Ollama refusing it.
-        capabilities: what Ollama lists each mapped model can do, by backend name, then the
-            model as the mapping spells it (the fast path refuses a request of the wrong kind).
+        capabilities: what Ollama lists each model can do, by backend name, then the model as
+            a mapping spells it or ``/api/tags`` names it (the fast path refuses a request of the
+            wrong kind).
     """
     installed = installed or {}
     cannot_think = cannot_think or {}
@@ -231,7 +232,10 @@ def render(
                 if name in mapped_names:  # a mapping of that exact name wins
                     continue
                 installed_names.add(name)
-                deployments.append(OllamaDeployment(backend.url, model, backend=backend.name, group=name))
+                known = capabilities.get(backend.name, {}).get(model)
+                deployments.append(
+                    OllamaDeployment(backend.url, model, backend=backend.name, group=name, capabilities=known)
+                )
         deployments.append(OllamaDeployment(backend.url, None, backend=backend.name, group=OLLAMA_WILDCARD))
 
     for entry in config.cloud:

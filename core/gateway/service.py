@@ -37,7 +37,7 @@ from core.gateway.health import (
     check_backends,
     check_health,
     installed_by_backend,
-    mapped_capabilities,
+    model_capabilities,
 )
 from core.gateway.net import bind_listener, connect_host, exposure_warning
 from core.gateway.render import RenderedGateway, render
@@ -212,7 +212,7 @@ class Gateway:
     async def refresh_installed(self, per_request_s: float = 3.0) -> ApplyResult:
         """Ask the backends which models they have and serve those under their own names."""
         installed = installed_by_backend(await check_backends(self._config, per_request_s))
-        capabilities = await mapped_capabilities(self._config, installed, per_request_s)
+        capabilities = await model_capabilities(self._config, installed, per_request_s)
         return await _in_thread(self._apply_installed, installed, capabilities)
 
     async def health(self, per_request_s: float = 3.0) -> GatewayHealth:
@@ -301,7 +301,7 @@ class Gateway:
         """Ask the backends which models they have, and what the mapped ones can do."""
         if fetch_installed:
             self._installed = installed_by_backend(await check_backends(config, per_request_s=2.0))
-        self._capabilities = await mapped_capabilities(config, self._installed, per_request_s=2.0)
+        self._capabilities = await model_capabilities(config, self._installed, per_request_s=2.0)
 
     def _hot_apply(self, rendered: RenderedGateway, began: float) -> ApplyResult:
         thread = self._thread

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
+import anthropic
 import httpx
 import ollama
 import openai
@@ -169,6 +170,33 @@ def test_a_chat_request_in_anthropics_api_to_a_model_that_only_embeds_is_its_400
     )
     assert response.status_code == 400
     assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize("name", [EMBED, "nomic-embed-text", f"ollama/{EMBED}"])
+def test_a_chat_request_to_an_installed_embedding_model_by_its_own_name_is_the_same_400(
+    gateway: Gateway, fake: FakeOllama, name: str
+) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        client(gateway).chat.completions.create(model=name, messages=[{"role": "user", "content": "hi"}])
+    assert refused.value.body == {
+        "message": f"'{EMBED}' only makes embeddings: ask /v1/embeddings, not a chat API",
+        "type": "invalid_request_error",
+        "param": "model",
+        "code": "model_not_supported",
+    }
+    assert refused.value.code == "model_not_supported" and refused.value.param == "model"
+    assert refused.value.response.headers["x-gatedeck-path"] == "direct"
+    claude = anthropic.Anthropic(base_url=gateway.url, auth_token=KEY, max_retries=0)
+    with pytest.raises(anthropic.BadRequestError) as refused_too:
+        claude.messages.create(
+            model=name,
+            max_tokens=16,
+            thinking={"type": "enabled", "budget_tokens": 1024},
+            messages=[{"role": "user", "content": "hi"}],
+        )
+    assert refused_too.value.status_code == 400
+    assert "only makes embeddings" in refused_too.value.message
+    assert fake.bodies("/api/chat") == []
 
 
 @pytest.mark.parametrize(

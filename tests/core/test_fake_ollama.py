@@ -273,6 +273,16 @@ def test_embed_answers_as_ollamas_embed_handler() -> None:
         assert bad.status_code == 400 and bad.json() == {"error": "invalid input type"}
         empty = httpx.post(f"{fake.url}/api/embed", json={"model": "nomic-embed-text", "input": ""})
         assert empty.json() == {"model": "nomic-embed-text", "embeddings": []}
+        # a model that only embeds refuses chat and generate, as Ollama's scheduler does
+        with pytest.raises(ollama.ResponseError) as no_chat:
+            client.chat("nomic-embed-text", messages=[{"role": "user", "content": "hi"}])
+        assert (
+            no_chat.value.status_code == 400
+            and no_chat.value.error == '"nomic-embed-text" does not support chat'
+        )
+        with pytest.raises(ollama.ResponseError) as no_generate:
+            client.generate("nomic-embed-text", prompt="hi")
+        assert no_generate.value.error == '"nomic-embed-text" does not support generate'
         missing = httpx.post(f"{fake.url}/api/embed", json={"model": "absent", "input": "x"})
         assert missing.status_code == 404 and missing.json() == {"error": "model 'absent' not found"}
 

@@ -431,6 +431,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         if can_think and req.get("think") is None:
             think = True  # Ollama: a model that can think does when the request does not say
+        if "completion" not in model.capabilities:
+            # Ollama's scheduler checks the capability first (a model that only embeds)
+            verb = "chat" if chat else "generate"
+            self._send_json(400, {"error": f'"{name}" does not support {verb}'})
+            return
         if (problem := option_error(options)) is not None:
             self._send_json(500, {"error": problem})  # Ollama's scheduler, reading the options
             return
