@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 
 from core.clients.chat import ChatTurn, ReplyStats
 from core.clients.tool_probe import ProbeResult
+from gui.palette import Tone, tint
 
 
 class ChatSide(QWidget):
@@ -86,7 +87,7 @@ class ChatSide(QWidget):
             f"{'' if self.transcript.document().isEmpty() else chr(10) * 2}You: {prompt}\n\n{self.model}: "
         )
         self.stats.setText("waiting for the first token…")
-        self.stats.setStyleSheet("")
+        tint(self.stats, None)
 
     def add_text(self, text: str) -> None:
         self._append(text)
@@ -105,13 +106,13 @@ class ChatSide(QWidget):
             self.turns.pop()
         self._append(f"[error: {message}]")
         self.stats.setText(message)
-        self.stats.setStyleSheet("color: #d23f3f;")
+        tint(self.stats, Tone.BAD)
 
     def clear(self) -> None:
         self.turns.clear()
         self.transcript.clear()
         self.stats.setText(" ")
-        self.stats.setStyleSheet("")
+        tint(self.stats, None)
 
     def text(self) -> str:
         return self.transcript.toPlainText()
@@ -119,12 +120,11 @@ class ChatSide(QWidget):
     def show_probe(self, result: ProbeResult | None, busy: str = "") -> None:
         if result is None:
             self.probe_result.setText(busy)
-            self.probe_result.setStyleSheet("")
+            tint(self.probe_result, None)
         else:
-            colour = "#2f9e55" if result.passed else "#d23f3f"
             mark = "✔" if result.passed else "✘"
             self.probe_result.setText(f"{mark} {result.mapping}: {result.verdict} ({result.seconds:.1f} s)")
-            self.probe_result.setStyleSheet(f"color: {colour};")
+            tint(self.probe_result, Tone.GOOD if result.passed else Tone.BAD)
         self.probe_result.show()
 
     def _append(self, text: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from core.hardware.facts import HardwareInfo
+from gui.palette import Tone, tint
 from gui.widgets.fit import gib
 
 
@@ -28,7 +29,7 @@ class MachineBox(QGroupBox):
         self.notes = QLabel()
         self.notes.setObjectName("hardwareNotes")
         self.notes.setWordWrap(True)
-        self.notes.setStyleSheet("color: #8a5a00;")
+        tint(self.notes, Tone.WARNING)
         self.notes.hide()
         cpu_ram = QHBoxLayout()
         cpu_ram.addWidget(self.cpu_label)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from core.cli.format import human_bytes, human_duration
 from core.ollama.pull import PullPhase, PullProgress
+from gui.palette import Tone, tint
 from gui.pull_queue import JobState, PullJob, PullQueue
 
 #: Seconds without news before the row says it is waiting (the watchdog reconnects later).
@@ -138,10 +139,10 @@ class PullWidget(QWidget):
             self.bar.setRange(0, BAR_SCALE)
             self.bar.setValue(round((fraction or 0.0) * BAR_SCALE))
         self.phase.setText(phase_text(job))
-        colour = {JobState.FAILED: "#b00020", JobState.DONE: "#2f7d32"}.get(job.state)
+        tone = {JobState.FAILED: Tone.BAD, JobState.DONE: Tone.GOOD}.get(job.state)
         if progress is not None and progress.phase is PullPhase.RESUMING and job.active:
-            colour = "#8a5a00"
-        self.phase.setStyleSheet(f"color: {colour};" if colour else "")
+            tone = Tone.WARNING
+        tint(self.phase, tone)
         self.numbers.setText(numbers_text(progress) if job.state is not JobState.FAILED else "")
         self.cancel_button.setVisible(job.active)
         self.resume_button.setVisible(job.state in (JobState.CANCELLED, JobState.FAILED))

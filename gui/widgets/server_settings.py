@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from core.config.schema import OllamaServerSettings
 from core.ollama.server import SERVER_ENV_NAMES, server_environment
+from gui.palette import Tone, tint
 
 DEFAULT = "Ollama's default"
 
@@ -86,7 +87,7 @@ class ServerSettingsBox(QGroupBox):
         self.note = QLabel()
         self.note.setObjectName("serverNote")
         self.note.setWordWrap(True)
-        self.note.setStyleSheet("color: #555;")
+        tint(self.note, Tone.MUTED)
         self.busy = QProgressBar()
         self.busy.setObjectName("serverBusy")
         self.busy.setRange(0, 0)

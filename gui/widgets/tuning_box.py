@@ -21,6 +21,7 @@ from core.config.schema import Mapping, ModelOptions
 from core.hardware.facts import HardwareInfo
 from core.hardware.fit import FitEstimate, ModelGeometry
 from core.ollama.models import ModelDetails
+from gui.palette import Tone, tint
 from gui.widgets.fit import FitWidget, gib
 from gui.widgets.tuning_sliders import (
     BATCH_STEPS,
@@ -99,12 +100,12 @@ class TuningBox(QGroupBox):
         self.bounds_note = QLabel()
         self.bounds_note.setObjectName("boundsNote")
         self.bounds_note.setWordWrap(True)
-        self.bounds_note.setStyleSheet("color: #8a5a00;")
+        tint(self.bounds_note, Tone.WARNING)
         self.bounds_note.hide()
         self.reload_note = QLabel()
         self.reload_note.setObjectName("reloadNote")
         self.reload_note.setWordWrap(True)
-        self.reload_note.setStyleSheet("color: #8a5a00;")
+        tint(self.reload_note, Tone.WARNING)
         self.same_load_button = QPushButton("Use the same load options")
         self.same_load_button.setObjectName("sameLoadOptions")
         self.same_load_button.setToolTip(
