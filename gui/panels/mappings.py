@@ -30,6 +30,7 @@ from core.config.mapping_checks import MappingIssue, check_mappings, has_errors
 from core.config.schema import CLAUDE_MIN_CTX, Config, Mapping, ModelOptions
 from core.ollama.load_options import with_same_load_options
 from gui.ops import BackgroundOps, async_slot
+from gui.palette import Tone, tint
 from gui.widgets.mappings_table import COLUMNS, MappingDelegate, MappingTableModel
 
 #: Saves the new config and hot-applies it; returns a short status for the user.
@@ -335,7 +336,7 @@ class MappingsPanel(QWidget):
             mark = "✖" if issue.severity == "error" else "⚠"
             where = f"Row {rows[0] + 1}" if len(rows) == 1 else "Rows " + ", ".join(str(r + 1) for r in rows)
             label = QLabel(f"{mark} {where}, {_FIELD_NAMES.get(issue.field, issue.field)}: {issue.message}")
-            label.setStyleSheet("color: #b00020;" if issue.severity == "error" else "color: #8a5a00;")
+            tint(label, Tone.BAD if issue.severity == "error" else Tone.WARNING)
             row_layout.addWidget(label, 1)
             if issue.missing_model:
                 pull = QPushButton(f"Pull {issue.missing_model}")

@@ -32,6 +32,7 @@ from core.ollama.pull import Pull
 from core.ollama.state import OllamaState
 from gui.ollama_watch import first_backend_state
 from gui.ops import BackgroundOps, async_slot
+from gui.palette import Tone, tint
 from gui.pull_queue import JobState, PullFactory, PullJob, PullQueue
 from gui.widgets.banner import Banner
 from gui.widgets.confirm import ask_yes_no
@@ -108,7 +109,7 @@ class ModelsPanel(QWidget):
         self.needed_hint = QLabel()
         self.needed_hint.setObjectName("neededModels")
         self.needed_hint.setWordWrap(True)
-        self.needed_hint.setStyleSheet("color: #8a5a00;")
+        tint(self.needed_hint, Tone.WARNING)
         self.needed_hint.hide()
         self.pull_needed_button = QPushButton()
         self.pull_needed_button.setObjectName("pullNeeded")

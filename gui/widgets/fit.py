@@ -5,11 +5,12 @@ from __future__ import annotations
 from PySide6.QtWidgets import QFormLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from core.hardware.fit import FitEstimate, Placement
+from gui.palette import Tone, background, follow_palette, set_style, tint
 
 _HEADLINE = {
-    Placement.FULL: ("#2f7d32", "Fits on the GPU"),
-    Placement.PARTIAL: ("#8a5a00", "Partly on the GPU"),
-    Placement.CPU: ("#8a5a00", "Runs on the CPU"),
+    Placement.FULL: (Tone.GOOD, "Fits on the GPU"),
+    Placement.PARTIAL: (Tone.WARNING, "Partly on the GPU"),
+    Placement.CPU: (Tone.WARNING, "Runs on the CPU"),
 }
 
 
@@ -45,7 +46,7 @@ class FitWidget(QWidget):
         self.summary = QLabel()
         self.summary.setObjectName("fitSummary")
         self.summary.setWordWrap(True)
-        self.summary.setStyleSheet("color: #555;")
+        tint(self.summary, Tone.MUTED)
         form = QFormLayout()
         form.addRow("VRAM", self.vram_bar)
         form.addRow("RAM", self.ram_bar)
@@ -57,12 +58,13 @@ class FitWidget(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.summary)
         self.show_estimate(None, "Choose a mapping to see whether its model fits.")
+        follow_palette(self, self._restyle_bars)
 
     def show_estimate(self, fit: FitEstimate | None, note: str = "") -> None:
         self.estimate = fit
         if fit is None:
             self.headline.setText(f"<b>No estimate</b> — {note}" if note else "<b>No estimate</b>")
-            self.headline.setStyleSheet("")
+            tint(self.headline, None)
             for bar in (self.vram_bar, self.ram_bar):
                 bar.setValue(0)
                 bar.setFormat("—")
@@ -70,13 +72,13 @@ class FitWidget(QWidget):
             self.breakdown.setText("")
             self.summary.setText("")
             return
-        colour, words = _HEADLINE[fit.placement]
+        tone, words = _HEADLINE[fit.placement]
         if not fit.fits:
-            colour, words = "#b00020", "Does NOT fit"
+            tone, words = Tone.BAD, "Does NOT fit"
         self.headline.setText(
             f"<b>{words}</b> at a context of {fit.num_ctx:,} tokens ({fit.kv_cache_type} KV cache)"
         )
-        self.headline.setStyleSheet(f"color: {colour};")
+        tint(self.headline, tone)
         self._fill(self.vram_bar, fit.gpu_bytes, fit.vram_free, "no GPU")
         self._fill(self.ram_bar, fit.cpu_bytes, fit.ram_available, "")
         self.layers.setText(f"{fit.layers_on_gpu} of {fit.layers_total}")
@@ -86,15 +88,21 @@ class FitWidget(QWidget):
         )
         self.summary.setText(note or fit.summary())
 
-    @staticmethod
-    def _fill(bar: QProgressBar, used: int, available: int, none: str) -> None:
+    def _fill(self, bar: QProgressBar, used: int, available: int, none: str) -> None:
         if available <= 0:
             bar.setValue(0)
             bar.setFormat(none or "—")
-            bar.setStyleSheet("")
+            bar.setProperty("over", False)
+            self._restyle_bars()
             return
         share = used / available
         bar.setValue(min(1000, round(share * 1000)))
         bar.setFormat(f"{gib(used)} of {gib(available)} free ({share:.0%})")
-        over = share > 1.0
-        bar.setStyleSheet("QProgressBar::chunk { background: #c0392b; }" if over else "")
+        bar.setProperty("over", share > 1.0)
+        self._restyle_bars()
+
+    def _restyle_bars(self) -> None:
+        """A bar asked for more than there is shows a red bar (a shade its text reads on)."""
+        over = f"QProgressBar::chunk {{ background: {background(Tone.BAD).name()}; }}"
+        for bar in (self.vram_bar, self.ram_bar):
+            set_style(bar, over if bar.property("over") else "")
