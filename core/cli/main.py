@@ -21,6 +21,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "core.cli.models",
     "core.cli.gateway",
     "core.cli.stats",
+    "core.cli.metrics",
+    "core.cli.setup",
 )
 
 PANELS = ("gateway", "mappings", "models", "hardware", "monitor", "chat")

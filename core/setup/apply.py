@@ -37,3 +37,22 @@ def map_claude_tiers(config: Config, model: str, num_ctx: int) -> Config:
         first_pattern = next((i for i, m in enumerate(mappings) if m.is_pattern), len(mappings))
         mappings[first_pattern:first_pattern] = tiers
     return config.model_copy(update={"mappings": mappings})
+
+
+#: Model names Claude Code asks for, one per tier, to send the tool-call probe through a tier
+#: mapping the way Claude Code would.
+CLAUDE_CODE_NAMES = ("claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5", "claude")
+
+
+def probe_target(config: Config) -> str:
+    """The model name to send the tool-call probe: a name Claude Code asks for (sonnet's first,
+    its default tier) whose mapping is one of Claude's (exact names win, then patterns in order)."""
+    for name in CLAUDE_CODE_NAMES:
+        exact = next((m for m in config.mappings if not m.is_pattern and m.name == name), None)
+        mapping = exact or next((m for m in config.mappings if m.is_pattern and m.matches(name)), None)
+        if mapping is not None and mapping.is_claude:
+            return name
+    claude = next((m for m in config.mappings if m.is_claude and not m.is_pattern), None)
+    if claude is None:
+        raise ValueError("the config has no mapping Claude Code uses")
+    return claude.name

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from core.config.schema import CLAUDE_MIN_CTX, OllamaServerSettings
+from core.errors import GateDeckError
 from core.hardware.facts import HardwareInfo
 from core.hardware.fit import FitEstimate, ModelGeometry, Placement, estimate_on
 from core.ollama.models import ModelDetails
@@ -31,6 +32,10 @@ RAM_HEADROOM = 2 * 2**30
 
 _PLACEMENT_RANK = {Placement.FULL: 0, Placement.PARTIAL: 1, Placement.CPU: 2}
 _TOOLS_RANK = {ToolCalling.RELIABLE: 0, ToolCalling.MOSTLY: 1, None: 2, ToolCalling.POOR: 3}
+
+
+class NotRecommendable(GateDeckError):
+    """A model asked for by name that the setup cannot use here; the message says why."""
 
 
 class FitLevel(StrEnum):
@@ -210,3 +215,50 @@ def recommend(
     ranked = sorted(candidates, key=_order)
     best = ranked[:limit]
     return best + [rec for rec in ranked[limit:] if rec.installed]
+
+
+def recommendation_for(
+    name: str,
+    hardware: HardwareInfo,
+    server: OllamaServerSettings,
+    installed: Sequence[tuple[str, ModelDetails, int]] = (),
+) -> Recommendation:
+    """The recommendation for one model the user names (installed, or in the table).
+
+    Raises:
+        NotRecommendable: it is neither installed nor in the table, does not call tools, cannot
+            hold Claude Code's prompt, or does not fit here at that context.
+    """
+    wanted = full_name(name)
+    mine = next(((n, d, size) for n, d, size in installed if full_name(n) == wanted), None)
+    entry = find(name)
+    if mine is not None:
+        _, details, size = mine
+        if details.capabilities and not details.supports_tools:
+            raise NotRecommendable(
+                f"'{name}' does not call tools (Ollama lists it as {', '.join(details.capabilities)}), "
+                "and Claude Code works only through tool calls."
+            )
+        try:
+            geometry = ModelGeometry.from_details(details, size)
+        except ValueError as exc:
+            raise NotRecommendable(str(exc)) from None
+        max_context = details.context_length
+    elif entry is not None:
+        geometry, max_context = entry.geometry, entry.max_context
+    else:
+        known = ", ".join(model.name for model in CATALOG)
+        raise NotRecommendable(
+            f"'{name}' is not installed and not in GateDeck's table of coding models. "
+            f"Pull it first (gatedeck models pull {name}), or choose one of: {known}."
+        )
+    if max_context is not None and max_context < CLAUDE_CODE_MIN_CONTEXT:
+        raise NotRecommendable(
+            f"'{name}' was trained for {max_context:,} tokens of context; Claude Code needs "
+            f"{CLAUDE_CODE_MIN_CONTEXT:,}."
+        )
+    rec = _candidate(name, geometry, max_context, entry, mine is not None, hardware, server)
+    if rec is None:
+        fit = estimate_on(geometry, hardware, server, num_ctx=CLAUDE_CODE_MIN_CONTEXT)
+        raise NotRecommendable(f"'{name}' does not fit on this machine: {fit.summary()}")
+    return rec

@@ -1,0 +1,178 @@
+"""``gatedeck setup`` end to end against the fake Ollama: a machine with no models gets a model
+that fits, pulled, mapped for Claude Code with one set of load options, probed through a real
+gateway started by the command, and Claude Code's settings merged with a backup."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.cli.main import main
+from core.config.store import ConfigStore
+from core.ollama.load_options import reload_groups, runner_options
+from tests.core.probe_model import probe_model
+from tests.fakes.fake_ollama import FakeOllama
+from tests.fakes.ollama_catalog import nomic_embed_text, qwen25_coder_7b, tiny_model
+
+pytestmark = [
+    pytest.mark.timeout(300),
+    pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:Items? .* `ReadOnly` qualifier:UserWarning"),
+]
+QWEN = "qwen2.5-coder:7b"
+NEXT = "qwen3-coder:30b"  # on an 8 GiB GPU the next recommendation (split between GPU and CPU)
+EIGHT_GB_GPU = ["--vram", "8GiB", "--ram", "32GiB"]
+
+
+@pytest.fixture
+def empty_ollama() -> Iterator[FakeOllama]:
+    """An Ollama with nothing installed but an embedding model; the coding models can be pulled."""
+    with FakeOllama(models=[nomic_embed_text()], library=[qwen25_coder_7b(), tiny_model(NEXT)]) as fake:
+        fake.set_pull_plan(QWEN, [3_000_000, 1_000, 500], steps_per_layer=3)
+        fake.set_pull_plan(NEXT, [2_000_000, 700], steps_per_layer=2)
+        yield fake
+
+
+def claude_settings() -> Path:
+    path = Path.home() / ".claude" / "settings.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def saved_claude_mappings() -> list:  # type: ignore[type-arg]
+    config = ConfigStore.from_env().load().config
+    return [m for m in config.mappings if m.is_claude]
+
+
+def test_setup_yes_pulls_maps_probes_and_merges_claude_settings(
+    empty_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty_ollama.set_replier(QWEN, probe_model("calls"))
+    settings = claude_settings()
+    settings.write_text(json.dumps({"theme": "dark", "env": {"FOO": "bar"}}))
+
+    code = main(["--ollama-url", empty_ollama.url, "setup", "--yes", "--probe-runs", "1", *EIGHT_GB_GPU])
+    out = capsys.readouterr().out
+
+    assert code == 0, out
+    assert "Ollama 0." in out and "is running at" in out
+    assert re.search(r"^1\s+qwen2\.5-coder:7b\s+✓ GPU @ 32k\s+4\.7 GB\s+32k\s+mostly", out, re.M), out
+    assert empty_ollama.installed() == sorted(["nomic-embed-text:latest", QWEN])
+    assert [s.outcome for s in empty_ollama.pull_sessions(QWEN)] == ["success"]
+
+    mappings = saved_claude_mappings()
+    assert {m.name for m in mappings} == {"claude-*opus*", "claude-*sonnet*", "claude-*haiku*", "*"}
+    assert {m.model for m in mappings} == {QWEN}
+    assert {tuple(sorted(runner_options(m.options).items())) for m in mappings} == {(("num_ctx", 32768),)}
+    assert reload_groups(mappings) == [], "one set of load options: switching tiers never reloads"
+
+    assert "request to 'claude-sonnet-4-5'" in out and "PASS: Tool calls work" in out, out
+    chats = empty_ollama.bodies("/api/chat")
+    assert chats and all(body["model"] == QWEN and body["options"]["num_ctx"] == 32768 for body in chats)
+    assert len(chats[0]["tools"]) == 24, "the probe sent a Claude-Code-sized request through the gateway"
+
+    data = json.loads(settings.read_text())
+    assert data["theme"] == "dark" and data["env"]["FOO"] == "bar", "the user's settings are kept"
+    assert data["env"]["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:4000"
+    assert data["env"]["ANTHROPIC_AUTH_TOKEN"]
+    backup = settings.with_name("settings.json.bak")
+    assert json.loads(backup.read_text()) == {"theme": "dark", "env": {"FOO": "bar"}}
+
+
+def test_a_bad_verdict_with_yes_moves_on_to_the_next_recommendation(
+    empty_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty_ollama.set_replier(QWEN, probe_model("prose"))  # answers in words, never calls a tool
+    empty_ollama.set_replier(NEXT, probe_model("calls"))
+
+    code = main(
+        [
+            "--ollama-url", empty_ollama.url, "setup", "--yes", "--probe-runs", "1",
+            "--no-claude-settings", *EIGHT_GB_GPU,
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+
+    assert code == 0, out
+    assert "FAIL:" in out and f"Trying the next recommendation: {NEXT}" in out and "PASS:" in out, out
+    assert {m.model for m in saved_claude_mappings()} == {NEXT}
+    assert QWEN in empty_ollama.installed() and NEXT in empty_ollama.installed()
+    assert "gatedeck claude" in out
+    assert not (Path.home() / ".claude" / "settings.json").exists(), "--no-claude-settings writes nothing"
+
+
+def test_a_model_setup_does_not_know_is_a_clear_error_and_changes_nothing(
+    empty_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["--ollama-url", empty_ollama.url, "setup", "--model", "no-such-model:1b", *EIGHT_GB_GPU])
+    captured = capsys.readouterr()
+
+    assert code == 1
+    assert "'no-such-model:1b' is not installed and not in GateDeck's table" in captured.err
+    assert "qwen3-coder:30b" in captured.err, "the error names models that can be chosen"
+    assert empty_ollama.pull_sessions() == []
+    assert {m.model for m in saved_claude_mappings()} == {QWEN}, "the first-run mappings are untouched"
+
+
+def test_a_model_too_big_for_the_machine_is_refused_with_the_estimate(
+    empty_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "--ollama-url",
+            empty_ollama.url,
+            "setup",
+            "--model",
+            "qwen2.5-coder:32b",
+            "--vram",
+            "0",
+            "--ram",
+            "8GiB",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "'qwen2.5-coder:32b' does not fit on this machine" in err and "does NOT fit" in err, err
+    assert empty_ollama.pull_sessions() == []
+
+
+def test_without_ollama_setup_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    with FakeOllama(models=[]) as stopped:
+        url = stopped.url  # a local address where nothing answers once the server is gone
+    code = main(["--ollama-url", url, "setup", "--yes"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "Ollama is not installed here" in out and "https://ollama.com/download" in out, out
+
+
+def test_answers_come_from_the_terminal_without_yes(
+    empty_ollama: FakeOllama, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asked: list[str] = []
+    answers = iter(["7", "2"])  # a number out of range is asked again
+
+    def answer(question: str) -> str:
+        asked.append(question)
+        return next(answers)
+
+    monkeypatch.setattr("builtins.input", answer)
+    empty_ollama.set_replier(NEXT, probe_model("calls"))
+    code = main(
+        [
+            "--ollama-url", empty_ollama.url, "setup", "--probe-runs", "1", "--no-claude-settings",
+            *EIGHT_GB_GPU,
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert asked == ["Which model (1-3)? [1] "] * 2
+    assert {m.model for m in saved_claude_mappings()} == {NEXT}
+    assert os.path.exists(ConfigStore.from_env().path)
