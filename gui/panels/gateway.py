@@ -24,6 +24,7 @@ from core.config.schema import OllamaBackend
 from core.gateway.net import exposure_warning
 from gui.gateway_bridge import BridgeState, GatewayBridge
 from gui.ops import BackgroundOps, async_slot
+from gui.palette import Tone, css, follow_palette, tint
 from gui.widgets.banner import Banner
 from gui.widgets.confirm import ask_yes_no
 
@@ -35,7 +36,7 @@ STATE_WORDS = {
     "failed": "Failed",
     "loading": "Loading gateway engine…",
 }
-STATE_COLOURS = {"running": "#2f9e55", "failed": "#d23f3f", "stopped": "#8a8f98"}
+STATE_TONES = {"running": Tone.GOOD, "failed": Tone.BAD, "stopped": Tone.MUTED}
 BIND_CHOICES = (
     ("127.0.0.1", "This computer only (127.0.0.1)"),
     ("0.0.0.0", "All network interfaces (0.0.0.0) — other machines can connect"),
@@ -66,6 +67,8 @@ class GatewayPanel(QWidget):
 
         self.state_label = QLabel()
         self.state_label.setObjectName("gatewayState")
+        self._state = ""
+        follow_palette(self.state_label, self._show_state)
         self.url_field = QLineEdit()
         self.url_field.setObjectName("gatewayUrl")
         self.url_field.setReadOnly(True)
@@ -113,7 +116,7 @@ class GatewayPanel(QWidget):
         )
         self.bind_warning.setObjectName("bindWarning")
         self.bind_warning.setWordWrap(True)
-        self.bind_warning.setStyleSheet("color: #7a5200;")
+        tint(self.bind_warning, Tone.WARNING)
         self.start_on_launch = QCheckBox("Start the gateway when GateDeck starts")
         self.start_on_launch.setObjectName("startOnLaunch")
         self.direct_path = QCheckBox("Answer Ollama mappings directly (fast path)")
@@ -151,7 +154,7 @@ class GatewayPanel(QWidget):
         self.ollama_save.clicked.connect(self._on_ollama_save_clicked)
         self.ollama_error = QLabel()
         self.ollama_error.setObjectName("ollamaUrlError")
-        self.ollama_error.setStyleSheet("color: #b00020;")
+        tint(self.ollama_error, Tone.BAD)
         self.ollama_error.hide()
         ollama_row = QHBoxLayout()
         ollama_row.addWidget(self.ollama_url, 1)
@@ -310,10 +313,16 @@ class GatewayPanel(QWidget):
         self.key_field.setEchoMode(QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password)
         self.show_key.setText("Hide" if shown else "Show")
 
+    def _show_state(self) -> None:
+        if self._state:
+            colour = css(STATE_TONES.get(self._state, Tone.WARNING))
+            words = STATE_WORDS.get(self._state, self._state)
+            self.state_label.setText(f"<b style='color:{colour}'>●</b> {words}")
+
     def _on_gateway_state_changed(self, value: str, reason: str) -> None:
         state = BridgeState(value)
-        colour = STATE_COLOURS.get(state, "#d99a1e")
-        self.state_label.setText(f"<b style='color:{colour}'>●</b> {STATE_WORDS.get(state, state)}")
+        self._state = state
+        self._show_state()
         self.url_field.setText(self._gateway.url)
         busy = state in (BridgeState.STARTING, BridgeState.STOPPING, BridgeState.LOADING)
         self.start_button.setEnabled(state in (BridgeState.STOPPED, BridgeState.FAILED))
