@@ -11,7 +11,7 @@ import contextlib
 import json
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -21,6 +21,9 @@ from core.paths import AppPaths
 SERVICE = "gatedeck"
 MASTER_KEY = "master-key"
 MASTER_KEY_PREFIX = "sk-gd-"
+#: The read-only token a Prometheus server scrapes ``/metrics`` with (it opens nothing else).
+METRICS_TOKEN = "metrics-token"
+METRICS_TOKEN_PREFIX = "gd-metrics-"
 
 
 def cloud_key_name(entry: str) -> str:
@@ -154,11 +157,21 @@ def generate_master_key() -> str:
 
 def ensure_master_key(store: SecretStore) -> str:
     """The install's master key, created on first use."""
-    key = store.get(MASTER_KEY)
-    if not key:
-        key = generate_master_key()
-        store.set(MASTER_KEY, key)
-    return key
+    return _ensure(store, MASTER_KEY, generate_master_key)
+
+
+def ensure_metrics_token(store: SecretStore) -> str:
+    """The install's read-only metrics token, created on first use: a Prometheus server
+    scrapes ``/metrics`` with it and can reach no model with it."""
+    return _ensure(store, METRICS_TOKEN, lambda: METRICS_TOKEN_PREFIX + secrets.token_urlsafe(32))
+
+
+def _ensure(store: SecretStore, name: str, make: Callable[[], str]) -> str:
+    value = store.get(name)
+    if not value:
+        value = make()
+        store.set(name, value)
+    return value
 
 
 def regenerate_master_key(store: SecretStore) -> str:

@@ -52,6 +52,7 @@ def run(
         QMessageBox.critical(None, "GateDeck cannot start", str(exc))
         raise
     register_secret(install.master_key)
+    register_secret(install.metrics_token)
     setup_logging(install.paths.log_dir)
 
     single = SingleInstance(server_name(install.paths.config_dir))

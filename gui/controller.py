@@ -61,7 +61,9 @@ class AppController(QObject):
         self.ui_state = open_ui_state(install.paths.state_file, install.loaded.moved_out)
         #: The window's own background work (tray and menu actions, loading the engine).
         self.ops = BackgroundOps(self._show_error, owner="window")
-        self.gateway = gateway or GatewayBridge(self.holder, install.secrets, install.master_key)
+        self.gateway = gateway or GatewayBridge(
+            self.holder, install.secrets, install.master_key, metrics_key=install.metrics_token
+        )
         #: Tells `gatedeck claude-env` / `gatedeck claude` in a terminal where this window serves.
         self.running = RunningRecord(install.paths, "window")
         #: What Ollama has (installed, loaded, details) and the hardware: asked once, shared by

@@ -57,11 +57,14 @@ class GatewayBridge(QObject):
         master_key: str,
         gateway: Gateway | None = None,
         parent: QObject | None = None,
+        metrics_key: str | None = None,
     ) -> None:
         super().__init__(parent)
         self._holder = holder
         self._secrets = secrets
-        self._core = gateway or Gateway(holder.config, master_key=master_key, cloud_key=self._cloud_key)
+        self._core = gateway or Gateway(
+            holder.config, master_key=master_key, metrics_key=metrics_key, cloud_key=self._cloud_key
+        )
         self.state = BridgeState.LOADING
         self.reason = ""
         self.suggested_port: int | None = None
@@ -79,6 +82,11 @@ class GatewayBridge(QObject):
     @property
     def master_key(self) -> str:
         return self._core.master_key
+
+    @property
+    def metrics_token(self) -> str | None:
+        """The read-only token a Prometheus server scrapes ``/metrics`` with."""
+        return self._core.metrics_key
 
     @property
     def metrics(self) -> MetricsRecorder:

@@ -142,7 +142,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     install = _open(args)
     config = serve_config(install.config, args, fresh=install.loaded.source == "new")
-    gateway = Gateway(config, master_key=install.master_key, cloud_key=cloud_key_lookup(install.secrets))
+    gateway = Gateway(
+        config,
+        master_key=install.master_key,
+        metrics_key=install.metrics_token,
+        cloud_key=cloud_key_lookup(install.secrets),
+    )
     done = threading.Event()
     exit_code = [0]
 

@@ -9,7 +9,7 @@ from core.config.schema import Config
 from core.config.store import ConfigStore, LoadResult
 from core.errors import FolderNotWritable
 from core.paths import AppPaths
-from core.secrets import SecretStore, ensure_master_key, open_secret_store
+from core.secrets import SecretStore, ensure_master_key, ensure_metrics_token, open_secret_store
 
 
 @dataclass
@@ -21,6 +21,8 @@ class Installation:
     loaded: LoadResult
     secrets: SecretStore
     master_key: str
+    #: the read-only token that opens only the gateway's ``GET /metrics`` (for Prometheus)
+    metrics_token: str = ""
 
     @property
     def config(self) -> Config:
@@ -51,4 +53,6 @@ def open_installation(
         where = str(exc.filename or paths.config_dir)
         raise FolderNotWritable(where, exc.strerror or str(exc)) from None
     secrets = open_secret_store(paths)
-    return Installation(paths, store, loaded, secrets, ensure_master_key(secrets))
+    return Installation(
+        paths, store, loaded, secrets, ensure_master_key(secrets), ensure_metrics_token(secrets)
+    )

@@ -7,6 +7,9 @@ request without the right key itself, with 401 in the shape the client speaks: O
 ``{"error": {...}}`` on OpenAI routes, Anthropic's ``{"type": "error", ...}`` on
 ``/v1/messages``. A request with the right key goes on to LiteLLM, which accepts the same
 master key.
+
+A second, read-only token (the install's metrics token, for a Prometheus server) opens
+``GET /metrics`` and nothing else: with it every other route answers 403.
 """
 
 from __future__ import annotations
@@ -93,6 +96,7 @@ def error_body(anthropic: bool, missing: bool) -> dict[str, Any]:
 _ANTHROPIC_ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
+    403: "permission_error",
     404: "not_found_error",
     408: "timeout_error",
     413: "request_too_large",
@@ -125,19 +129,27 @@ async def send_json(send: Send, status: int, body: dict[str, Any], *, close: boo
 
 
 class KeyCheck:
-    """ASGI middleware: only requests with the gateway key reach ``app``.
+    """ASGI middleware: only requests with the gateway key reach ``app`` (and, with the
+    metrics token, ``GET``/``HEAD`` of ``metrics_path``).
 
     Args:
         app: the LiteLLM proxy app.
         master_key: the key clients must present.
+        metrics_key: the read-only metrics token (``None``: none; only the gateway key opens
+            ``metrics_path``).
+        metrics_path: the one route the metrics token opens.
     """
 
-    def __init__(self, app: ASGIApp, master_key: str) -> None:
+    def __init__(
+        self, app: ASGIApp, master_key: str, metrics_key: str | None = None, metrics_path: str = "/metrics"
+    ) -> None:
         if not master_key.strip():
             raise ValueError("the gateway key must not be empty")
         self.app = app
         self._key = master_key
-        self.rejected = 0  # requests answered 401 (read by the monitor)
+        self._metrics_key = metrics_key if metrics_key and metrics_key.strip() else None
+        self._metrics_path = metrics_path
+        self.rejected = 0  # requests answered 401 or 403 (read by the monitor)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -157,11 +169,26 @@ class KeyCheck:
             ] + [(b"authorization", b"Bearer " + self._key.encode())]
             await self.app(scope, receive, send)
             return
+        metrics_token = self._metrics_key is not None and key_matches(self._metrics_key, keys)
+        if metrics_token and self._opens_metrics(scope):
+            scope = dict(scope)
+            scope["headers"] = [
+                (n, v) for n, v in headers if n.lower() not in (b"authorization", b"x-api-key")
+            ]
+            await self.app(scope, receive, send)
+            return
         self.rejected += 1
         if kind == "websocket":
             await send({"type": "websocket.close", "code": 1008, "reason": "invalid API key"})
             return
         anthropic = is_anthropic_request(scope.get("path", ""), headers)
+        if metrics_token:
+            message = (
+                f"This is GateDeck's read-only metrics token: it opens only GET {self._metrics_path}. "
+                "Send the gateway key for everything else."
+            )
+            await send_json(send, 403, api_error(anthropic, 403, message, code="permission_denied"))
+            return
         body = json.dumps(error_body(anthropic, missing=not any(keys))).encode()
         response_headers = [
             (b"content-type", b"application/json"),
@@ -173,3 +200,10 @@ class KeyCheck:
             response_headers.append((b"www-authenticate", b'Bearer realm="GateDeck"'))
         await send({"type": "http.response.start", "status": 401, "headers": response_headers})
         await send({"type": "http.response.body", "body": body})
+
+    def _opens_metrics(self, scope: Scope) -> bool:
+        return (
+            scope["type"] == "http"
+            and scope.get("path") == self._metrics_path
+            and scope.get("method") in ("GET", "HEAD")
+        )

@@ -22,7 +22,7 @@ from core.gateway import speedups as gateway_speedups
 from core.gateway.auth import ASGIApp, KeyCheck, Message, Receive, Scope, Send
 from core.gateway.render import RenderedGateway, RouteTable
 from core.metrics.litellm_hook import RecordBuilder
-from core.metrics.prometheus import MetricsEndpoint, PrometheusMetrics
+from core.metrics.prometheus import METRICS_PATH, MetricsEndpoint, PrometheusMetrics
 
 if TYPE_CHECKING:  # loaded with the engine, on its thread, not while the window opens
     from core.fastpath.plan import DirectPlan
@@ -110,9 +110,10 @@ class Engine:
         self._timeout_s = rendered.request_timeout_s
         self._max_body = rendered.max_body_bytes
 
-    def app(self, master_key: str) -> tuple[RouteAllowlist, LifespanWatch]:
+    def app(self, master_key: str, metrics_key: str | None = None) -> tuple[RouteAllowlist, LifespanWatch]:
         """The proxy app behind GateDeck's route allowlist, key check and request intake (and
-        its direct path, and ``GET /metrics``), and the lifespan watch inside it."""
+        its direct path, and ``GET /metrics``, which ``metrics_key`` opens too), and the
+        lifespan watch inside it."""
         from core.fastpath.route import DirectRoute
         from core.gateway.allowlist import RouteAllowlist
         from core.gateway.intake import RequestIntake
@@ -128,7 +129,8 @@ class Engine:
             timeout_s=lambda: self._timeout_s,
         )
         intake = RequestIntake(self.direct, max_body=lambda: self._max_body)
-        return RouteAllowlist(KeyCheck(MetricsEndpoint(intake, self.prometheus), master_key)), watch
+        metrics = MetricsEndpoint(intake, self.prometheus)
+        return RouteAllowlist(KeyCheck(metrics, master_key, metrics_key, METRICS_PATH)), watch
 
     def prepare_start(self) -> None:
         """Called on the gateway loop just before the server starts."""

@@ -63,6 +63,8 @@ class Gateway:
     Args:
         config: the config to serve (its ``gateway`` section gives host and port).
         master_key: the key clients must present.
+        metrics_key: the install's read-only metrics token: it opens ``GET /metrics`` and
+            nothing else (``None``: only the gateway key opens it).
         cloud_key: looks up a cloud entry's API key (secret store, then environment).
         installed: installed models by backend name; ``None`` asks each backend at start.
         restart_backoff: seconds before each automatic restart after a crash; its length is
@@ -77,6 +79,7 @@ class Gateway:
         config: Config,
         *,
         master_key: str,
+        metrics_key: str | None = None,
         cloud_key: CloudKeyLookup | None = None,
         installed: Mapping[str, Sequence[str]] | None = None,
         restart_backoff: Sequence[float] = (0.5, 2.0, 5.0),
@@ -88,6 +91,7 @@ class Gateway:
             raise ValueError("the gateway key must not be empty")
         self._config = config
         self._master_key = master_key
+        self._metrics_key = metrics_key
         self._cloud_key = cloud_key
         self._installed_fixed = None if installed is None else {k: list(v) for k, v in installed.items()}
         self._installed: dict[str, list[str]] = dict(self._installed_fixed or {})
@@ -139,6 +143,11 @@ class Gateway:
     @property
     def master_key(self) -> str:
         return self._master_key
+
+    @property
+    def metrics_key(self) -> str | None:
+        """The read-only token that opens only ``GET /metrics`` (``None``: none)."""
+        return self._metrics_key
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -331,6 +340,7 @@ class Gateway:
             thread = GatewayThread(
                 sock=sock,
                 master_key=self._master_key,
+                metrics_key=self._metrics_key,
                 prepare=lambda: self._prepare(config),
                 on_exit=self._on_thread_exit,
                 status=self._on_note,

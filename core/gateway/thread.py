@@ -44,6 +44,7 @@ class GatewayThread(threading.Thread):
     Args:
         sock: a bound, listening socket (closed by this thread when it ends).
         master_key: the key clients must present.
+        metrics_key: the read-only token that opens only ``GET /metrics`` (``None``: none).
         prepare: coroutine function returning the rendered config, run on this thread's loop.
         on_exit: called on this thread as it ends, with how it ended.
         status: called on this thread with a short progress note ("loading gateway engine").
@@ -54,6 +55,7 @@ class GatewayThread(threading.Thread):
         *,
         sock: socket.socket,
         master_key: str,
+        metrics_key: str | None = None,
         prepare: Prepare,
         on_exit: Callable[[ThreadExit], None],
         status: Callable[[str], None] = lambda note: None,
@@ -61,6 +63,7 @@ class GatewayThread(threading.Thread):
         super().__init__(name="gatedeck-gateway", daemon=True)
         self._sock = sock
         self._master_key = master_key
+        self._metrics_key = metrics_key
         self._prepare = prepare
         self._on_exit = on_exit
         self._status = status
@@ -133,7 +136,7 @@ class GatewayThread(threading.Thread):
             return
         engine.use(rendered)
         engine.prepare_start()
-        app, watch = engine.app(self._master_key)
+        app, watch = engine.app(self._master_key, self._metrics_key)
         self._watch = watch
         server = GatewayServer(app, self._grace_s, receive_timeout_s=rendered.receive_timeout_s)
         self._server = server

@@ -30,6 +30,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Items? .* `ReadOnly` qualifier:UserWarning"),
 ]
 QWEN = "qwen2.5-coder:7b"
+METRICS_TOKEN = "gd-metrics-read-only-token-for-tests"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
@@ -58,7 +59,7 @@ def gateway(fake: FakeOllama, recorder: MetricsRecorder) -> Iterator[Gateway]:
             ],
         }
     )
-    with running(Gateway(config, master_key=KEY, metrics=recorder)) as gw:
+    with running(Gateway(config, master_key=KEY, metrics_key=METRICS_TOKEN, metrics=recorder)) as gw:
         yield gw
 
 
@@ -184,6 +185,47 @@ def test_metrics_need_the_gateway_key(gateway: Gateway) -> None:
     wrong = httpx.get(f"{gateway.url}/metrics", headers={"Authorization": "Bearer nope"}, timeout=10)
     assert wrong.status_code == 401
     assert httpx.post(f"{gateway.url}/metrics", headers={"Authorization": f"Bearer {KEY}"}).status_code == 404
+
+
+def test_the_read_only_metrics_token_opens_metrics_and_nothing_else(
+    gateway: Gateway, fake: FakeOllama
+) -> None:
+    bearer = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    scraped = httpx.get(f"{gateway.url}/metrics", headers=bearer, timeout=10)
+    assert scraped.status_code == 200
+    assert "gatedeck_requests_total" in {
+        f.name + "_total" for f in text_string_to_metric_families(scraped.text)
+    }
+    assert httpx.head(f"{gateway.url}/metrics", headers=bearer, timeout=10).status_code == 200
+    fake.clear_requests()
+    oa = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=METRICS_TOKEN, max_retries=0, timeout=30)
+    with pytest.raises(openai.PermissionDeniedError, match="read-only metrics token"):
+        oa.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(openai.PermissionDeniedError):
+        oa.models.list()
+    with pytest.raises(openai.PermissionDeniedError):
+        oa.embeddings.create(model="gpt-4o", input="hi")
+    an = anthropic.Anthropic(base_url=gateway.url, api_key=METRICS_TOKEN, max_retries=0, timeout=30)
+    with pytest.raises(anthropic.PermissionDeniedError) as refused:
+        an.messages.create(
+            model="claude-sonnet-4-5", max_tokens=8, messages=[{"role": "user", "content": "hi"}]
+        )
+    assert refused.value.body == {
+        "type": "error",
+        "error": {"type": "permission_error", "message": refused.value.body["error"]["message"]},  # type: ignore[index]
+    }
+    served = [("GET", "/models"), ("GET", "/health/readiness"), ("POST", "/v1/responses")]
+    served += [("POST", "/v1/messages/count_tokens"), ("POST", "/chat/completions")]
+    for method, path in served:
+        answer = httpx.request(method, f"{gateway.url}{path}", headers=bearer, json={}, timeout=10)
+        assert answer.status_code == 403, (method, path, answer.status_code)
+    assert fake.bodies("/api/chat") == [] and fake.bodies("/api/embed") == []
+    # the gateway key still scrapes; a wrong token is still a 401
+    assert scrape(gateway)
+    wrong = httpx.get(
+        f"{gateway.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}x"}, timeout=10
+    )
+    assert wrong.status_code == 401
 
 
 def record(**fields: object) -> RequestRecord:

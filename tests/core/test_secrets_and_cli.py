@@ -19,6 +19,7 @@ from core.secrets import (
     MASTER_KEY,
     FileSecretStore,
     ensure_master_key,
+    ensure_metrics_token,
     open_secret_store,
     regenerate_master_key,
 )
@@ -92,6 +93,26 @@ def test_config_show_hides_the_master_key_unless_asked() -> None:
     assert "master key: hidden" in shown.stdout
     revealed = run_cli("config", "show", "--show-secrets")
     assert key in revealed.stdout
+
+
+def test_the_metrics_token_is_made_per_install_kept_out_of_the_yaml_and_printed_for_headless_boxes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    install = open_installation()
+    token = install.metrics_token
+    assert token.startswith("gd-metrics-") and len(token) >= 40 and token != install.master_key
+    assert token not in install.store.path.read_text()
+    assert open_installation().metrics_token == token, "the token must survive a restart"
+    assert ensure_metrics_token(FileSecretStore(tmp_path / "other" / "secrets.json")) != token
+    assert main(["metrics-token"]) == 0
+    assert capsys.readouterr().out == token + "\n"
+    assert main(["metrics-token", "--scrape-config"]) == 0
+    job = capsys.readouterr().out
+    port = install.config.gateway.port
+    assert f'targets: ["127.0.0.1:{port}"]' in job and "metrics_path: /metrics" in job
+    assert "credentials_file: /etc/prometheus/gatedeck-metrics-token" in job and token not in job
+    assert main(["config", "show"]) == 0
+    assert token not in capsys.readouterr().out
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
