@@ -21,6 +21,7 @@ from core.config.first_run import Installation
 from core.config.holder import ConfigHolder
 from core.config.ui_state import open_ui_state
 from core.gateway.running import RunningRecord, find_running
+from core.ollama.hosts import OllamaHosts
 from core.ollama.server import EnsureResult
 from gui.dialogs.preferences import PreferencesDialog, apply_theme
 from gui.first_paint import after_first_paint
@@ -33,6 +34,7 @@ from gui.tray import GatewayTray
 if TYPE_CHECKING:
     from core.clients.tool_probe import ProbeResult
     from gui.dialogs.claude import ClaudeCodeDialog
+    from gui.dialogs.setup_wizard import SetupWizard
     from gui.observability import Observability
     from gui.panels.gateway import GatewayPanel
     from gui.panels.hardware import HardwarePanel
@@ -70,6 +72,8 @@ class AppController(QObject):
         #: the watcher and the Models and Hardware panels.
         self.watcher = watcher or OllamaWatcher(self.holder, first_backend_state(self.holder))
         self.ollama = self.watcher.ollama
+        #: Every Ollama host's state, by name (the first host's is the watcher's).
+        self.hosts = OllamaHosts(self.holder, self.ollama)
         self._observability: Observability | None = None
         self.window = MainWindow(
             {
@@ -85,6 +89,9 @@ class AppController(QObject):
         self.tray_enabled = GatewayTray.available() if use_tray is None else use_tray
         self._quitting = False
         self._installed: list[str] | None = None
+        self._offer_setup = False
+        #: The setup wizard while it is open.
+        self.setup: SetupWizard | None = None
         self.quit_finished = asyncio.Event()
         self._state_timer = QTimer(self)
         self._state_timer.setSingleShot(True)
@@ -140,9 +147,10 @@ class AppController(QObject):
     def _build_gateway_panel(self) -> GatewayPanel:
         from gui.panels.gateway import GatewayPanel
 
-        panel = GatewayPanel(self.holder, self.gateway)
-        panel.ollama_url_changed.connect(lambda _url: self.ops.run(self.watcher.refresh()))
+        panel = GatewayPanel(self.holder, self.gateway, self.hosts)
+        panel.hosts_changed.connect(lambda: self.ops.run(self.watcher.refresh()))
         panel.claude_code_requested.connect(self.open_claude_setup)
+        panel.setup_requested.connect(self.open_setup)
         return panel
 
     def _build_mappings_panel(self) -> MappingsPanel:
@@ -190,11 +198,17 @@ class AppController(QObject):
         menu.addAction(quit_action)
 
     # ---------------------------------------------------------------- lifecycle
-    def start(self, show_window: bool = True) -> None:
+    def start(self, show_window: bool = True, offer_setup: bool = False) -> None:
         """Show the window (and tray), then start background work.
 
         ``show_window=False`` (a start on login) stays in the tray, unless there is no tray.
+        ``offer_setup``: open the first-run setup once the window is up, while it is pending
+        (GateDeck wrote a new config and the person has not finished or skipped the setup yet).
         """
+        if offer_setup and self.install.loaded.source == "new":
+            self.ui_state.update(setup_pending=True)
+            self.ui_state.save()
+        self._offer_setup = offer_setup
         if show_window or not self.tray_enabled:
             self.window.show()
         if self.tray_enabled:
@@ -214,6 +228,8 @@ class AppController(QObject):
         self.ops.run(self.gateway.load_engine())
         if self.holder.config.ollama_server.managed:
             self.ops.run(self.start_managed_ollama())
+        if self._offer_setup and self.ui_state.state.setup_pending and self.window.isVisible():
+            self.open_setup()
 
     async def start_managed_ollama(self) -> None:
         """Start GateDeck's own ``ollama serve`` when none answers (the user asked GateDeck to
@@ -247,12 +263,18 @@ class AppController(QObject):
         self.save_ui_state()
         self.window.hide()
         self.tray.hide()
+        if self.setup is not None:  # still offered at the next start
+            wizard = self.setup
+            wizard.close()
+            await wizard.shutdown()
         await self.watcher.stop()
+        if self.window.is_built("gateway"):
+            await self.gateway_panel.shutdown()
         if self.window.is_built("models"):
             await self.models_panel.shutdown()  # cancels pulls; Ollama keeps what it has
         if self.window.is_built("hardware"):
             await self.hardware_panel.shutdown()
-        await self.ollama.aclose()
+        await self.hosts.aclose()  # the first host's state (the watcher's) included
         if self._observability is not None:
             await self._observability.stop()
         await self.ops.shutdown()  # e.g. the engine still loading
@@ -281,6 +303,32 @@ class AppController(QObject):
         dialog.open()
         return dialog
 
+    def open_setup(self) -> SetupWizard:
+        """Open the first-run setup (or bring the open one to the front)."""
+        if self.setup is not None:
+            self.setup.raise_()
+            self.setup.activateWindow()
+            return self.setup
+        from gui.dialogs.setup_pages import SetupServices
+        from gui.dialogs.setup_wizard import SetupWizard
+
+        services = SetupServices(
+            holder=self.holder,
+            gateway=self.gateway,
+            ollama=self.ollama,
+            server=self.hardware_panel.server,
+            pulls=self.models_panel.queue,
+            probe=self._probe_mapping,
+            claude_base_url=self.claude_base_url,
+            verdicts_dir=self.install.paths.data_dir,
+        )
+        wizard = self.setup = SetupWizard(services, self.window)
+        wizard.ollama_changed.connect(lambda: self.ops.run(self.watcher.refresh()))
+        wizard.finished.connect(self._on_setup_finished)
+        wizard.open()
+        self.ops.run(wizard.begin())
+        return wizard
+
     def save_ui_state(self) -> None:
         """Write the window's state file now (if anything changed): last panel, and the window's
         geometry and splitters while it is shown (a hidden window keeps what was saved)."""
@@ -308,6 +356,16 @@ class AppController(QObject):
         return render_env(env, "bash")
 
     # ---------------------------------------------------------------- slots
+    def _on_setup_finished(self, _result: int) -> None:
+        """Finished or skipped: not offered again at start (Set up… still runs it)."""
+        wizard, self.setup = self.setup, None
+        if self._quitting:  # closed because GateDeck quits: offered again next time
+            return
+        if self.ui_state.update(setup_pending=False):
+            self.ui_state.save()
+        if wizard is not None:
+            self.ops.run(wizard.shutdown())
+
     def _on_window_close_requested(self) -> None:
         if not self.tray_enabled:
             self.ops.run(self.quit())

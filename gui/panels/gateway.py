@@ -1,32 +1,36 @@
-"""Gateway panel: state, address, start/stop/restart, port and bind address, master key."""
+"""Gateway panel: state, address, start/stop/restart, port and bind address, Ollama hosts, master key,
+the metrics token."""
 
 from __future__ import annotations
 
-from pydantic import ValidationError
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from core.config.holder import ConfigHolder
-from core.config.schema import OllamaBackend
 from core.gateway.net import exposure_warning
+from core.ollama.hosts import OllamaHosts
 from gui.gateway_bridge import BridgeState, GatewayBridge
 from gui.ops import BackgroundOps, async_slot
 from gui.palette import Tone, css, follow_palette, tint
 from gui.widgets.banner import Banner
 from gui.widgets.confirm import ask_yes_no
+from gui.widgets.hosts_table import HostsWidget
+from gui.widgets.metrics_token_box import MetricsTokenBox
 
 STATE_WORDS = {
     "stopped": "Stopped",
@@ -48,13 +52,21 @@ class GatewayPanel(QWidget):
 
     Signals:
         claude_code_requested(): the user wants the Claude Code setup dialog.
-        ollama_url_changed(str): the Ollama address was changed and saved.
+        setup_requested(): the user wants the setup wizard (Ollama, a model, Claude Code).
+        hosts_changed(): the Ollama hosts were changed and saved.
     """
 
     claude_code_requested = Signal()
-    ollama_url_changed = Signal(str)
+    setup_requested = Signal()
+    hosts_changed = Signal()
 
-    def __init__(self, holder: ConfigHolder, gateway: GatewayBridge, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        holder: ConfigHolder,
+        gateway: GatewayBridge,
+        hosts: OllamaHosts,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.ops = BackgroundOps(self._show_error, owner="gateway panel")
         self.setObjectName("gatewayPanel")
@@ -95,6 +107,11 @@ class GatewayPanel(QWidget):
             controls.addWidget(button)
         controls.addStretch(1)
         controls.addWidget(claude)
+        setup = QPushButton("Set up…")
+        setup.setObjectName("openSetup")
+        setup.setToolTip("Check Ollama, pick a model that fits this machine, and point Claude Code at it.")
+        setup.clicked.connect(self.setup_requested)
+        controls.addWidget(setup)
 
         status_box = QGroupBox("Gateway")
         status_form = QFormLayout(status_box)
@@ -146,23 +163,15 @@ class GatewayPanel(QWidget):
         save_row.addWidget(self.save_button)
         settings_form.addRow(save_row)
 
-        self.ollama_url = QLineEdit()
-        self.ollama_url.setObjectName("ollamaUrl")
-        self.ollama_url.setPlaceholderText("http://127.0.0.1:11434")
-        self.ollama_save = QPushButton("Use this address")
-        self.ollama_save.setObjectName("saveOllamaUrl")
-        self.ollama_save.clicked.connect(self._on_ollama_save_clicked)
-        self.ollama_error = QLabel()
-        self.ollama_error.setObjectName("ollamaUrlError")
-        tint(self.ollama_error, Tone.BAD)
-        self.ollama_error.hide()
-        ollama_row = QHBoxLayout()
-        ollama_row.addWidget(self.ollama_url, 1)
-        ollama_row.addWidget(self.ollama_save)
-        ollama_box = QGroupBox("Ollama server")
-        ollama_form = QFormLayout(ollama_box)
-        ollama_form.addRow("Address", ollama_row)
-        ollama_form.addRow(self.ollama_error)
+        self.hosts = HostsWidget(holder, gateway.apply, hosts)
+        self.hosts.hosts_changed.connect(self.hosts_changed)
+        ollama_box = QGroupBox("Ollama hosts")
+        ollama_layout = QVBoxLayout(ollama_box)
+        ollama_box.setToolTip(
+            "Mappings send requests to these Ollama servers; the first is the default for new "
+            "mappings. A mapping on several hosts keeps each conversation on one of them."
+        )
+        ollama_layout.addWidget(self.hosts)
 
         self.key_field = QLineEdit()
         self.key_field.setObjectName("masterKey")
@@ -192,13 +201,24 @@ class GatewayPanel(QWidget):
         key_layout.addWidget(key_note)
         key_layout.addLayout(key_row)
 
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.banner)
+        # The boxes scroll in a small window (the hosts list grows with each host).
+        content = QWidget()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.banner)
+        outer.addWidget(scroll)
+        layout = QVBoxLayout(content)
         layout.addWidget(status_box)
         layout.addWidget(settings_box)
         layout.addWidget(ollama_box)
         layout.addWidget(key_box)
+        self.metrics_box = MetricsTokenBox(gateway.metrics_token)
+        layout.addWidget(self.metrics_box)
         layout.addStretch(1)
+        scroll.setWidget(content)
 
         self.port.valueChanged.connect(self._update_save_button)
         self.bind.currentIndexChanged.connect(self._update_save_button)
@@ -219,7 +239,6 @@ class GatewayPanel(QWidget):
         self.bind.setCurrentIndex(index)
         self.start_on_launch.setChecked(settings.start_on_launch)
         self.direct_path.setChecked(settings.direct_path)
-        self.ollama_url.setText(self._holder.config.backends[0].url)
         self.key_field.setText(self._gateway.master_key)
         self._update_save_button()
 
@@ -238,23 +257,14 @@ class GatewayPanel(QWidget):
         message = await self._gateway.apply(config.model_copy(update={"gateway": gateway}))
         self._update_save_button()
         self.url_field.setText(self._gateway.url)
+        self.metrics_box.show_gateway(self._gateway.url)
         self.settings_status.setText(message)
         return True
 
-    async def save_ollama_url(self) -> bool:
-        """Point the first Ollama backend at the typed address; the gateway follows at once."""
-        config = self._holder.config
-        try:
-            backend = OllamaBackend(name=config.backends[0].name, url=self.ollama_url.text().strip())
-        except ValidationError as exc:
-            self.ollama_error.setText(exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, "))
-            self.ollama_error.show()
-            return False
-        self.ollama_error.hide()
-        self.ollama_url.setText(backend.url)
-        await self._gateway.apply(config.model_copy(update={"backends": [backend, *config.backends[1:]]}))
-        self.ollama_url_changed.emit(backend.url)
-        return True
+    async def shutdown(self) -> None:
+        """Stop the hosts list's checks (and close its dialog)."""
+        await self.hosts.shutdown()
+        await self.ops.shutdown()
 
     async def regenerate_key(self) -> str:
         key = await self._gateway.regenerate_master_key()
@@ -285,10 +295,6 @@ class GatewayPanel(QWidget):
     @async_slot()
     async def _on_save_button_clicked(self) -> None:
         await self.save_settings()
-
-    @async_slot()
-    async def _on_ollama_save_clicked(self) -> None:
-        await self.save_ollama_url()
 
     @async_slot()
     async def _on_regenerate_clicked(self) -> None:
@@ -324,6 +330,7 @@ class GatewayPanel(QWidget):
         self._state = state
         self._show_state()
         self.url_field.setText(self._gateway.url)
+        self.metrics_box.show_gateway(self._gateway.url)
         busy = state in (BridgeState.STARTING, BridgeState.STOPPING, BridgeState.LOADING)
         self.start_button.setEnabled(state in (BridgeState.STOPPED, BridgeState.FAILED))
         self.stop_button.setEnabled(state in (BridgeState.RUNNING, BridgeState.STARTING))

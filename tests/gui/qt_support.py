@@ -13,6 +13,8 @@ The ``loop`` fixture's ``qasync.QEventLoop(already_running=True)`` is never run 
 
 :func:`asyncio_like` gives the loop an executor it shuts down after the test, and the hooks.
 
+:class:`Answers` stands in for a yes/no question box: it answers as told and keeps the questions.
+
 :func:`dispose` deletes a widget's C++ side at once. ``qtbot.addWidget`` only asks for a
 ``deleteLater``, which no event loop serves after the last test, so the garbage collector destroys
 that panel at some later moment, running its slots from inside a collection (Python 3.11.7 then
@@ -29,6 +31,18 @@ from collections.abc import Iterator
 import qasync
 from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtWidgets import QApplication, QWidget
+
+
+class Answers:
+    """A confirm function that records the question and answers as told."""
+
+    def __init__(self, answer: bool) -> None:
+        self.answer = answer
+        self.asked: list[str] = []
+
+    async def __call__(self, _parent: QWidget, _title: str, text: str) -> bool:
+        self.asked.append(text)
+        return self.answer
 
 
 @contextlib.contextmanager

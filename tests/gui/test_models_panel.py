@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import qasync
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from core.config.first_run import Installation
@@ -24,7 +24,7 @@ from gui.widgets.models_table import COL
 from gui.widgets.pull import BAR_SCALE, PullWidget
 from tests.fakes.fake_ollama import FakeOllama
 from tests.gui.conftest import Run
-from tests.gui.qt_support import asyncio_like, dispose
+from tests.gui.qt_support import Answers, asyncio_like, dispose
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -40,18 +40,6 @@ RTX = HardwareInfo(
 def ollama(holder: ConfigHolder, info: HardwareInfo = RTX) -> OllamaState:
     """The shared Ollama state for the configured server, on a machine with ``info``."""
     return OllamaState(holder.config.backends[0].url, read_hardware=lambda: info)
-
-
-class Answers:
-    """A confirm function that records the question and answers as told."""
-
-    def __init__(self, answer: bool) -> None:
-        self.answer = answer
-        self.asked: list[str] = []
-
-    async def __call__(self, _parent: QWidget, _title: str, text: str) -> bool:
-        self.asked.append(text)
-        return self.answer
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,188 @@
+"""Several Ollama hosts from the window, as a user with a second GPU box would set them up: add it
+on the Gateway panel, test it, give mappings to it, and pull models onto it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import qasync
+from pytestqt.qtbot import QtBot
+
+from core.config.first_run import Installation
+from core.config.holder import ConfigHolder
+from core.config.schema import OllamaBackend
+from core.ollama.hosts import OllamaHosts
+from gui.gateway_bridge import GatewayBridge
+from gui.panels.gateway import GatewayPanel
+from tests.fakes.fake_ollama import FakeOllama
+from tests.fakes.ollama_catalog import qwen3_8b
+from tests.gui.conftest import Run
+from tests.gui.qt_support import Answers, asyncio_like, dispose
+
+pytestmark = pytest.mark.timeout(60)
+
+GPU_BOX_VERSION = "0.15.1"
+
+
+@pytest.fixture(autouse=True)
+def like_asyncio(loop: qasync.QEventLoop) -> Iterator[None]:
+    with asyncio_like(loop):
+        yield
+
+
+@pytest.fixture
+def gpu_box() -> Iterator[FakeOllama]:
+    """A second Ollama on another port, with another model and another version."""
+    with FakeOllama(models=[qwen3_8b()], version=GPU_BOX_VERSION) as fake:
+        yield fake
+
+
+@pytest.fixture
+def holder(install: Installation, fake_ollama: FakeOllama) -> ConfigHolder:
+    holder = ConfigHolder(install.store, install.config)
+    holder.replace(
+        holder.config.model_copy(update={"backends": [OllamaBackend(name="local", url=fake_ollama.url)]})
+    )
+    return holder
+
+
+@pytest.fixture
+def hosts(holder: ConfigHolder, arun: Run) -> Iterator[OllamaHosts]:
+    hosts = OllamaHosts(holder)
+    yield hosts
+    arun(hosts.aclose())
+
+
+@pytest.fixture
+def gateway_panel(
+    qtbot: QtBot, holder: ConfigHolder, install: Installation, hosts: OllamaHosts, arun: Run
+) -> Iterator[GatewayPanel]:
+    bridge = GatewayBridge(holder, install.secrets, install.master_key)
+    panel = GatewayPanel(holder, bridge, hosts)
+    panel.resize(1000, 800)
+    yield panel
+    arun(panel.shutdown())
+    arun(bridge.close())
+    dispose(panel)
+
+
+def host_row(panel: GatewayPanel, name: str) -> list[str]:
+    table = panel.hosts.table
+    row = [b.name for b in panel.hosts._holder.config.backends].index(name)
+    return [table.item(row, c).text() if table.item(row, c) else "" for c in range(table.columnCount())]
+
+
+def test_a_second_host_added_through_the_dialog_is_saved_and_checked(
+    qtbot: QtBot, gateway_panel: GatewayPanel, holder: ConfigHolder, gpu_box: FakeOllama, arun: Run
+) -> None:
+    gateway_panel.show()
+    qtbot.waitUntil(lambda: host_row(gateway_panel, "local")[2] == "● up")
+    assert gateway_panel.hosts.remove_button.isEnabled() is False  # the only host stays
+
+    dialog = gateway_panel.hosts.add_host()
+    dialog.name_field.setText("gpu-box")
+    dialog.url_field.setText(gpu_box.url.removeprefix("http://"))  # typed without the scheme
+    assert arun(dialog.save()) is False
+    assert dialog.isVisible() and "must start with http:// or https://" in dialog.error_label.text()
+    assert dialog.name_field.text() == "gpu-box"  # nothing typed is lost
+    assert [b.name for b in holder.config.backends] == ["local"]
+
+    dialog.url_field.setText(gpu_box.url + "/")
+    found = arun(dialog.test())
+    assert found.up and found.version == GPU_BOX_VERSION
+    assert f"Ollama {GPU_BOX_VERSION}" in dialog.check_label.text()
+    assert arun(dialog.save()) is True
+    assert gateway_panel.hosts.dialog is None  # closed (and deleted)
+
+    assert [(b.name, b.url) for b in holder.config.backends] == [
+        ("local", holder.config.backends[0].url),
+        ("gpu-box", gpu_box.url),
+    ]
+    assert [(b.name, b.url) for b in holder.store.load().config.backends] == [
+        (b.name, b.url) for b in holder.config.backends
+    ]  # on disk too
+    qtbot.waitUntil(lambda: host_row(gateway_panel, "gpu-box")[2] == "● up")
+    name, url, _state, version, loaded, latency = host_row(gateway_panel, "gpu-box")
+    assert (name, url, version, loaded) == ("gpu-box", gpu_box.url, GPU_BOX_VERSION, "none")
+    assert latency.endswith(" ms")
+    assert host_row(gateway_panel, "local")[0] == "local (default)"
+
+    # A second host with a name already used is refused in place.
+    again = gateway_panel.hosts.add_host()
+    again.name_field.setText("gpu-box")
+    again.url_field.setText("http://10.0.0.9:11434")
+    assert arun(again.save()) is False
+    assert "already exists" in again.error_label.text()
+    again.reject()
+
+
+def test_test_asks_the_selected_host_and_a_host_that_is_down_says_so(
+    qtbot: QtBot, gateway_panel: GatewayPanel, holder: ConfigHolder, gpu_box: FakeOllama, arun: Run
+) -> None:
+    arun(
+        holder.replace_async(
+            holder.config.model_copy(
+                update={"backends": [*holder.config.backends, OllamaBackend(name="gpu-box", url=gpu_box.url)]}
+            )
+        )
+    )
+    gateway_panel.hosts.select_host("gpu-box")
+    gateway_panel.hosts.test_button.click()
+    qtbot.waitUntil(
+        lambda: gateway_panel.hosts.status.text().startswith(f"gpu-box: Ollama {GPU_BOX_VERSION}, ")
+    )
+    assert gpu_box.wait_for_requests("/api/version")
+
+    gpu_box.stop()
+    found = arun(gateway_panel.hosts.check("gpu-box"))
+    assert not found.up
+    assert host_row(gateway_panel, "gpu-box")[2] == "● down"
+
+
+def test_removing_a_host_that_mappings_use_asks_and_names_them(
+    qtbot: QtBot, gateway_panel: GatewayPanel, holder: ConfigHolder, gpu_box: FakeOllama, arun: Run
+) -> None:
+    config = holder.config
+    mappings = [
+        m.model_copy(update={"backends": ["gpu-box"]}) if i == 0 else m for i, m in enumerate(config.mappings)
+    ]
+    arun(
+        holder.replace_async(
+            config.model_copy(
+                update={
+                    "backends": [*config.backends, OllamaBackend(name="gpu-box", url=gpu_box.url)],
+                    "mappings": mappings,
+                }
+            )
+        )
+    )
+    first = mappings[0].name
+    no = Answers(False)
+    gateway_panel.hosts._confirm = no
+    assert arun(gateway_panel.hosts.remove_host("gpu-box")) is False
+    assert no.asked and first in no.asked[0] and "move to local" in no.asked[0]
+    assert [b.name for b in holder.config.backends] == ["local", "gpu-box"]
+
+    gateway_panel.hosts._confirm = Answers(True)
+    assert arun(gateway_panel.hosts.remove_host("gpu-box")) is True
+    assert [b.name for b in holder.config.backends] == ["local"]
+    assert holder.config.mappings[0].backends == ["local"]
+    assert gateway_panel.hosts.table.rowCount() == 1
+
+    assert arun(gateway_panel.hosts.remove_host("local")) is False
+    assert "at least one Ollama host" in gateway_panel.hosts.status.text()
+
+
+def test_the_list_follows_a_change_made_elsewhere(
+    qtbot: QtBot, gateway_panel: GatewayPanel, holder: ConfigHolder, gpu_box: FakeOllama, arun: Run
+) -> None:
+    """The setup wizard moves the first host to another address through the config directly."""
+    local = holder.config.backends[0]
+    arun(
+        holder.replace_async(
+            holder.config.model_copy(update={"backends": [local.model_copy(update={"url": gpu_box.url})]})
+        )
+    )
+    assert host_row(gateway_panel, "local")[1] == gpu_box.url
+    qtbot.waitUntil(lambda: host_row(gateway_panel, "local")[3] == GPU_BOX_VERSION)
