@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.palette import Tone, css, follow_palette
 from gui.resources import icon
 from gui.widgets.banner import Banner
 
@@ -117,8 +118,10 @@ class MainWindow(QMainWindow):
         self.ollama_status.setObjectName("ollamaStatus")
         self.statusBar().addPermanentWidget(self.ollama_status)
         self.statusBar().addPermanentWidget(self.gateway_status)
+        self._status: dict[str, tuple[Tone, str]] = {}
         self.set_gateway_status("stopped", "Gateway stopped")
         self.set_ollama_status(None, "Ollama: checking…")
+        follow_palette(self, self._show_status)
 
     def show_panel(self, key: str) -> None:
         """Bring the panel named ``key`` (gateway, mappings, …) to the front."""
@@ -165,17 +168,24 @@ class MainWindow(QMainWindow):
         return self._keys[self._stack.currentIndex()]
 
     def set_gateway_status(self, state: str, text: str) -> None:
-        colour = {
-            "running": "#2f9e55",
-            "starting": "#d99a1e",
-            "stopping": "#d99a1e",
-            "failed": "#d23f3f",
-        }.get(state, "#8a8f98")
-        self.gateway_status.setText(f"<span style='color:{colour}'>●</span> {text}")
+        tone = {
+            "running": Tone.GOOD,
+            "starting": Tone.WARNING,
+            "stopping": Tone.WARNING,
+            "failed": Tone.BAD,
+        }.get(state, Tone.MUTED)
+        self._status["gateway"] = (tone, text)
+        self._show_status()
 
     def set_ollama_status(self, ok: bool | None, text: str) -> None:
-        colour = {True: "#2f9e55", False: "#d23f3f", None: "#8a8f98"}[ok]
-        self.ollama_status.setText(f"<span style='color:{colour}'>●</span> {text}")
+        self._status["ollama"] = ({True: Tone.GOOD, False: Tone.BAD, None: Tone.MUTED}[ok], text)
+        self._show_status()
+
+    def _show_status(self) -> None:
+        for key, label in (("gateway", self.gateway_status), ("ollama", self.ollama_status)):
+            if key in self._status:
+                tone, text = self._status[key]
+                label.setText(f"<span style='color:{css(tone)}'>●</span> {text}")
 
     def _build(self, key: str) -> None:
         pending = self._pending.pop(key, None)

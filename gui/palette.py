@@ -16,9 +16,10 @@ colour. Colours a model or a painter asks for at paint time (table cells) follow
 from __future__ import annotations
 
 import enum
+import weakref
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QWidget
 
@@ -53,6 +54,7 @@ _SERIES = (
 _TINT_LIGHT, _TINT_DARK = 0.18, 0.30
 
 _ROLE = QPalette.ColorRole
+_TINT = "gatedeckTint"
 
 
 def app_palette() -> QPalette:
@@ -201,28 +203,38 @@ def dark_palette() -> QPalette:
 
 # ---------------------------------------------------------------- following palette changes
 class _PaletteFollower(QObject):
-    """Calls ``restyle`` when the application's palette changes, for as long as its widget lives.
+    """Restyles its parent widget when the application's palette changes, as long as it lives.
 
     The application's signal, not the widget's palette events: a widget with a style sheet of
-    its own holds a palette of its own, and stops hearing of its parent's changes.
+    its own holds a palette of its own, and stops hearing of its parent's changes. The restyling
+    method is held weakly: a follower (a child of the widget) that held it strongly would keep a
+    window Python has let go of alive for ever.
     """
 
-    def __init__(self, widget: QWidget, restyle: Callable[[], None]) -> None:
+    def __init__(self, widget: QWidget, restyle: Callable[[], None] | None = None) -> None:
         super().__init__(widget)
-        self._restyle = restyle
+        self._restyle = weakref.WeakMethod(restyle) if restyle is not None else None
+        self.tone: Tone | None = None
         app = QGuiApplication.instance()
         if isinstance(app, QGuiApplication):
-            app.paletteChanged.connect(self._on_app_palette_changed)
+            app.paletteChanged.connect(self.restyle)
 
-    def _on_app_palette_changed(self, _palette: QPalette) -> None:
-        self._restyle()
+    def restyle(self, _palette: QPalette | None = None) -> None:
+        if self._restyle is None:  # a tint
+            widget = self.parent()
+            if isinstance(widget, QWidget):
+                set_style(widget, f"color: {css(self.tone)};" if self.tone else "")
+            return
+        method = self._restyle()
+        if method is not None:
+            method()
 
 
 def follow_palette(widget: QWidget, restyle: Callable[[], None]) -> None:
-    """Call ``restyle`` now and again whenever the application's palette changes, for as long
-    as ``widget`` lives. ``restyle`` should set only what differs, as :func:`set_style` does."""
-    _PaletteFollower(widget, restyle)
-    restyle()
+    """Call ``restyle`` (a bound method, of ``widget`` or of what owns it) now and again whenever
+    the application's palette changes, for as long as ``widget`` lives. ``restyle`` should set
+    only what differs, as :func:`set_style` does."""
+    _PaletteFollower(widget, restyle).restyle()
 
 
 def set_style(widget: QWidget, sheet: str) -> None:
@@ -235,14 +247,9 @@ def set_style(widget: QWidget, sheet: str) -> None:
 def tint(widget: QWidget, tone: Tone | None) -> None:
     """Colour ``widget``'s text with ``tone`` (``None``: the palette's own), now and after every
     palette change. Calling it again changes the tone."""
-    widget.setProperty("gatedeckTone", tone.value if tone else "")
-    if widget.property("gatedeckTinted") is None:
-        widget.setProperty("gatedeckTinted", True)
-        follow_palette(widget, lambda: _apply_tint(widget))
-    else:
-        _apply_tint(widget)
-
-
-def _apply_tint(widget: QWidget) -> None:
-    tone = widget.property("gatedeckTone")
-    set_style(widget, f"color: {css(Tone(tone))};" if tone else "")
+    follower = widget.findChild(_PaletteFollower, _TINT, Qt.FindChildOption.FindDirectChildrenOnly)
+    if follower is None:
+        follower = _PaletteFollower(widget)
+        follower.setObjectName(_TINT)
+    follower.tone = tone
+    follower.restyle()

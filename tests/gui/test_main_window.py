@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
 
 from gui.main_window import PANELS, MainWindow, PlaceholderPanel
+from gui.palette import Tone, css
 
 
 def test_window_navigates_between_every_panel(qtbot: QtBot) -> None:
@@ -47,8 +48,8 @@ def test_status_bar_shows_gateway_and_ollama_state(qtbot: QtBot) -> None:
     window.set_gateway_status("running", "Gateway on http://127.0.0.1:4000")
     window.set_ollama_status(False, "Ollama not answering")
     assert "http://127.0.0.1:4000" in window.gateway_status.text()
-    assert "#2f9e55" in window.gateway_status.text()
-    assert "#d23f3f" in window.ollama_status.text()
+    assert css(Tone.GOOD) in window.gateway_status.text()
+    assert css(Tone.BAD) in window.ollama_status.text()
 
 
 def test_a_panel_given_as_a_builder_is_built_when_first_shown(qtbot: QtBot) -> None:
