@@ -14,13 +14,15 @@ from typing import Any, TextIO
 
 from core.cli.format import ago, describe_hardware, human_bytes, parse_size, render_progress, table, until
 from core.config.schema import Config, OllamaServerSettings
-from core.errors import GateDeckError
-from core.hardware.facts import probe_hardware
-from core.hardware.fit import ModelGeometry, estimate_fit
+from core.errors import GateDeckError, ModelNotFound, OllamaUnreachable
+from core.hardware.facts import assumed, probe_hardware
+from core.hardware.fit import FitEstimate, ModelGeometry, estimate_on
 from core.ollama.client import OllamaClient
 from core.ollama.names import full_name
 from core.ollama.pull import Pull, PullPhase, PullProgress
 from core.ollama.storage import is_local_url, ollama_models_dir
+from core.setup.catalog import find
+from core.setup.recommend import CLAUDE_CODE_MIN_CONTEXT, choose_context, rate
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -78,8 +80,15 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     unload.set_defaults(func=_sync(cmd_unload))
 
     hw = subparsers.add_parser("hw", parents=[url], help="hardware summary, and whether a model fits (--fit)")
-    hw.add_argument("--fit", metavar="MODEL", help="estimate memory for this installed model")
-    hw.add_argument("--ctx", type=int, default=4096, metavar="N", help="num_ctx for --fit (default 4096)")
+    hw.add_argument(
+        "--fit", metavar="MODEL", help="estimate memory for this model (installed, or in GateDeck's table)"
+    )
+    hw.add_argument(
+        "--ctx",
+        type=int,
+        metavar="N",
+        help="num_ctx for --fit (default: the largest from 32k up that keeps the model where it sits)",
+    )
     hw.add_argument("--num-gpu", type=int, metavar="N", help="GPU layers for --fit (default: as many as fit)")
     hw.add_argument(
         "--kv-cache-type", choices=["f16", "q8_0", "q4_0"], help="KV cache type (default: config, f16)"
@@ -260,36 +269,50 @@ def cmd_pull(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- hardware
 async def cmd_hw(args: argparse.Namespace) -> int:
     out = sys.stdout
-    hw = await probe_hardware()
+    hw = assumed(await probe_hardware(), args.vram)
     for line in describe_hardware(hw):
         out.write(line + "\n")
     if not args.fit:
         return 0
     settings = _config().ollama_server
-    kv_type = args.kv_cache_type or settings.kv_cache_type or "f16"
-    parallel = args.parallel or settings.num_parallel or 1
-    async with OllamaClient(backend_url(args)) as client:
-        details = await client.show(args.fit)
-        sizes = {m.name: m.size for m in await client.list_models()}
-    name = full_name(args.fit)
+    server = settings.model_copy(
+        update={
+            "kv_cache_type": args.kv_cache_type or settings.kv_cache_type,
+            "num_parallel": args.parallel or settings.num_parallel,
+        }
+    )
     try:
-        geometry = ModelGeometry.from_details(details, sizes.get(name, 0))
+        geometry, max_context = await _geometry(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    vram = args.vram if args.vram is not None else hw.vram_free
-    fit = estimate_fit(
-        geometry,
-        num_ctx=args.ctx,
-        vram_free=vram,
-        ram_available=hw.memory.available,
-        num_gpu=args.num_gpu,
-        kv_cache_type=kv_type,
-        parallel=parallel,
-    )
-    out.write("\n" + fit.summary() + "\n")
+    fit: FitEstimate | None = None
+    if args.ctx is None and args.num_gpu is None:
+        fit = choose_context(geometry, hw, server, ceiling=max_context)
+        if fit is not None:
+            out.write(f"\nFor Claude Code: num_ctx {fit.num_ctx:,} (the most that keeps it where it sits)")
+    if fit is None:
+        ctx = args.ctx or CLAUDE_CODE_MIN_CONTEXT
+        fit = estimate_on(geometry, hw, server, num_ctx=ctx, num_gpu=args.num_gpu)
+    out.write(f"\n{rate(fit).label}  {fit.summary()}\n")
     out.write(
         f"  weights {human_bytes(fit.weights)} + KV cache {human_bytes(fit.kv_cache)}"
         f" + GPU overhead {human_bytes(fit.overhead)} = {human_bytes(fit.total)}\n"
     )
     return 0 if fit.fits else 2
+
+
+async def _geometry(args: argparse.Namespace) -> tuple[ModelGeometry, int | None]:
+    """The model's geometry and trained context: from Ollama when installed, else from GateDeck's
+    table (also when Ollama is not running)."""
+    try:
+        async with OllamaClient(backend_url(args)) as client:
+            details = await client.show(args.fit)
+            sizes = {m.name: m.size for m in await client.list_models()}
+    except (ModelNotFound, OllamaUnreachable):
+        entry = find(args.fit)
+        if entry is None:
+            raise
+        return entry.geometry, entry.max_context
+    geometry = ModelGeometry.from_details(details, sizes.get(full_name(args.fit), 0))
+    return geometry, details.context_length

@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any, TextIO
 
 from core.cli.config import report_load_problems
@@ -24,7 +23,7 @@ from core.clients.tool_probe import ProbeResult, probe_tool_calls
 from core.config.first_run import Installation, open_installation
 from core.config.schema import Config
 from core.errors import GateDeckError
-from core.hardware.facts import GpuInfo, HardwareInfo, MemoryInfo, probe_hardware
+from core.hardware.facts import assumed, probe_hardware
 from core.ollama.client import OllamaClient
 from core.ollama.models import ModelDetails
 from core.ollama.pull import Pull, PullPhase
@@ -130,7 +129,7 @@ async def _setup(args: argparse.Namespace, ask: Ask, out: TextIO) -> int:
         server = config.ollama_server.model_copy(update={"managed": True})
         config = config.model_copy(update={"ollama_server": server})
 
-    hardware = _assumed(await probe_hardware(), args.vram, args.ram)
+    hardware = assumed(await probe_hardware(), args.vram, args.ram)
     out.write("\nThis machine\n")
     for line in describe_hardware(hardware):
         out.write(f"  {line}\n")
@@ -219,17 +218,6 @@ async def _installed(client: OllamaClient) -> list[tuple[str, ModelDetails, int]
         except GateDeckError:
             continue
     return found
-
-
-# ---------------------------------------------------------------------- this machine
-def _assumed(hardware: HardwareInfo, vram: int | None, ram: int | None) -> HardwareInfo:
-    """``hardware`` with the free VRAM and available RAM the user asked to plan for."""
-    if ram is not None:
-        hardware = replace(hardware, memory=MemoryInfo(max(ram, hardware.memory.total), ram))
-    if vram is not None:
-        gpu = GpuInfo("assumed", 0, "GPU (--vram)", vram, vram) if vram else None
-        hardware = replace(hardware, gpus=(gpu,) if gpu else ())
-    return hardware
 
 
 # ---------------------------------------------------------------------- choosing

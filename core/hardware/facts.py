@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
@@ -194,3 +194,17 @@ def read_hardware(probes: Sequence[GpuProbe] | None = None) -> HardwareInfo:
 async def probe_hardware(probes: Sequence[GpuProbe] | None = None) -> HardwareInfo:
     """:func:`read_hardware` off the event loop (NVML and /proc reads block)."""
     return await in_thread(read_hardware, probes)
+
+
+def assumed(
+    hardware: HardwareInfo, vram_free: int | None = None, ram_available: int | None = None
+) -> HardwareInfo:
+    """``hardware`` as if it had this much free VRAM (one GPU; 0: none) and available RAM, to
+    plan for another machine or a busier one (``--vram`` / ``--ram`` on the command line)."""
+    if ram_available is not None:
+        total = max(ram_available, hardware.memory.total)
+        hardware = replace(hardware, memory=MemoryInfo(total, ram_available))
+    if vram_free is not None:
+        gpus = (GpuInfo("assumed", 0, "GPU", vram_free, vram_free),) if vram_free > 0 else ()
+        hardware = replace(hardware, gpus=gpus)
+    return hardware

@@ -17,6 +17,7 @@ from core.hardware.fit import FitEstimate, ModelGeometry, Placement, estimate_on
 from core.ollama.load_options import effective_num_ctx
 from core.ollama.models import InstalledModel, LoadedModel, ModelDetails
 from core.ollama.names import full_name
+from core.setup.recommend import FitLevel, rate
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -39,6 +40,7 @@ SORT_ROLE = Qt.ItemDataRole.UserRole
 _GOOD = QColor(214, 240, 219)
 _SO_SO = QColor(255, 243, 205)
 _BAD = QColor(255, 220, 220)
+_LEVEL_COLOURS = {FitLevel.GOOD: _GOOD, FitLevel.SO_SO: _SO_SO, FitLevel.BAD: _BAD}
 
 
 @dataclass(frozen=True)
@@ -93,18 +95,9 @@ def build_row(
 
 
 def fit_badge(row: ModelRow) -> str:
-    """``GPU @ 32k``, ``22/29 layers GPU @ 32k``, ``CPU @ 32k``, ``too big @ 32k`` or ``?``."""
-    fit = row.fit
-    if fit is None:
-        return "?"
-    at = f" @ {_k(fit.num_ctx)}"
-    if not fit.fits:
-        return f"✗ too big{at}"
-    if fit.placement is Placement.FULL:
-        return f"✓ GPU{at}"
-    if fit.placement is Placement.PARTIAL:
-        return f"◐ {fit.layers_on_gpu}/{fit.layers_total} layers GPU{at}"
-    return f"✓ CPU (RAM){at}"
+    """``GPU @ 32k``, ``22/29 layers GPU @ 32k``, ``CPU @ 32k``, ``too big @ 32k`` or ``?``
+    (the rule is core's :func:`core.setup.recommend.rate`, which the setup uses too)."""
+    return "?" if row.fit is None else rate(row.fit).label
 
 
 def loaded_text(loaded: LoadedModel | None) -> str:
@@ -117,10 +110,6 @@ def loaded_text(loaded: LoadedModel | None) -> str:
     else:
         until = ""
     return " · ".join(x for x in (loaded.processor, until) if x)
-
-
-def _k(tokens: int) -> str:
-    return f"{tokens // 1024}k" if tokens % 1024 == 0 else f"{tokens:,}"
 
 
 class ModelsTableModel(QAbstractTableModel):
@@ -172,9 +161,7 @@ class ModelsTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row, key)
         if role == Qt.ItemDataRole.BackgroundRole and key == "fits" and row.fit is not None:
-            if not row.fit.fits:
-                return _BAD
-            return _GOOD if row.fit.placement is Placement.FULL else _SO_SO
+            return _LEVEL_COLOURS[rate(row.fit).level]
         if role == Qt.ItemDataRole.BackgroundRole and key == "loaded" and row.loaded is not None:
             return _GOOD
         if role == Qt.ItemDataRole.TextAlignmentRole and key in ("size", "context"):
