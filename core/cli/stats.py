@@ -1,5 +1,6 @@
 """``gatedeck stats``: p50/p95 TTFT, latency and tokens/s per mapping, and what running locally
-saved (today, this week, per mapping: the cloud price of the requested models), from the request log.
+saved (today, this week, per mapping: the cloud price of the requested models), from the request log;
+the same figures per Ollama host when several answered (``--hosts``: those alone).
 
 Reads ``<data dir>/logs/requests.jsonl`` (and its rotated files), which the window's gateway and
 ``gatedeck serve`` both write, so it works whichever of them served the requests.
@@ -19,7 +20,7 @@ from core.cli.format import table
 from core.metrics.recorder import RequestRecord
 from core.metrics.request_log import LOG_FILE, read_log
 from core.metrics.savings import dollars, summarize_savings, week_start
-from core.metrics.stats import MappingStats, summarize
+from core.metrics.stats import HostStats, MappingStats, summarize, summarize_hosts
 from core.paths import AppPaths
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
@@ -41,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     stats.add_argument("--since", type=parse_duration, metavar="DURATION", help="only the last 30m, 1h, 7d…")
     stats.add_argument("--mapping", metavar="NAME", help="only this mapping")
+    stats.add_argument("--hosts", action="store_true", help="per Ollama host instead of per mapping")
     stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
     stats.set_defaults(func=cmd_stats)
 
@@ -55,9 +57,10 @@ def cmd_stats(args: argparse.Namespace, out: TextIO | None = None) -> int:
     mine = [r for r in read if r is not None and (not args.mapping or r.mapping == args.mapping)]
     records = mine if since is None else [r for r in mine if r.at >= since]
     stats = summarize(records)
+    hosts = summarize_hosts(records)
     savings = summarize_savings((r for r in mine if r.at >= this_week), now)
     if args.json:
-        json.dump([asdict(s) for s in stats], out, indent=2)
+        json.dump([asdict(s) for s in (hosts if args.hosts else stats)], out, indent=2)
         out.write("\n")
         return 0
     where = folder / LOG_FILE
@@ -73,8 +76,30 @@ def cmd_stats(args: argparse.Namespace, out: TextIO | None = None) -> int:
         f"Saved by answering locally (cloud prices of the requested models): {dollars(savings.today)} "
         f"today, {dollars(savings.week)} this week\n\n"
     )
-    print_table(stats, out)
+    if not args.hosts:
+        print_table(stats, out)
+    if args.hosts or len(hosts) > 1:
+        out.write("\nPer Ollama host:\n" if not args.hosts else "")
+        print_host_table(hosts, out)
     return 0
+
+
+def print_host_table(hosts: list[HostStats], out: TextIO) -> None:
+    rows = [["HOST", "REQUESTS", "ERRORS", "TTFT p50", "LATENCY p50", "LATENCY p95", "TOK/S p50", "MAPPINGS"]]
+    for h in hosts:
+        rows.append(
+            [
+                h.host,
+                str(h.requests),
+                str(h.errors),
+                seconds(h.ttft_s.p50),
+                seconds(h.latency_s.p50),
+                seconds(h.latency_s.p95),
+                speed(h.tokens_per_s.p50),
+                ", ".join(h.mappings),
+            ]
+        )
+    table(rows, out)
 
 
 def print_table(stats: list[MappingStats], out: TextIO) -> None:

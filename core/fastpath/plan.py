@@ -11,15 +11,15 @@ requests go.
 A group qualifies when every deployment in it is an Ollama model; cloud models stay with
 LiteLLM. A qualifying group's fallbacks come with its route: when its Ollama model fails before
 answering, the direct path tries them in order, itself for a fallback that qualifies too, and
-through LiteLLM for one that does not (a cloud model). Several Ollama backends are shuffled as
-LiteLLM's default strategy does; under another strategy such a group stays with LiteLLM.
-Pure data, no I/O.
+through LiteLLM for one that does not (a cloud model). A group on several Ollama hosts is the
+direct path's under LiteLLM's default strategy (``simple-shuffle``), where it chooses the host
+itself, by conversation, load and health (:mod:`core.fastpath.hosts`) instead of at random;
+under another strategy such a group stays with LiteLLM. Pure data, no I/O.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from core.gateway.deployments import OllamaDeployment
@@ -77,27 +77,13 @@ class DirectPlan:
         """The group LiteLLM would route ``requested`` to (``None``: no such name)."""
         return self.routes.lands_on(requested)
 
-    def route(
-        self,
-        requested: str,
-        is_down: Callable[[str], bool] = lambda _base: False,
-        shuffle: Callable[[list[Target]], None] = random.shuffle,
-    ) -> Route | None:
-        """Where to send a request for ``requested``, or ``None`` to leave it to LiteLLM.
-
-        Several backends are tried in random order (LiteLLM's simple shuffle), those that just
-        refused a connection (``is_down``) last.
-        """
+    def route(self, requested: str) -> Route | None:
+        """Where to send a request for ``requested`` (its deployments in config order; the
+        direct path orders several hosts itself), or ``None`` to leave it to LiteLLM."""
         group = self.group_of(requested)
         if group is None or (group == OLLAMA_WILDCARD and not requested.removeprefix("ollama/")):
             return None
         targets = self.groups.get(group)
         if not targets:
             return None
-        fallbacks = self.fallbacks.get(group, ())
-        if len(targets) == 1:
-            return Route(group, targets, fallbacks)
-        order = list(targets)
-        shuffle(order)
-        order.sort(key=lambda t: is_down(t.api_base))  # stable: the shuffle decides among equals
-        return Route(group, tuple(order), fallbacks)
+        return Route(group, targets, self.fallbacks.get(group, ()))

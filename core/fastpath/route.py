@@ -8,7 +8,11 @@ to Ollama's ``/api/chat`` (the same body LiteLLM would build: the mapping's ``op
 ``keep_alive``, tools) and translates the answer (:mod:`core.fastpath.openai`,
 :mod:`core.fastpath.anthropic`), streaming chunk by chunk. Everything else — other routes,
 cloud models, requests using features the translation does not cover — goes to LiteLLM
-unchanged (a chat request's client hanging up cancels LiteLLM's work on it).
+unchanged (a chat request's client hanging up cancels LiteLLM's work on it). For a mapping on
+several Ollama hosts, :class:`core.fastpath.hosts.HostChooser` picks the host: the one that
+served the conversation before (its prompt is in that host's cache), else the least busy
+healthy one; a host that refuses or drops the connection before answering is skipped, the next
+one tried, until its health check passes.
 ``POST /v1/embeddings`` goes to Ollama's ``/api/embed`` the same way
 (:mod:`core.fastpath.embeddings`), the fast path on or off (LiteLLM cannot embed with the Ollama
 deployments it is given); a request of the wrong kind for its model (as Ollama listed the
@@ -62,7 +66,9 @@ from core.fastpath import embeddings as direct_embeddings
 from core.fastpath import models
 from core.fastpath import openai as direct_openai
 from core.fastpath import responses as direct_responses
+from core.fastpath.conversation import conversation_key
 from core.fastpath.dialect import Dialect
+from core.fastpath.hosts import HostChooser
 from core.fastpath.plan import DirectPlan, Route, Target
 from core.fastpath.responses_memory import ResponseMemory
 from core.fastpath.tokens import IMAGE_TOKENS, PromptSize, images_in, prompt_limit
@@ -118,6 +124,17 @@ class _Call:
     fallback: str = ""  # the fallback being tried, once the mapping's own model failed
     unenforced: str = ""  # what the request asked that Ollama cannot be made to do
     endpoint: str = "/api/chat"  # Ollama's route for the request (embeddings: /api/embed)
+    conversation: bytes | None = None  # the conversation's key, for the host choice
+    busy: str = ""  # the host counting this request in flight
+    shared: bool = False  # its mapping has other hosts to go to
+
+
+class _HostLost(Exception):
+    """The host dropped the connection before answering: another host may still answer."""
+
+    def __init__(self, failure: _Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
 
 
 class _Failure(Exception):
@@ -146,7 +163,9 @@ class DirectRoute:
         embedding_plan: the plan embeddings requests use when ``plan`` is ``None`` (the fast
             path turned off: LiteLLM cannot embed with the Ollama deployments it is given).
         recorder: where request records go (``None``: not recorded).
-        is_down / trip: the engine's backend breaker, shared with the LiteLLM path.
+        is_down / trip: the engine's backend breaker, shared with the LiteLLM path (told of
+            each host that refused; the direct path's own choice among a mapping's hosts, with
+            health checks, is :attr:`hosts`).
         timeout_s: how long Ollama may stay silent (connect, first byte, between chunks).
     """
 
@@ -179,9 +198,13 @@ class DirectRoute:
         self._refusals_for: DirectPlan | None = None
         #: recent Responses API answers, for ``previous_response_id``
         self.responses = ResponseMemory()
+        #: which of a mapping's Ollama hosts answers (conversations, load, health)
+        self.hosts = HostChooser(self._answers)
 
     async def close(self) -> None:
-        """Close the pooled connections to Ollama (on the gateway loop, before it ends)."""
+        """Stop the health checks and close the pooled connections to Ollama (on the gateway
+        loop, before it ends)."""
+        await self.hosts.close()
         session, self._session = self._session, None
         if session is not None:
             await session.close()
@@ -215,9 +238,11 @@ class DirectRoute:
             requested = request.get("model")
             if not isinstance(requested, str) or not requested:
                 raise RequestError("model: Field required", param="model")
-            route = plan.route(requested, self._is_down)
+            route = plan.route(requested)
             if route is None:
                 raise Unsupported("not an Ollama-only mapping")
+            conversation = conversation_key(dialect.DIALECT, request) if len(route.targets) > 1 else None
+            route = self._ordered(route, conversation)
             wrong = direct_embeddings.wrong_kind(dialect.DIALECT, route.targets[0])
             if wrong is not None:
                 raise RequestError(wrong, param="model", code="model_not_supported")
@@ -239,6 +264,7 @@ class DirectRoute:
             stream=bool(ollama_body.get("stream")),
             at=time.time(),
             began=time.perf_counter(),
+            conversation=conversation,
         )
         if dialect.DIALECT == direct_embeddings.DIALECT:
             call.endpoint = direct_embeddings.ENDPOINT
@@ -260,7 +286,7 @@ class DirectRoute:
         with contextlib.suppress(ValueError, AttributeError):
             requested = loads(body).get("model")
         if plan is not None and isinstance(requested, str) and requested:
-            route = plan.route(requested, self._is_down)
+            route = plan.route(requested)
         if route is None:
             await _pass_on(self.app, scope, body, receive, send)
             return
@@ -332,7 +358,9 @@ class DirectRoute:
                     break
                 log.info("direct path: %s; trying the fallback '%s'", failure.message, group)
                 call.fallback = group
-                hop = plan.route(group, self._is_down)
+                hop = plan.route(group)
+                if hop is not None:
+                    hop = self._ordered(hop, call.conversation)
                 hop_body: dict[str, Any] | None = None
                 if hop is not None:
                     with contextlib.suppress(Unsupported, RequestError, ValueError, TypeError, KeyError):
@@ -375,7 +403,36 @@ class DirectRoute:
         finally:
             if response is not None:
                 response.release()
+            self._busy(call, "")
         return None
+
+    def _ordered(self, route: Route, conversation: bytes | None) -> Route:
+        """``route`` with its hosts in the order to try them (when it has several)."""
+        if len(route.targets) < 2:
+            return route
+        return Route(route.group, self.hosts.order(route.group, conversation, route.targets), route.fallbacks)
+
+    def _busy(self, call: _Call, api_base: str) -> None:
+        """Count ``call`` in flight at ``api_base`` (``""``: nowhere any more)."""
+        if call.busy:
+            self.hosts.end(call.busy)
+        call.busy = api_base
+        if api_base:
+            self.hosts.begin(api_base)
+
+    def _lost(self, call: _Call) -> None:
+        """The host cut ``call``'s answer off: the mapping's other hosts take the next requests
+        until its health check passes."""
+        if call.shared and call.target is not None:
+            self.hosts.failed(call.target.api_base)
+
+    async def _answers(self, api_base: str) -> bool:
+        """The health check: whether the Ollama at ``api_base`` answers ``/api/version``."""
+        import aiohttp
+
+        timeout = aiohttp.ClientTimeout(total=min(5.0, self._timeout_s()))
+        async with self._client().get(api_base + "/api/version", timeout=timeout) as response:
+            return response.status == 200
 
     async def _hand_on(
         self, call: _Call, scope: Scope, request: Mapping[str, Any], group: str, receive: Receive, send: Send
@@ -403,6 +460,7 @@ class DirectRoute:
         timeout = self._timeout_s()
         unreachable: list[str] = []
         name = requested or call.requested
+        shared = call.shared = len(route.targets) > 1
         for number, target in enumerate(route.targets):
             body = ollama_body if number == 0 else dialect.ollama_request(request, target, name)
             call.target, call.model = target, body["model"]
@@ -413,13 +471,22 @@ class DirectRoute:
             while True:
                 if not think:
                     body = {k: v for k, v in body.items() if k != "think"}
+                self._busy(call, target.api_base)
                 try:
                     response = await self._send(body, target, call, timeout)
                 except ConnectionRefusedError:
                     self._trip(target.api_base)
+                    if shared:
+                        self.hosts.failed(target.api_base)
                     unreachable.append(target.api_base)
                     break
+                except _HostLost as lost:
+                    if number + 1 == len(route.targets):
+                        raise lost.failure from None
+                    self.hosts.failed(target.api_base)  # the next host may answer instead
+                    break
                 if response.status == 200:
+                    self.hosts.served(route.group, call.conversation, target.api_base)
                     return response
                 try:
                     detail = await response.read()
@@ -464,6 +531,9 @@ class DirectRoute:
             raise _Failure(
                 504, _where(OllamaTimeout(target.api_base, "the request", silence_s), call)
             ) from None
+        except aiohttp.ClientConnectionError as exc:  # dropped before answering
+            failure = _Failure(502, _where(OllamaConnectionLost(target.api_base, str(exc)), call))
+            raise _HostLost(failure) from None
         except aiohttp.ClientError as exc:
             raise _Failure(502, _where(OllamaConnectionLost(target.api_base, str(exc)), call)) from None
 
@@ -539,11 +609,14 @@ class DirectRoute:
                     break
             if done is None and problem is None:
                 problem = _where(OllamaConnectionLost(api_base, "the answer ended early"), call)
+                self._lost(call)
         except (TimeoutError, aiohttp.ServerTimeoutError):
             silence = self._timeout_s()
             problem = _where(OllamaTimeout(api_base, "the rest of the answer", silence), call)
         except (aiohttp.ClientError, ValueError, ConnectionError) as exc:
             problem = _where(OllamaConnectionLost(api_base, type(exc).__name__), call)
+            if isinstance(exc, (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, ConnectionError)):
+                self._lost(call)
         if problem is not None:
             await send({"type": "http.response.body", "body": reply.error(problem), "more_body": False})
             self._record_failure(call, 502, problem)

@@ -1,5 +1,5 @@
-"""p50/p95 of TTFT, latency and tokens/s, and what was saved, per mapping: for ``gatedeck stats``
-and the monitor."""
+"""p50/p95 of TTFT, latency and tokens/s, and what was saved, per mapping (and per Ollama host):
+for ``gatedeck stats`` and the monitor."""
 
 from __future__ import annotations
 
@@ -78,3 +78,40 @@ def _stats(mapping: str, records: list[RequestRecord]) -> MappingStats:
         last_at=max(r.at for r in records),
         saved=saved(records),
     )
+
+
+@dataclass(frozen=True)
+class HostStats:
+    """What one Ollama host's requests looked like (timings from those that succeeded)."""
+
+    host: str
+    requests: int
+    errors: int
+    mappings: tuple[str, ...]
+    ttft_s: Spread
+    latency_s: Spread
+    tokens_per_s: Spread
+
+
+def summarize_hosts(records: Iterable[RequestRecord]) -> list[HostStats]:
+    """Stats per host that answered (the record's backend: a backend's name or its address),
+    busiest first; requests no host was chosen for are left out."""
+    hosts: dict[str, list[RequestRecord]] = {}
+    for record in records:
+        if record.backend:
+            hosts.setdefault(record.backend, []).append(record)
+    stats = []
+    for host, items in hosts.items():
+        good = [r for r in items if r.ok]
+        stats.append(
+            HostStats(
+                host=host,
+                requests=len(items),
+                errors=len(items) - len(good),
+                mappings=tuple(sorted({r.mapping or r.requested for r in items})),
+                ttft_s=Spread.of([r.ttft_s for r in good if r.ttft_s is not None]),
+                latency_s=Spread.of([r.latency_s for r in good]),
+                tokens_per_s=Spread.of([r.tokens_per_s for r in good if r.tokens_per_s is not None]),
+            )
+        )
+    return sorted(stats, key=lambda s: (-s.requests, s.host))

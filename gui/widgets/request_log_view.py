@@ -14,16 +14,19 @@ import re
 from collections.abc import Sequence
 
 from PySide6.QtCore import QRegularExpression, QSortFilterProxyModel
-from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QBrush, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QHeaderView, QLineEdit, QTableView, QVBoxLayout, QWidget
 
 from core.metrics.recorder import RequestRecord
+from gui.palette import Tone, follow_palette
+from gui.palette import background as tinted
 
 MAX_ROWS = 1000
 COLUMNS = (
     "Time",
     "API",
     "Routing (asked → mapping → model)",
+    "Host",
     "Status",
     "TTFT",
     "Latency",
@@ -33,8 +36,9 @@ COLUMNS = (
 )
 FILTER_COLUMN = len(COLUMNS)  # hidden: the text the filter searches, plus a problem marker
 PROBLEM_MARK = "\u2691problem"
-COLUMN_WIDTHS = (70, 90, 360, 80, 70, 70, 100, 60)
-ERROR_BG, FALLBACK_BG, TRUNCATED_BG = "#fde7e9", "#fff3cd", "#ffe5cc"
+COLUMN_WIDTHS = (70, 90, 360, 90, 80, 70, 70, 100, 60)
+#: The tints of a failed request's row, a likely truncated prompt's and a fallback's.
+ERROR_BG, TRUNCATED_BG, FALLBACK_BG = Tone.BAD, Tone.WARNING, Tone.INFO
 #: A load longer than this is Ollama (re)loading the model, not checking that it is loaded.
 RELOAD_NOTE_S = 0.5
 #: How the notes name the ways a model wrote a tool call as text.
@@ -44,7 +48,6 @@ REPAIRED_SHAPES = {
     "json": "JSON text",
     "fenced_json": "a fenced JSON block",
 }
-_DARK_TEXT = "#1f2328"  # readable on the light highlights in a dark theme too
 
 
 def seconds_text(value: float | None) -> str:
@@ -93,6 +96,7 @@ def cells(record: RequestRecord) -> list[str]:
         dt.datetime.fromtimestamp(record.at).strftime("%H:%M:%S"),
         DIALECT_NAMES.get(record.dialect, record.dialect) + (" ⇶" if record.stream else ""),
         record.routing,
+        record.backend or "–",  # the Ollama host (or cloud backend) that answered
         "OK" if record.ok else f"Error {record.status}",
         seconds_text(record.ttft_s),
         seconds_text(record.latency_s),
@@ -102,14 +106,14 @@ def cells(record: RequestRecord) -> list[str]:
     ]
 
 
-def background(record: RequestRecord) -> str:
+def background(record: RequestRecord) -> Tone | None:
     if not record.ok:
         return ERROR_BG
     if record.likely_truncated:
         return TRUNCATED_BG
     if record.fallback:
         return FALLBACK_BG
-    return ""
+    return None
 
 
 class RequestLogModel(QStandardItemModel):
@@ -119,7 +123,7 @@ class RequestLogModel(QStandardItemModel):
         super().__init__(0, len(COLUMNS) + 1, parent)
         self.setHorizontalHeaderLabels([*COLUMNS, ""])
         self._records: list[RequestRecord] = []  # row i of the model is self._records[i]
-        self._brushes = {c: QBrush(QColor(c)) for c in (ERROR_BG, FALLBACK_BG, TRUNCATED_BG, _DARK_TEXT)}
+        self._brushes: dict[Tone, QBrush] = {}
 
     def add(self, records: Sequence[RequestRecord]) -> None:
         for record in list(records)[-MAX_ROWS:]:
@@ -128,6 +132,17 @@ class RequestLogModel(QStandardItemModel):
         if len(self._records) > MAX_ROWS:
             self.removeRows(MAX_ROWS, len(self._records) - MAX_ROWS)
             del self._records[MAX_ROWS:]
+
+    def restyle(self) -> None:
+        """Tint the rows' backgrounds from the palette now in use."""
+        self._brushes = {tone: QBrush(tinted(tone)) for tone in (ERROR_BG, TRUNCATED_BG, FALLBACK_BG)}
+        for row, record in enumerate(self._records):
+            tone = background(record)
+            if tone is not None:
+                for column in range(len(COLUMNS)):
+                    item = self.item(row, column)
+                    if item is not None:
+                        item.setBackground(self._brushes[tone])
 
     def record(self, row: int) -> RequestRecord:
         return self._records[row]
@@ -142,8 +157,7 @@ class RequestLogModel(QStandardItemModel):
             item.setEditable(False)
             item.setToolTip(tip)
             if colour:
-                item.setBackground(self._brushes[colour])
-                item.setForeground(self._brushes[_DARK_TEXT])
+                item.setBackground(self._brushes[colour])  # the palette's text reads on it
             items.append(item)
         search = " ".join((record.routing, record.dialect, record.backend, notes(record)))
         items.append(QStandardItem(f"{search} {PROBLEM_MARK}" if colour else search))
@@ -156,6 +170,7 @@ class RequestLogView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = RequestLogModel(self)
+        follow_palette(self, self.model.restyle)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setFilterKeyColumn(FILTER_COLUMN)

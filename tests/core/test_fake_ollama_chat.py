@@ -3,6 +3,7 @@ where GateDeck's fast path depends on it; tried with the official ``ollama`` cli
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -96,3 +97,27 @@ def test_a_tool_round_trip_calls_once_then_answers(fake: FakeOllama) -> None:
     second = client.chat("llama3.2:3b", messages=followed, tools=TOOLS).message
     assert second.content == "It is sunny." and not second.tool_calls
     assert client.chat("llama3.2:3b", messages=HI).message.content == "It is sunny."  # the tool not offered
+
+
+def test_with_a_parallel_limit_later_requests_wait_their_turn_as_with_ollama_num_parallel(
+    fake: FakeOllama,
+) -> None:
+    fake.parallel = 1
+    fake.set_reply("llama3.2:3b", " ".join(f"w{i}" for i in range(400)), chunks=400)
+    fake.set_chunk_delay(0.05)  # a 20-second answer holds the one slot
+    answers: list[str] = []
+    later = threading.Thread(
+        target=lambda: answers.append(
+            ollama.Client(host=fake.url).chat("qwen2.5-coder:7b", messages=HI).message.content or ""
+        )
+    )
+    body = {"model": "llama3.2:3b", "messages": HI}
+    with httpx.stream("POST", f"{fake.url}/api/chat", json=body, timeout=30) as long_answer:
+        lines = long_answer.iter_lines()  # kept: a dropped iterator closes the stream
+        assert next(lines)  # generating
+        later.start()
+        assert fake.wait_until(lambda: fake.in_flight == 2)
+        assert not fake.wait_until(lambda: bool(answers), timeout=0.3), "it waits for the slot"
+    # the first client left: its slot is free
+    later.join(30)
+    assert answers == ["Hello from qwen2.5-coder:7b."]

@@ -67,7 +67,7 @@ def test_a_model_that_cannot_think_drops_thinking_where_ollama_said_so_and_nowhe
     assert "additional_drop_params" not in gpu_box["litellm_params"]  # type: ignore[operator]
     assert "additional_drop_params" not in deployments(rendered, "small")[0]["litellm_params"]  # type: ignore[operator]
 
-    route = DirectPlan.from_rendered(rendered).route("coder", shuffle=lambda targets: None)
+    route = DirectPlan.from_rendered(rendered).route("coder")  # config order
     assert route is not None
     assert [(t.backend, t.thinks) for t in route.targets] == [("local", False), ("gpu-box", True)]
     assert (

@@ -28,6 +28,8 @@ Test controls (all thread-safe, all usable while a request is in flight):
   unless the request says ``think: false``.
 - ``set_chunk_delay(seconds, path=None)``: a pause before each streamed chunk (each token of
   a ``stream: false`` answer takes as long, before the one answer).
+- ``parallel = N``: at most N chat/generate answers at once, the others wait their turn (Ollama's
+  ``OLLAMA_NUM_PARALLEL``; ``--parallel N`` or that variable for the process).
 - ``set_pull_plan(model, layer_sizes, steps_per_layer)``: layers a pull downloads.
 - ``stall_pull(model, after_bytes, times=1)``: stop sending once the model's downloaded bytes
   reach ``after_bytes`` and hold the connection open until ``release()`` or the client leaves
@@ -120,6 +122,10 @@ class FakeOllama:
         self._release_generation = 0
         self._in_flight = 0
         self._held = 0
+        #: answers generated at once, at most (``None``: no limit); others wait their turn, as
+        #: with Ollama's ``OLLAMA_NUM_PARALLEL``
+        self.parallel: int | None = None
+        self._generating = 0
         self._connections: set[socket.socket] = set()
         self._closing = threading.Event()
         self._httpd: Server | None = None
@@ -496,6 +502,13 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds before each streamed chat/generate chunk (a model generating at that pace)",
     )
     parser.add_argument(
+        "--parallel",
+        type=int,
+        default=int(os.environ.get("OLLAMA_NUM_PARALLEL") or 0),
+        help="answer at most this many chat/generate requests at once, queueing the rest "
+        "(as OLLAMA_NUM_PARALLEL; default: from it, else no limit)",
+    )
+    parser.add_argument(
         "--tool-call",
         action="append",
         default=[],
@@ -532,6 +545,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     fake.set_chunk_delay(args.pull_delay, "/api/pull")
     fake.set_chunk_delay(args.chunk_delay)
+    fake.parallel = args.parallel or None
     for plan in args.pull_plan:
         model, _, size = plan.partition("=")
         nbytes, _, steps = size.partition(":")

@@ -504,6 +504,7 @@ class Handler(BaseHTTPRequestHandler):
             out["done"] = done
             return out
 
+        self._take_slot()  # Ollama answers OLLAMA_NUM_PARALLEL requests at once; the rest queue
         try:
             delay = fake._delay_for(path)
             if not stream:
@@ -537,8 +538,24 @@ class Handler(BaseHTTPRequestHandler):
             out.send(final)
             out.finish()
         finally:
+            with fake._cond:
+                fake._generating -= 1
+                fake._cond.notify_all()
             if keep_alive == 0:
                 fake._load(model, 0, options)
+
+    def _take_slot(self) -> None:
+        """Wait until fewer than ``fake.parallel`` answers are being generated (a client that
+        leaves, or the server stopping, ends the wait)."""
+        fake = self.fake
+        with fake._cond:
+            while fake.parallel and fake._generating >= fake.parallel:
+                if fake._closing.is_set():
+                    raise ClientGone("stopped")
+                fake._cond.wait(0.02)
+                if self._client_gone():
+                    raise ClientGone("client-gone")
+            fake._generating += 1
 
     def _pull(self, req: dict[str, Any]) -> None:
         fake = self.fake
