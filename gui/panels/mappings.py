@@ -178,7 +178,10 @@ class MappingsPanel(QWidget):
         while f"new-model-{n}" in names:
             n += 1
         model = (self._installed or [DEFAULT_MODEL])[0]
-        row = Mapping(name=f"new-model-{n}", model=model, options=ModelOptions(num_ctx=8192))
+        first_host = self._holder.config.backends[0].name  # the default host for new mappings
+        row = Mapping(
+            name=f"new-model-{n}", model=model, backends=[first_host], options=ModelOptions(num_ctx=8192)
+        )
         at = self._selected_row()
         at = len(names) if at is None else at + 1
         self.model.insert_row(at, row.model_dump(mode="json"))
@@ -275,6 +278,7 @@ class MappingsPanel(QWidget):
         if self._verdicts_dir is not None:
             self._verdicts = load_verdicts(self._verdicts_dir)
             self.model.set_verdicts(self._verdicts)
+        self._recheck()  # hosts added or removed on the Gateway panel since
         super().showEvent(event)
 
     # ---------------------------------------------------------------- internals
@@ -319,6 +323,10 @@ class MappingsPanel(QWidget):
             cloud_names=[c.name for c in config.cloud],
         )
         self.delegate.backend_names = [b.name for b in config.backends]
+        # The hosts column, only when there is a choice (or a row names a host that is gone).
+        hosts_column = [key for key, _ in COLUMNS].index("backends")
+        host_problem = any(issue.field == "backends" for issue in self._issues)
+        self.table.setColumnHidden(hosts_column, len(config.backends) < 2 and not host_problem)
         self.delegate.fallback_targets = [str(r.get("name", "")) for r in rows] + [
             c.name for c in config.cloud
         ]

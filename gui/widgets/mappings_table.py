@@ -15,12 +15,15 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
+    QRect,
     Qt,
     Signal,
 )
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
+    QListWidget,
+    QListWidgetItem,
     QSpinBox,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -36,7 +39,7 @@ Index = QModelIndex | QPersistentModelIndex
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("name", "Client asks for"),
     ("model", "Ollama model"),
-    ("backends", "Backend"),
+    ("backends", "Hosts"),
     ("num_ctx", "Context (tokens)"),
     ("fallbacks", "Fallback"),
     ("tool_probe", "Tool calls"),
@@ -174,7 +177,7 @@ class MappingTableModel(QAbstractTableModel):
             options = row.setdefault("options", {})
             options["num_ctx"] = int(value) if value else None
         elif key == "backends":
-            row["backends"] = [str(value)]
+            row["backends"] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
         elif key == "fallbacks":
             row["fallbacks"] = [] if value in ("", NO_FALLBACK, None) else [str(value)]
         else:
@@ -214,8 +217,37 @@ class MappingTableModel(QAbstractTableModel):
         return row.get(key, "")
 
 
+class HostsEditor(QListWidget):
+    """The Ollama hosts a mapping sends requests to, one checkbox each; the last checked host
+    cannot be unchecked (a mapping needs at least one)."""
+
+    def __init__(self, names: list[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("hostsEditor")
+        for name in names:
+            item = QListWidgetItem(name)
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            self.addItem(item)
+        self.itemChanged.connect(self._keep_one)
+
+    def checked(self) -> list[str]:
+        return [item.text() for item in self._items() if item.checkState() == Qt.CheckState.Checked]
+
+    def set_checked(self, names: list[str]) -> None:
+        for item in self._items():
+            item.setCheckState(Qt.CheckState.Checked if item.text() in names else Qt.CheckState.Unchecked)
+
+    def _items(self) -> list[QListWidgetItem]:
+        return [self.item(i) for i in range(self.count())]
+
+    def _keep_one(self, item: QListWidgetItem) -> None:
+        if not self.checked():
+            item.setCheckState(Qt.CheckState.Checked)
+
+
 class MappingDelegate(QStyledItemDelegate):
-    """Editors per column: model picker, backend and fallback lists, context spin box."""
+    """Editors per column: model picker, host checkboxes, fallback list, context spin box."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -232,9 +264,7 @@ class MappingDelegate(QStyledItemDelegate):
             combo.setObjectName("modelEditor")
             return combo
         if key == "backends":
-            combo = QComboBox(parent)
-            combo.addItems(self.backend_names)
-            return combo
+            return HostsEditor(self.backend_names, parent)
         if key == "fallbacks":
             combo = QComboBox(parent)
             name = index.sibling(index.row(), 0).data()
@@ -252,7 +282,9 @@ class MappingDelegate(QStyledItemDelegate):
 
     def setEditorData(self, editor: QWidget, index: Index) -> None:
         value = index.data(Qt.ItemDataRole.EditRole)
-        if isinstance(editor, QComboBox):
+        if isinstance(editor, HostsEditor):
+            editor.set_checked(str(value).split(", "))
+        elif isinstance(editor, QComboBox):
             if editor.isEditable():
                 editor.setEditText(str(value))
             else:
@@ -262,8 +294,18 @@ class MappingDelegate(QStyledItemDelegate):
         else:
             super().setEditorData(editor, index)
 
+    def updateEditorGeometry(self, editor: QWidget, option: QStyleOptionViewItem, index: Index) -> None:
+        if isinstance(editor, HostsEditor):  # all the hosts at once, over the rows below
+            rows = editor.sizeHintForRow(0) * editor.count() + 2 * editor.frameWidth()
+            rect = option.rect
+            editor.setGeometry(QRect(rect.x(), rect.y(), rect.width(), max(rect.height(), rows)))
+            return
+        super().updateEditorGeometry(editor, option, index)
+
     def setModelData(self, editor: QWidget, model: QAbstractItemModel, index: Index) -> None:
-        if isinstance(editor, QComboBox):
+        if isinstance(editor, HostsEditor):
+            model.setData(index, editor.checked())
+        elif isinstance(editor, QComboBox):
             model.setData(index, editor.currentText())
         elif isinstance(editor, QSpinBox):
             model.setData(index, editor.value())

@@ -7,14 +7,17 @@ from collections.abc import Iterator
 
 import pytest
 import qasync
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from core.config.first_run import Installation
 from core.config.holder import ConfigHolder
-from core.config.schema import OllamaBackend
+from core.config.schema import Config, OllamaBackend
 from core.ollama.hosts import OllamaHosts
 from gui.gateway_bridge import GatewayBridge
 from gui.panels.gateway import GatewayPanel
+from gui.panels.mappings import MappingsPanel
+from gui.widgets.mappings_table import COLUMNS, HostsEditor
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.ollama_catalog import qwen3_8b
 from tests.gui.conftest import Run
@@ -186,3 +189,54 @@ def test_the_list_follows_a_change_made_elsewhere(
     )
     assert host_row(gateway_panel, "local")[1] == gpu_box.url
     qtbot.waitUntil(lambda: host_row(gateway_panel, "local")[3] == GPU_BOX_VERSION)
+
+
+def add_gpu_box(holder: ConfigHolder, gpu_box: FakeOllama, arun: Run) -> None:
+    backends = [*holder.config.backends, OllamaBackend(name="gpu-box", url=gpu_box.url)]
+    arun(holder.replace_async(holder.config.model_copy(update={"backends": backends})))
+
+
+def test_the_mapping_editor_puts_a_mapping_on_both_hosts(
+    qtbot: QtBot, holder: ConfigHolder, gpu_box: FakeOllama, arun: Run
+) -> None:
+    async def apply(config: Config) -> str:
+        await holder.replace_async(config)
+        return "Saved."
+
+    panel = MappingsPanel(holder, apply)
+    panel.resize(1000, 600)
+    hosts_column = [key for key, _ in COLUMNS].index("backends")
+    try:
+        panel.show()
+        assert panel.table.isColumnHidden(hosts_column)  # one host: nothing to choose
+        add_gpu_box(holder, gpu_box, arun)
+        panel.hide()
+        panel.show()  # back from the Gateway panel, where the host was added
+        assert not panel.table.isColumnHidden(hosts_column)
+
+        index = panel.model.index(0, hosts_column)
+        panel.table.setCurrentIndex(index)
+        panel.table.edit(index)
+        editor = panel.table.findChild(HostsEditor)
+        assert isinstance(editor, HostsEditor)
+        assert [editor.item(i).text() for i in range(editor.count())] == ["local", "gpu-box"]
+        assert editor.checked() == ["local"]
+        editor.item(0).setCheckState(Qt.CheckState.Unchecked)
+        assert editor.checked() == ["local"]  # a mapping keeps at least one host
+        editor.item(1).setCheckState(Qt.CheckState.Checked)
+        editor.item(0).setCheckState(Qt.CheckState.Unchecked)
+        editor.item(0).setCheckState(Qt.CheckState.Checked)
+        assert editor.checked() == ["local", "gpu-box"]
+        qtbot.keyClick(editor, Qt.Key.Key_Return)  # commits the edit
+        qtbot.waitUntil(lambda: index.data() == "local, gpu-box")
+
+        assert arun(panel.apply()) is True
+        first = holder.config.mappings[0]
+        assert first.backends == ["local", "gpu-box"]
+        assert holder.store.load().config.mappings[0].backends == ["local", "gpu-box"]
+
+        panel.add_mapping()  # a new mapping starts on the first host
+        added = panel.model.rows()[panel.table.selectionModel().selectedRows()[0].row()]
+        assert added["backends"] == ["local"]
+    finally:
+        dispose(panel)
