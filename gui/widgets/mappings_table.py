@@ -19,7 +19,6 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
     QListWidget,
@@ -33,6 +32,7 @@ from PySide6.QtWidgets import (
 from core.clients.probe_verdicts import SavedVerdict
 from core.clients.tool_probe import Outcome
 from core.config.mapping_checks import MappingIssue
+from gui.palette import Tone, background, text_colour
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -50,14 +50,12 @@ NOT_PROBED = "not probed"
 NO_FALLBACK = "(none)"
 DEFAULT_CTX = "Ollama default"
 
-_ERROR_BG = QColor(255, 220, 220)
-_WARNING_BG = QColor(255, 243, 205)
 _BADGES = {
-    Outcome.WORKS: ("✓ works", QColor(47, 158, 85)),
-    Outcome.REPAIRED: ("✓ with repair", QColor(47, 158, 85)),
-    Outcome.TEXT: ("✗ text", QColor(210, 63, 63)),
-    Outcome.NO_CALL: ("✗ no call", QColor(210, 63, 63)),
-    Outcome.DOES_NOT_FIT: ("✗ does not fit", QColor(210, 63, 63)),
+    Outcome.WORKS: ("✓ works", Tone.GOOD),
+    Outcome.REPAIRED: ("✓ with repair", Tone.GOOD),
+    Outcome.TEXT: ("✗ text", Tone.BAD),
+    Outcome.NO_CALL: ("✗ no call", Tone.BAD),
+    Outcome.DOES_NOT_FIT: ("✗ does not fit", Tone.BAD),
 }
 
 
@@ -165,7 +163,7 @@ class MappingTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole and issues:
             return "\n".join(issue.message for issue in issues)
         if role == Qt.ItemDataRole.BackgroundRole and issues:
-            return _ERROR_BG if any(i.severity == "error" for i in issues) else _WARNING_BG
+            return background(Tone.BAD if any(i.severity == "error" for i in issues) else Tone.WARNING)
         return None
 
     def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
@@ -191,7 +189,7 @@ class MappingTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return _BADGES[saved.outcome][0] if saved else NOT_PROBED
         if role == Qt.ItemDataRole.ForegroundRole:
-            return _BADGES[saved.outcome][1] if saved else QColor(128, 128, 128)
+            return text_colour(_BADGES[saved.outcome][1] if saved else Tone.MUTED)
         if role == Qt.ItemDataRole.ToolTipRole:
             if saved is None:
                 return "Not probed with this model and context: select the row and press Probe tool calls"
