@@ -7,7 +7,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
 
 from core.cli.format import human_bytes
@@ -18,6 +17,7 @@ from core.ollama.load_options import effective_num_ctx
 from core.ollama.models import InstalledModel, LoadedModel, ModelDetails
 from core.ollama.names import full_name
 from core.setup.recommend import FitLevel, rate
+from gui.palette import Tone, background
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -37,10 +37,8 @@ COL = {key: i for i, (key, _title) in enumerate(COLUMNS)}
 #: Where sortable values live (sizes as numbers, not "4.7 GB").
 SORT_ROLE = Qt.ItemDataRole.UserRole
 
-_GOOD = QColor(214, 240, 219)
-_SO_SO = QColor(255, 243, 205)
-_BAD = QColor(255, 220, 220)
-_LEVEL_COLOURS = {FitLevel.GOOD: _GOOD, FitLevel.SO_SO: _SO_SO, FitLevel.BAD: _BAD}
+#: The Fits badge's tint per rating (drawn from the palette in use at paint time).
+_LEVEL_TONES = {FitLevel.GOOD: Tone.GOOD, FitLevel.SO_SO: Tone.WARNING, FitLevel.BAD: Tone.BAD}
 
 
 @dataclass(frozen=True)
@@ -161,9 +159,9 @@ class ModelsTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row, key)
         if role == Qt.ItemDataRole.BackgroundRole and key == "fits" and row.fit is not None:
-            return _LEVEL_COLOURS[rate(row.fit).level]
+            return background(_LEVEL_TONES[rate(row.fit).level])
         if role == Qt.ItemDataRole.BackgroundRole and key == "loaded" and row.loaded is not None:
-            return _GOOD
+            return background(Tone.GOOD)
         if role == Qt.ItemDataRole.TextAlignmentRole and key in ("size", "context"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
