@@ -9,6 +9,8 @@ import httpx
 import openai
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QLineEdit
 from pytestqt.qtbot import QtBot
 
 from core.config.first_run import Installation
@@ -196,3 +198,32 @@ def test_the_fast_path_checkbox_switches_a_running_gateway_without_a_restart(
     panel.direct_path.setChecked(True)
     arun(panel.save_settings(), timeout_ms=60_000)
     assert path() == "direct"
+
+
+@pytest.mark.timeout(240)
+def test_the_gateway_panel_shows_the_metrics_token_that_scrapes_the_running_gateway(
+    qtbot: QtBot, controller: AppController
+) -> None:
+    box = controller.gateway_panel.metrics_box
+    token = controller.install.metrics_token
+    assert token and box.token_field.text() == token
+    assert box.token_field.echoMode() == QLineEdit.EchoMode.Password  # hidden until Show
+    qtbot.mouseClick(box.show_token, Qt.MouseButton.LeftButton)
+    assert box.token_field.echoMode() == QLineEdit.EchoMode.Normal and box.show_token.text() == "Hide"
+    qtbot.mouseClick(box.copy_token, Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text() == token
+    port = controller.holder.config.gateway.port
+    assert f'targets: ["127.0.0.1:{port}"]' in box.job.toPlainText()
+
+    qtbot.waitUntil(lambda: controller.gateway.state == "stopped", timeout=ENGINE_MS)
+    controller.tray.toggle_action.trigger()
+    qtbot.waitUntil(lambda: controller.gateway.state == "running", timeout=60_000)
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(controller.gateway.url + "/metrics", headers=bearer, timeout=10).status_code == 200
+    chat_with_token = httpx.post(
+        controller.gateway.url + "/v1/chat/completions",
+        headers=bearer,
+        json={"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]},
+        timeout=10,
+    )
+    assert chat_with_token.status_code == 403
