@@ -26,9 +26,13 @@ recorded first turn, an 80 KB one with 24 tools, a 1 MB conversation), each take
 with the body it becomes sent to Ollama directly (so both see the same load on a shared
 machine): added latency (non-streamed, and to the first streamed chunk) and the gateway's CPU
 per request; and a RAG tool's 16-input ``/v1/embeddings`` request beside the same inputs sent
-to Ollama's ``/api/embed`` (:func:`measure_embeddings`). Prints figures; asserts nothing. Usage: ``python -m bench.gateway [--requests 200]
-[--concurrency 8] [--only gatedeck] [--skip-ui] [--claude-requests 40] [--claude-only]``
-(``--claude-only``: the Claude-Code-shaped rows alone, quick).
+to Ollama's ``/api/embed`` (:func:`measure_embeddings`); and one mapping on two Ollama hosts,
+each answering two requests at once (:mod:`bench.hosts`): its throughput at ``--concurrency``
+in flight beside the same mapping on one host (issue 16's goal: ≥ 1.8×). Prints figures;
+asserts nothing. Usage: ``python -m bench.gateway [--requests 200]
+[--concurrency 8] [--only gatedeck] [--skip-ui] [--claude-requests 40] [--claude-only]
+[--hosts-only]`` (``--claude-only``: the Claude-Code-shaped rows alone, quick; ``--hosts-only``:
+the two-host row alone).
 
 ``--each`` measures every speed-up on its own instead (:data:`EACH`; the UI rows left out):
 the fast path alone ("fast path only"), each server speed-up alone, and each LiteLLM change
@@ -54,7 +58,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import claude_shaped, codex_shaped, ui_figures
+from bench import claude_shaped, codex_shaped, hosts, ui_figures
 from bench.processes import free_port, gatedeck_env, wait_http
 
 REPO = Path(__file__).resolve().parents[1]
@@ -729,6 +733,35 @@ def _print_each_table(
     )
 
 
+def _measure_hosts(args: argparse.Namespace) -> hosts.HostFigures:
+    """The two-host row, with a gateway of its own (every speed-up on: the fast path chooses)."""
+    import tempfile
+
+    print("[hosts] two fake Ollama hosts and a gateway on both...", file=sys.stderr, flush=True)
+    env = {**gatedeck_env(), "GATEDECK_GATEWAY_SPEEDUPS": "1"}
+
+    def its_key() -> str:
+        from core.paths import AppPaths
+        from core.secrets import MASTER_KEY, open_secret_store
+
+        paths = AppPaths.from_env({"GATEDECK_CONFIG_DIR": env["GATEDECK_CONFIG_DIR"]})
+        return open_secret_store(paths, {"GATEDECK_SECRET_STORE": "file"}).get(MASTER_KEY) or ""
+
+    return hosts.measure(env, its_key, concurrency=args.concurrency, logs=Path(tempfile.mkdtemp()))
+
+
+def _print_hosts(figures: hosts.HostFigures) -> None:
+    print(
+        f"\nOne mapping on two Ollama hosts (each answers {figures.parallel} at once), "
+        f"{figures.concurrency} conversations in flight"
+    )
+    print(f"{'':36}{'req/s':>9}")
+    print(f"{'one host':36}{figures.one_host_rps:>9.1f}")
+    split = f"  (answered {figures.split[0]} / {figures.split[1]})"
+    print(f"{'two hosts':36}{figures.two_hosts_rps:>9.1f}{split}")
+    print(f"{'two hosts ÷ one (goal ≥ 1.8)':36}{figures.ratio:>9.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="sequential requests per target")
@@ -741,6 +774,7 @@ def main(argv: list[str] | None = None) -> int:
         "--claude-requests", type=int, default=40, help="requests per Claude-Code-shaped row (0: none)"
     )
     parser.add_argument("--claude-only", action="store_true", help="the Claude-Code-shaped rows alone")
+    parser.add_argument("--hosts-only", action="store_true", help="the two-Ollama-hosts row alone")
     args = parser.parse_args(argv)
     if args.modes:
         chosen = dict(item.split("=", 1) for item in args.modes.split(";"))
@@ -758,6 +792,9 @@ def main(argv: list[str] | None = None) -> int:
         paths = AppPaths.from_env({"GATEDECK_CONFIG_DIR": env["GATEDECK_CONFIG_DIR"]})
         return open_secret_store(paths, {"GATEDECK_SECRET_STORE": "file"}).get(MASTER_KEY) or ""
 
+    if args.hosts_only:
+        _print_hosts(_measure_hosts(args))
+        return 0
     ollama_port = free_port()
     fake = subprocess.Popen(
         [
@@ -796,6 +833,8 @@ def main(argv: list[str] | None = None) -> int:
         _stop(fake)
 
     _print_raw(runs, args)
+    if not (args.claude_only or args.each or args.modes):
+        _print_hosts(_measure_hosts(args))
     if args.claude_only:
         _print_rows("Claude-Code-shaped requests", runs, _claude_rows(runs))
         return 0
