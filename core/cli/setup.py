@@ -138,6 +138,7 @@ async def _setup(args: argparse.Namespace, ask: Ask, out: TextIO) -> int:
         installed = await _installed(client)
     if args.model:
         queue = [recommendation_for(args.model, hardware, config.ollama_server, installed)]
+        out.write(f"\nUsing {queue[0].model}: {queue[0].reason}\n")
     else:
         found = recommend(hardware, config.ollama_server, installed)
         if not found:

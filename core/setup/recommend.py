@@ -29,6 +29,9 @@ CLAUDE_CODE_MIN_CONTEXT = CLAUDE_MIN_CTX
 CONTEXT_STEP = 8192
 #: RAM a context larger than the minimum must leave free for the rest of the machine.
 RAM_HEADROOM = 2 * 2**30
+#: VRAM a context larger than the minimum must leave free: the estimate is uncertain by a few
+#: hundred MB (see :mod:`core.hardware.fit`), and a model that no longer fits is split.
+VRAM_HEADROOM = 512 * 2**20
 
 _PLACEMENT_RANK = {Placement.FULL: 0, Placement.PARTIAL: 1, Placement.CPU: 2}
 _TOOLS_RANK = {ToolCalling.RELIABLE: 0, ToolCalling.MOSTLY: 1, None: 2, ToolCalling.POOR: 3}
@@ -106,7 +109,8 @@ def choose_context(
 
     Contexts go up in :data:`CONTEXT_STEP` steps to ``ceiling`` (the model's trained context);
     a step is taken while the model keeps every GPU layer it had at ``floor``, still fits, and
-    leaves :data:`RAM_HEADROOM` of RAM. ``None`` when even ``floor`` does not fit in RAM + VRAM.
+    leaves :data:`RAM_HEADROOM` of RAM and :data:`VRAM_HEADROOM` of VRAM. ``None`` when even
+    ``floor`` does not fit in RAM + VRAM.
     """
     best = estimate_on(geometry, hardware, server, num_ctx=floor)
     if not best.fits:
@@ -118,7 +122,10 @@ def choose_context(
     for num_ctx in candidates:
         fit = estimate_on(geometry, hardware, server, num_ctx=num_ctx)
         keeps_place = fit.placement is best.placement and fit.layers_on_gpu == best.layers_on_gpu
-        if not (keeps_place and fit.fits and fit.cpu_bytes + RAM_HEADROOM <= fit.ram_available):
+        room = fit.cpu_bytes + RAM_HEADROOM <= fit.ram_available and (
+            fit.layers_on_gpu == 0 or fit.gpu_bytes + VRAM_HEADROOM <= fit.vram_free
+        )
+        if not (keeps_place and fit.fits and room):
             break
         best = fit
     return best

@@ -7,16 +7,19 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from core.cli.main import main
+from core.config.schema import Mapping
 from core.config.store import ConfigStore
 from core.ollama.load_options import reload_groups, runner_options
 from tests.core.probe_model import probe_model
 from tests.fakes.fake_ollama import FakeOllama
+from tests.fakes.fake_ollama_exe import FakeOllamaExe
 from tests.fakes.ollama_catalog import nomic_embed_text, qwen25_coder_7b, tiny_model
 
 pytestmark = [
@@ -44,7 +47,7 @@ def claude_settings() -> Path:
     return path
 
 
-def saved_claude_mappings() -> list:  # type: ignore[type-arg]
+def saved_claude_mappings() -> list[Mapping]:
     config = ConfigStore.from_env().load().config
     return [m for m in config.mappings if m.is_claude]
 
@@ -176,3 +179,53 @@ def test_answers_come_from_the_terminal_without_yes(
     assert asked == ["Which model (1-3)? [1] "] * 2
     assert {m.model for m in saved_claude_mappings()} == {NEXT}
     assert os.path.exists(ConfigStore.from_env().path)
+
+
+def test_setup_starts_an_installed_ollama_that_is_not_running(
+    fake_ollama_exe: FakeOllamaExe, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeOllama(models=[]) as gone:
+        url = gone.url  # a free local port: nothing answers there now
+    try:
+        code = main(
+            [
+                "--ollama-url", url, "setup", "--yes", "--model", QWEN, "--skip-probe",
+                "--no-claude-settings", *EIGHT_GB_GPU,
+            ]
+        )  # fmt: skip
+        out = capsys.readouterr().out
+    finally:
+        for launch in fake_ollama_exe.launches():  # the `ollama serve` this test made setup start
+            os.kill(launch["pid"], signal.SIGTERM)
+    assert code == 0, out
+    assert "is installed" in out and "but not running" in out and "Ollama started (pid" in out, out
+    (launch,) = fake_ollama_exe.launches()
+    assert launch["argv"] == ["serve"]
+    config = ConfigStore.from_env().load().config
+    assert config.ollama_server.managed, "GateDeck runs the Ollama it started from now on"
+    assert {m.model for m in config.mappings if m.is_claude} == {QWEN}
+    assert "already installed" in out and "Pulling" not in out, "the started Ollama's model is used as it is"
+
+
+def test_hw_fit_estimates_a_table_model_before_it_is_pulled(
+    empty_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["hw", "--fit", "qwen3-coder:30b", "--vram", "24GiB", "--ollama-url", empty_ollama.url])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "For Claude Code: num_ctx 57,344" in out and "✓ GPU @ 56k" in out, out
+    code = main(
+        [
+            "hw",
+            "--fit",
+            "qwen3-coder:30b",
+            "--ctx",
+            "131072",
+            "--vram",
+            "24GiB",
+            "--ollama-url",
+            empty_ollama.url,
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "◐" in out and "layers GPU @ 128k" in out, "a larger context splits it"
