@@ -128,6 +128,10 @@ class HostChooser:
         if self._checks is None or self._checks.done():
             self._checks = asyncio.get_running_loop().create_task(self._check_down_hosts())
 
+    def keep_only(self, hosts: set[str]) -> None:
+        """Forget the health of hosts other than ``hosts`` (the config no longer uses them)."""
+        self._down &= hosts
+
     async def _check_down_hosts(self) -> None:
         while self._down:
             await asyncio.sleep(self.check_every_s)

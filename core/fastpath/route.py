@@ -124,6 +124,7 @@ class _Call:
     fallback: str = ""  # the fallback being tried, once the mapping's own model failed
     unenforced: str = ""  # what the request asked that Ollama cannot be made to do
     endpoint: str = "/api/chat"  # Ollama's route for the request (embeddings: /api/embed)
+    inputs: int | None = None  # the texts an embeddings request asks to embed
     conversation: bytes | None = None  # the conversation's key, for the host choice
     busy: str = ""  # the host counting this request in flight
     shared: bool = False  # its mapping has other hosts to go to
@@ -163,8 +164,8 @@ class DirectRoute:
         embedding_plan: the plan embeddings requests use when ``plan`` is ``None`` (the fast
             path turned off: LiteLLM cannot embed with the Ollama deployments it is given).
         recorder: where request records go (``None``: not recorded).
-        is_down / trip: the engine's backend breaker, shared with the LiteLLM path (told of
-            each host that refused; the direct path's own choice among a mapping's hosts, with
+        trip: the engine's backend breaker, which keeps the LiteLLM path away from a host that
+            refused a connection (the direct path's own choice among a mapping's hosts, with
             health checks, is :attr:`hosts`).
         timeout_s: how long Ollama may stay silent (connect, first byte, between chunks).
     """
@@ -175,7 +176,6 @@ class DirectRoute:
         plan: Callable[[], DirectPlan | None],
         recorder: Callable[[], MetricsRecorder | None],
         *,
-        is_down: Callable[[str], bool],
         trip: Callable[[str], None],
         timeout_s: Callable[[], float],
         embedding_plan: Callable[[], DirectPlan | None] = lambda: None,
@@ -184,7 +184,6 @@ class DirectRoute:
         self._plan = plan
         self._embedding_plan = embedding_plan
         self._recorder = recorder
-        self._is_down = is_down
         self._trip = trip
         self._timeout_s = timeout_s
         self._session: aiohttp.ClientSession | None = None
@@ -229,6 +228,8 @@ class DirectRoute:
         if plan is not self._refusals_for:  # new models or mappings: learn afresh
             self._refused_think.clear()
             self._refusals_for = plan
+            if plan is not None:  # a host no mapping uses any more is not checked on
+                self.hosts.keep_only({t.api_base for group in plan.groups.values() for t in group})
         if plan is None:
             await _pass_on(self.app, scope, body, receive, send)
             return
@@ -268,6 +269,7 @@ class DirectRoute:
         )
         if dialect.DIALECT == direct_embeddings.DIALECT:
             call.endpoint = direct_embeddings.ENDPOINT
+            call.inputs = direct_embeddings.input_count(ollama_body)
         if requires_a_tool_call(request):
             call.unenforced = "a tool call was required (tool_choice); Ollama cannot force one"
         call.images, image_bytes = images_in(ollama_body)
@@ -685,6 +687,7 @@ class DirectRoute:
                     num_ctx=call.num_ctx,
                     unenforced=call.unenforced,
                     route="fastpath",
+                    inputs=call.inputs,
                     **outcome,
                 )
             )

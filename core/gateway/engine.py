@@ -124,7 +124,6 @@ class Engine:
             plan=lambda: self.direct_plan,
             embedding_plan=lambda: self.embedding_plan,
             recorder=lambda: self.recorder,
-            is_down=self.breaker.is_down,
             trip=self.breaker.trip,
             timeout_s=lambda: self._timeout_s,
         )

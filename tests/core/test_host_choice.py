@@ -167,3 +167,5 @@ async def test_every_host_down_means_each_is_still_tried_in_config_order() -> No
     assert [t.api_base for t in chooser.order("coder", None, targets(A, B))] == [A, B]
     await chooser.close()
     assert chooser.is_down(A), "closing stops the checks, it does not forget"
+    chooser.keep_only({B})  # the config no longer uses A
+    assert not chooser.is_down(A) and chooser.is_down(B)
