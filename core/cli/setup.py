@@ -3,7 +3,8 @@
 The steps, each said as it happens: Ollama (running? start it if installed), this machine, the
 recommendations, the pull, the mappings, the tool-call probe through a gateway started here,
 and Claude Code's settings. ``--yes`` answers every question with its default (the first
-recommendation; on a bad probe verdict, the next one).
+recommendation; on a bad probe verdict, the next one). It exits with 2 when the model it set up
+failed the tool-call probe.
 """
 
 from __future__ import annotations
@@ -92,8 +93,8 @@ def cmd_setup(args: argparse.Namespace) -> int:
 class _Answers:
     """Questions in the terminal; with ``--yes`` each takes its default without asking."""
 
-    def __init__(self, ask: Ask, out: TextIO, assume_yes: bool) -> None:
-        self._ask, self._out, self._yes = ask, out, assume_yes
+    def __init__(self, ask: Ask, assume_yes: bool) -> None:
+        self._ask, self._yes = ask, assume_yes
 
     def text(self, question: str, default: str) -> str:
         if self._yes:
@@ -112,7 +113,7 @@ class _Answers:
 
 
 async def _setup(args: argparse.Namespace, ask: Ask, out: TextIO) -> int:
-    answers = _Answers(ask, out, args.yes)
+    answers = _Answers(ask, args.yes)
     install = open_installation(ollama_url=args.ollama_url)
     report_load_problems(install)
     config = install.config
@@ -148,7 +149,7 @@ async def _setup(args: argparse.Namespace, ask: Ask, out: TextIO) -> int:
         pick = _pick(found, answers)
         queue = [found[pick], *found[pick + 1 :]]
 
-    tried = 0
+    tried, passed = 0, True
     while queue:
         rec = queue.pop(0)
         tried += 1
@@ -157,7 +158,8 @@ async def _setup(args: argparse.Namespace, ask: Ask, out: TextIO) -> int:
             out.write("\nTool-call probe skipped (--skip-probe).\n")
             break
         result = await _probe(config, install, args.probe_runs, out)
-        if result.passed:
+        passed = result.passed
+        if passed:
             break
         following = queue[0] if queue else None
         if following is None or (args.yes and tried >= MAX_TRIES):
@@ -170,7 +172,7 @@ async def _setup(args: argparse.Namespace, ask: Ask, out: TextIO) -> int:
             break
 
     _point_clients(config, install, args, out)
-    return 0
+    return 0 if passed else 2
 
 
 _NOTHING_FITS = (
@@ -297,9 +299,14 @@ async def _probe(config: Config, install: Installation, runs: int, out: TextIO) 
 
 # ---------------------------------------------------------------------- clients
 def _point_clients(config: Config, install: Installation, args: argparse.Namespace, out: TextIO) -> None:
-    from core.cli.gateway import gateway_url
+    from core.cli.gateway import current_gateway_url
 
-    url = gateway_url(config)
+    url, running = current_gateway_url(install)
+    if running:
+        out.write(
+            f"\nA GateDeck gateway is running at {url} with the mappings it had: restart it (Gateway "
+            "panel, or stop and start `gatedeck serve`) to serve the new ones.\n"
+        )
     out.write("\nClaude Code\n")
     if args.no_claude_settings:
         out.write(

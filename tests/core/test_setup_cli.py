@@ -229,3 +229,20 @@ def test_hw_fit_estimates_a_table_model_before_it_is_pulled(
     )
     out = capsys.readouterr().out
     assert code == 0 and "◐" in out and "layers GPU @ 128k" in out, "a larger context splits it"
+
+
+def test_a_chosen_model_that_fails_the_probe_is_set_up_with_a_warning_and_exit_code_2(
+    empty_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty_ollama.set_replier(QWEN, probe_model("prose"))
+    code = main(
+        [
+            "--ollama-url", empty_ollama.url, "setup", "--yes", "--model", QWEN, "--probe-runs", "1",
+            "--no-claude-settings", *EIGHT_GB_GPU,
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 2, out
+    assert "FAIL:" in out and "Claude Code will struggle with this model" in out
+    assert "Trying the next recommendation" not in out, "--model names the one model to set up"
+    assert empty_ollama.installed() == sorted(["nomic-embed-text:latest", QWEN])
