@@ -21,6 +21,7 @@ from core.metrics.recorder import MetricsRecorder, RequestRecord
 from core.metrics.savings import day_start, dollars, saved_by_day, week_start
 from core.metrics.stats import summarize
 from gui.ops import BackgroundOps
+from gui.palette import Tone, css, follow_palette
 from gui.widgets.banner import Banner
 from gui.widgets.monitor_graphs import WINDOWS_S, LatencyGraphs
 from gui.widgets.monitor_stats_table import MappingStatsTable
@@ -70,6 +71,8 @@ class MonitorPanel(QWidget):
         self._context_mapping = ""
         #: US dollars saved per local day (its midnight's time stamp), from each record's cloud_cost
         self._saved_by_day: dict[float, float] = {}
+        #: The local day the savings figure speaks of (its midnight): a new day shows it again.
+        self._savings_day = day_start(clock())
         self.ops = BackgroundOps(owner="monitor")  # a failed read of the request log is logged
         self.redraws = 0
 
@@ -125,6 +128,7 @@ class MonitorPanel(QWidget):
         self.banner.action.clicked.connect(self._on_banner_action_clicked)
         self.stats_table.threshold_changed.connect(self._on_stats_table_threshold_changed)
         self.tabs.currentChanged.connect(self._on_tabs_current_changed)
+        follow_palette(self, self._on_palette_changed)
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -212,6 +216,7 @@ class MonitorPanel(QWidget):
             self._show_savings()
 
     def _show_savings(self) -> None:
+        self._savings_day = day_start(self._clock())
         today, week = self.saved()
         self.savings.setText(f"Saved {dollars(today)} today · {dollars(week)} this week")
         self.saved_today_changed.emit(today)
@@ -235,13 +240,15 @@ class MonitorPanel(QWidget):
             errors = sum(1 for r in in_window if not r.ok)
             self.summary.setText(
                 f"{len(in_window)} requests in the last {self.window_choice.currentText()}"
-                + (f", <span style='color:#d23f3f'>{errors} failed</span>" if errors else "")
+                + (f", <span style='color:{css(Tone.BAD)}'>{errors} failed</span>" if errors else "")
             )
             self._table_due = mono + TABLE_EVERY_S
             self._table_dirty = False
 
     def _on_timer_timeout(self) -> None:
         self._flush()
+        if self._saved_by_day and day_start(self._clock()) != self._savings_day:
+            self._show_savings()  # past midnight: today starts at nothing (a new week on Monday)
         if self.isVisible():  # hidden: keep the data, draw when shown again
             self._draw(self._clock())
 
@@ -249,6 +256,10 @@ class MonitorPanel(QWidget):
         self.graphs.set_window(WINDOWS_S[text])
         self._graphs_dirty = self._table_dirty = True
         self._graphs_due = self._table_due = 0.0
+
+    def _on_palette_changed(self) -> None:
+        self._table_dirty = True  # the summary's colour: at the next tick
+        self._table_due = 0.0
 
     def _on_tabs_current_changed(self, _index: int) -> None:
         self._table_dirty = True

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QPalette, QShowEvent
+from PySide6.QtGui import QGuiApplication, QPalette, QShowEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from core.metrics.recorder import RequestRecord
+from gui.palette import Tone, css, follow_palette, mark_colour, series_colours, text_colour
 
 if TYPE_CHECKING:  # pyqtgraph and numpy load when the graphs are first shown or drawn
     import pyqtgraph as pg
@@ -29,7 +30,6 @@ if TYPE_CHECKING:  # pyqtgraph and numpy load when the graphs are first shown or
 
 WINDOWS_S = {"1 min": 60.0, "5 min": 300.0, "1 h": 3600.0}
 MAX_POINTS_PER_MAPPING = 20_000
-PALETTE = ("#3b82f6", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#06b6d4", "#ec4899", "#84cc16", "#64748b")
 MEASURES = (
     ("ttft_s", "TTFT", "s"),
     ("latency_s", "Latency", "s"),
@@ -84,7 +84,8 @@ class LatencyGraphs(QWidget):
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.addWidget(self.legend)
-        self._show_legend()
+        self._colours = series_colours()
+        follow_palette(self, self._restyle)
 
     def showEvent(self, event: QShowEvent) -> None:
         self._build_plots()
@@ -101,11 +102,9 @@ class LatencyGraphs(QWidget):
         column = QVBoxLayout(self.plot_area)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(6)  # apart, or the three left axes read as one
-        background = self.palette().color(QPalette.ColorRole.Base)
         last = len(MEASURES) - 1
         for row, (key, title, unit) in enumerate(MEASURES):
             widget = TimedPlot(axisItems={"bottom": pg.DateAxisItem()} if row == last else None)
-            widget.setBackground(background)
             plot = widget.getPlotItem()
             plot.setLabel("left", title, units=unit)
             plot.getAxis("left").setWidth(LEFT_AXIS_PX)
@@ -121,8 +120,9 @@ class LatencyGraphs(QWidget):
             self.plots[key] = plot
             column.addWidget(widget, 1)
         self.error_marks = pg.ScatterPlotItem(
-            symbol="x", size=9, pen=pg.mkPen("#d23f3f", width=2), brush=None
+            symbol="x", size=9, pen=pg.mkPen(mark_colour(Tone.BAD), width=2), brush=None
         )
+        self._restyle()
         self.plots["latency_s"].addItem(self.error_marks)
         self._layout.addWidget(self.plot_area, 1)
         if self.isVisible():  # built while being shown: a child added now must be shown by hand
@@ -218,7 +218,7 @@ class LatencyGraphs(QWidget):
             series.stale.discard(key)
             curve = series.curves.get(key)
             if curve is None:
-                colour = PALETTE[index % len(PALETTE)]
+                colour = self._colours[index % len(self._colours)]
                 curve = self.plots[key].plot(
                     pen=pg.mkPen(colour, width=1),  # wider pens stroke several times slower
                     symbol="o",
@@ -254,13 +254,37 @@ class LatencyGraphs(QWidget):
         """What drawing all three plots last cost the UI thread: data updates plus paints."""
         return sum(self._update_s.values()) + sum(w.paint_s for w in self.plot_widgets.values())
 
+    def _restyle(self) -> None:
+        """Colour the plots, their axes, curves and marks, and the legend from the palette in use."""
+        self._colours = series_colours()
+        self._show_legend()
+        if not self.plots:
+            return
+        import pyqtgraph as pg
+
+        palette = QGuiApplication.palette()
+        axis_line, axis_text = mark_colour(Tone.MUTED, palette), text_colour(Tone.MUTED, palette)
+        for widget in self.plot_widgets.values():
+            widget.setBackground(palette.color(QPalette.ColorRole.Base))
+        for plot in self.plots.values():
+            for side in ("left", "bottom"):
+                plot.getAxis(side).setPen(axis_line)
+                plot.getAxis(side).setTextPen(axis_text)
+        for index, series in enumerate(self._series.values()):
+            colour = self._colours[index % len(self._colours)]
+            for curve in series.curves.values():
+                curve.setPen(pg.mkPen(colour, width=1))
+                curve.setSymbolBrush(colour)
+        if self.error_marks is not None:
+            self.error_marks.setPen(pg.mkPen(mark_colour(Tone.BAD, palette), width=2))
+
     def _show_legend(self) -> None:
         self._legend_for = list(self._series)
         items = [
-            f"<span style='color:{PALETTE[i % len(PALETTE)]}'>■</span>&nbsp;{name}"
+            f"<span style='color:{self._colours[i % len(self._colours)].name()}'>■</span>&nbsp;{name}"
             for i, name in enumerate(self._legend_for)
         ]
-        items.append("<span style='color:#d23f3f'>✖</span>&nbsp;failed request")
+        items.append(f"<span style='color:{css(Tone.BAD)}'>✖</span>&nbsp;failed request")
         self.legend.setText("&nbsp;&nbsp;&nbsp;".join(items))
 
 

@@ -258,6 +258,28 @@ def test_this_weeks_savings_include_requests_from_before_the_window_opened(
         recorder.close()
 
 
+def test_saved_today_starts_again_at_midnight_without_waiting_for_a_request(
+    qtbot: QtBot, loop: object, recorder: MetricsRecorder
+) -> None:
+    midnight = day_start(NOW + 86_400)  # the next local midnight
+    clock = [midnight - 2.0]
+    monitor = MonitorPanel(recorder, clock=lambda: clock[0])
+    qtbot.addWidget(monitor)
+    monitor.start()
+    try:
+        recorder.record(rec(cloud_cost=1.25, at=midnight - 60))
+        qtbot.waitUntil(lambda: monitor.savings.text().startswith("Saved $1.25 today"), timeout=5000)
+        clock[0] = midnight + 1.0  # the window stays open past midnight; nobody sends a request
+        with qtbot.waitSignal(monitor.saved_today_changed, timeout=5000) as heard:
+            pass
+        assert heard.args == [0.0], "the tray's tooltip hears of the new day too"
+        week = "$0.00" if day_start(midnight) == week_start(midnight) else "$1.25"  # Monday: a new week
+        assert monitor.savings.text() == f"Saved $0.00 today · {week} this week"
+        assert monitor.saved() == (0.0, 0.0 if week == "$0.00" else 1.25)
+    finally:
+        monitor.stop()
+
+
 def test_alerts_for_a_slow_mapping_are_rate_limited(recorder: MetricsRecorder, arun: Run) -> None:
     shown: list[str] = []
     now = [0.0]
