@@ -21,6 +21,7 @@ from core.config.host_edits import with_host
 from core.config.schema import Config, OllamaBackend
 from core.ollama.host_check import HostCheck, check_url
 from gui.ops import BackgroundOps, async_slot
+from gui.palette import Tone, tint
 
 #: Saves the new config and hot-applies it; returns a short status for the user.
 ApplyConfig = Callable[[Config], Awaitable[str]]
@@ -87,7 +88,7 @@ class HostDialog(QDialog):
         self.error_label = QLabel()
         self.error_label.setObjectName("hostError")
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #b00020;")
+        tint(self.error_label, Tone.BAD)
         self.error_label.hide()
 
         self.test_button = QPushButton("Test")

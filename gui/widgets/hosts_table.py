@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QColor, QShowEvent
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -26,13 +26,15 @@ from core.ollama.host_check import HostCheck, check_host
 from core.ollama.hosts import OllamaHosts
 from gui.dialogs.host_dialog import ApplyConfig, CheckUrl, HostDialog
 from gui.ops import BackgroundOps, async_slot
+from gui.palette import Tone, follow_palette, text_colour
 from gui.widgets.confirm import ask_yes_no
 
 #: Asks the user a yes/no question: (parent, title, text) → yes?
 Confirm = Callable[[QWidget, str, str], Awaitable[bool]]
 
 COLUMNS = ("Name", "Address", "State", "Version", "Loaded models", "Latency")
-_UP, _DOWN, _ASKING = QColor(47, 158, 85), QColor(210, 63, 63), QColor(138, 143, 152)
+#: Where a host's state cell keeps its tone, so that a palette change can recolour it.
+_TONE_ROLE = Qt.ItemDataRole.UserRole
 
 
 class HostsWidget(QWidget):
@@ -80,6 +82,7 @@ class HostsWidget(QWidget):
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("hostsTable")
+        follow_palette(self.table, self._recolour_states)
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -215,21 +218,28 @@ class HostsWidget(QWidget):
         row = self._holder_names().index(name)
         if found is None:
             cells = ["checking…" if asking else "not checked", "", "", ""]
-            colour = _ASKING
+            tone = Tone.MUTED
         elif found.up:
             loaded = ", ".join(found.loaded) or "none"
             cells = ["● up", found.version, loaded, f"{found.latency_ms:.0f} ms"]
-            colour = _UP
+            tone = Tone.GOOD
         else:
             cells = ["● down", "", "", ""]
-            colour = _DOWN
+            tone = Tone.BAD
         for offset, text in enumerate(cells):
             item = QTableWidgetItem(text)
             if found is not None and not found.up:
                 item.setToolTip(found.problem)
             if offset == 0:
-                item.setForeground(colour)
+                item.setData(_TONE_ROLE, tone.value)
+                item.setForeground(text_colour(tone))
             self.table.setItem(row, 2 + offset, item)
+
+    def _recolour_states(self) -> None:
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, 2)
+            if item is not None and item.data(_TONE_ROLE):
+                item.setForeground(text_colour(Tone(item.data(_TONE_ROLE))))
 
     def _update_buttons(self) -> None:
         selected = self.selected_host() is not None
