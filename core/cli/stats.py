@@ -1,6 +1,8 @@
 """``gatedeck stats``: p50/p95 TTFT, latency and tokens/s per mapping, and what running locally
 saved (today, this week, per mapping: the cloud price of the requested models), from the request log;
-the same figures per Ollama host when several answered (``--hosts``: those alone).
+the same figures per Ollama host when several answered (``--hosts``: those alone), and the
+embeddings requests per mapping (texts, tokens, latency) when there were any (``--embeddings``:
+those alone).
 
 Reads ``<data dir>/logs/requests.jsonl`` (and its rotated files), which the window's gateway and
 ``gatedeck serve`` both write, so it works whichever of them served the requests.
@@ -20,7 +22,14 @@ from core.cli.format import table
 from core.metrics.recorder import RequestRecord
 from core.metrics.request_log import LOG_FILE, read_log
 from core.metrics.savings import dollars, summarize_savings, week_start
-from core.metrics.stats import HostStats, MappingStats, summarize, summarize_hosts
+from core.metrics.stats import (
+    EmbeddingStats,
+    HostStats,
+    MappingStats,
+    summarize,
+    summarize_embeddings,
+    summarize_hosts,
+)
 from core.paths import AppPaths
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
@@ -43,6 +52,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     stats.add_argument("--since", type=parse_duration, metavar="DURATION", help="only the last 30m, 1h, 7d…")
     stats.add_argument("--mapping", metavar="NAME", help="only this mapping")
     stats.add_argument("--hosts", action="store_true", help="per Ollama host instead of per mapping")
+    stats.add_argument(
+        "--embeddings", action="store_true", help="only the embeddings requests (texts, tokens, latency)"
+    )
     stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
     stats.set_defaults(func=cmd_stats)
 
@@ -58,9 +70,11 @@ def cmd_stats(args: argparse.Namespace, out: TextIO | None = None) -> int:
     records = mine if since is None else [r for r in mine if r.at >= since]
     stats = summarize(records)
     hosts = summarize_hosts(records)
+    embeddings = summarize_embeddings(records)
     savings = summarize_savings((r for r in mine if r.at >= this_week), now)
     if args.json:
-        json.dump([asdict(s) for s in (hosts if args.hosts else stats)], out, indent=2)
+        chosen = hosts if args.hosts else embeddings if args.embeddings else stats
+        json.dump([asdict(s) for s in chosen], out, indent=2)
         out.write("\n")
         return 0
     where = folder / LOG_FILE
@@ -76,12 +90,38 @@ def cmd_stats(args: argparse.Namespace, out: TextIO | None = None) -> int:
         f"Saved by answering locally (cloud prices of the requested models): {dollars(savings.today)} "
         f"today, {dollars(savings.week)} this week\n\n"
     )
+    if args.embeddings:
+        print_embeddings_table(embeddings, out)
+        return 0
     if not args.hosts:
         print_table(stats, out)
     if args.hosts or len(hosts) > 1:
         out.write("\nPer Ollama host:\n" if not args.hosts else "")
         print_host_table(hosts, out)
+    if embeddings and not args.hosts:
+        out.write("\nEmbeddings:\n")
+        print_embeddings_table(embeddings, out)
     return 0
+
+
+def print_embeddings_table(stats: list[EmbeddingStats], out: TextIO) -> None:
+    if not stats:
+        out.write("No embeddings requests.\n")
+        return
+    rows = [["MAPPING", "REQUESTS", "ERRORS", "INPUTS", "TOKENS", "LATENCY p50", "LATENCY p95"]]
+    for s in stats:
+        rows.append(
+            [
+                s.mapping,
+                str(s.requests),
+                str(s.errors),
+                str(s.inputs),
+                str(s.tokens),
+                seconds(s.latency_s.p50),
+                seconds(s.latency_s.p95),
+            ]
+        )
+    table(rows, out)
 
 
 def print_host_table(hosts: list[HostStats], out: TextIO) -> None:

@@ -50,6 +50,12 @@ def texts(request: Mapping[str, Any]) -> list[str]:
     return found
 
 
+def input_count(ollama_body: Mapping[str, Any]) -> int:
+    """How many texts an ``/api/embed`` body asks to embed (for the request's record)."""
+    value = ollama_body.get("input")
+    return len(value) if isinstance(value, list) else 1
+
+
 def wrong_kind(dialect: str, target: Target) -> str | None:
     """Why ``target``'s model cannot answer a request of ``dialect``, from the capabilities
     Ollama listed for it (``None``: it can, or nothing is known of it)."""

@@ -124,6 +124,7 @@ class _Call:
     fallback: str = ""  # the fallback being tried, once the mapping's own model failed
     unenforced: str = ""  # what the request asked that Ollama cannot be made to do
     endpoint: str = "/api/chat"  # Ollama's route for the request (embeddings: /api/embed)
+    inputs: int | None = None  # the texts an embeddings request asks to embed
     conversation: bytes | None = None  # the conversation's key, for the host choice
     busy: str = ""  # the host counting this request in flight
     shared: bool = False  # its mapping has other hosts to go to
@@ -268,6 +269,7 @@ class DirectRoute:
         )
         if dialect.DIALECT == direct_embeddings.DIALECT:
             call.endpoint = direct_embeddings.ENDPOINT
+            call.inputs = direct_embeddings.input_count(ollama_body)
         if requires_a_tool_call(request):
             call.unenforced = "a tool call was required (tool_choice); Ollama cannot force one"
         call.images, image_bytes = images_in(ollama_body)
@@ -685,6 +687,7 @@ class DirectRoute:
                     num_ctx=call.num_ctx,
                     unenforced=call.unenforced,
                     route="fastpath",
+                    inputs=call.inputs,
                     **outcome,
                 )
             )

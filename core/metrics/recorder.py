@@ -95,6 +95,7 @@ class RequestRecord:
         cloud_cost: what the model the client asked for would have cost in the cloud for these
             tokens, in US dollars, at LiteLLM's bundled prices (``None``: a name without a price,
             or a cloud model answered); see :mod:`core.metrics.savings`.
+        inputs: how many texts an embeddings request asked to embed (``None``: not one).
         seq: position in this recorder's stream of records (0 when read back from the log).
     """
 
@@ -121,6 +122,7 @@ class RequestRecord:
     unenforced: str = ""
     route: str = ""
     cloud_cost: float | None = None
+    inputs: int | None = None
     seq: int = 0
 
     @property
@@ -168,6 +170,7 @@ class RequestRecord:
             "num_ctx",
             "load_s",
             "cloud_cost",
+            "inputs",
         ):
             if values.get(key) is not None and not isinstance(values[key], int | float):
                 raise ValueError(f"'{key}' must be a number")

@@ -1,5 +1,5 @@
-"""p50/p95 of TTFT, latency and tokens/s, and what was saved, per mapping (and per Ollama host):
-for ``gatedeck stats`` and the monitor."""
+"""p50/p95 of TTFT, latency and tokens/s, and what was saved, per mapping (and per Ollama host),
+and the embeddings requests per mapping: for ``gatedeck stats`` and the monitor."""
 
 from __future__ import annotations
 
@@ -115,3 +115,38 @@ def summarize_hosts(records: Iterable[RequestRecord]) -> list[HostStats]:
             )
         )
     return sorted(stats, key=lambda s: (-s.requests, s.host))
+
+
+@dataclass(frozen=True)
+class EmbeddingStats:
+    """One mapping's embeddings requests: how many, the texts and tokens they embedded, and
+    their latency (from those that succeeded)."""
+
+    mapping: str
+    requests: int
+    errors: int
+    inputs: int
+    tokens: int
+    latency_s: Spread
+
+
+def summarize_embeddings(records: Iterable[RequestRecord]) -> list[EmbeddingStats]:
+    """Stats of the embeddings requests per mapping, busiest first (none: an empty list)."""
+    groups: dict[str, list[RequestRecord]] = {}
+    for record in records:
+        if record.dialect == "embeddings":
+            groups.setdefault(record.mapping or record.requested, []).append(record)
+    stats = []
+    for mapping, items in groups.items():
+        good = [r for r in items if r.ok]
+        stats.append(
+            EmbeddingStats(
+                mapping=mapping,
+                requests=len(items),
+                errors=len(items) - len(good),
+                inputs=sum(r.inputs or 0 for r in good),
+                tokens=sum(r.prompt_tokens or 0 for r in good),
+                latency_s=Spread.of([r.latency_s for r in good]),
+            )
+        )
+    return sorted(stats, key=lambda s: (-s.requests, s.mapping))

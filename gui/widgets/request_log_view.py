@@ -93,7 +93,9 @@ def cells(record: RequestRecord) -> list[str]:
     )
     return [
         dt.datetime.fromtimestamp(record.at).strftime("%H:%M:%S"),
-        DIALECT_NAMES.get(record.dialect, record.dialect) + (" ⇶" if record.stream else ""),
+        DIALECT_NAMES.get(record.dialect, record.dialect)
+        + (" ⇶" if record.stream else "")
+        + (f" ×{record.inputs}" if record.inputs is not None else ""),  # texts embedded
         record.routing,
         "OK" if record.ok else f"Error {record.status}",
         seconds_text(record.ttft_s),

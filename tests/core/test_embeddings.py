@@ -8,6 +8,7 @@ normalised and cut to ``dimensions``); ``nomic-embed-text`` only embeds, as Olla
 from __future__ import annotations
 
 import base64
+import json
 import os
 import struct
 import subprocess
@@ -20,9 +21,11 @@ import ollama
 import openai
 import pytest
 
+from core.cli.main import main
 from core.config.schema import Mapping, ModelOptions
 from core.config.store import ConfigStore
 from core.gateway.service import Gateway
+from core.metrics.request_log import RequestLog
 from core.paths import AppPaths
 from core.secrets import MASTER_KEY, open_secret_store
 from tests.core.gateway_support import KEY, REPO, Lines, auth, free_port, running, tier_config, wait_until
@@ -231,8 +234,59 @@ def test_embeddings_are_recorded_for_the_monitor(gateway: Gateway) -> None:
     (record,) = gateway.metrics.records(since)
     assert record.dialect == "embeddings" and record.ok
     assert (record.requested, record.mapping, record.model) == ("embedder", "embedder", "nomic-embed-text")
-    assert record.prompt_tokens == 2 and record.completion_tokens is None
+    assert record.prompt_tokens == 2 and record.completion_tokens is None and record.inputs == 2
     assert record.num_ctx == 1024 and record.latency_s > 0
+
+
+def test_gatedeck_stats_counts_each_mappings_embedded_texts_tokens_and_latency(
+    gateway: Gateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    earlier = gateway.metrics.records()
+    since = earlier[-1].seq if earlier else 0
+    rag = client(gateway)
+    rag.embeddings.create(model="embedder", input=["one document", "two", "a third one"])
+    rag.embeddings.create(model="embedder", input="a single text")
+    rag.embeddings.create(model=EMBED, input=["by", "its own name"])
+    rag.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    wait_until(lambda: len(gateway.metrics.records(since)) == 4, what="the four records")
+    records = gateway.metrics.records(since)
+    assert [r.inputs for r in records] == [3, 1, 2, None]
+    log = RequestLog(AppPaths.from_env().log_dir)  # what the gateway's own log holds
+    for record in records:
+        log.append(record.to_json())
+    log.close()
+
+    assert main(["stats"]) == 0
+    printed = capsys.readouterr().out
+    section = printed.split("\nEmbeddings:\n")[1].splitlines()
+    assert section[0].split() == [
+        "MAPPING",
+        "REQUESTS",
+        "ERRORS",
+        "INPUTS",
+        "TOKENS",
+        "LATENCY",
+        "p50",
+        "LATENCY",
+        "p95",
+    ]
+    embedder = records[:2]
+    tokens = sum(r.prompt_tokens or 0 for r in embedder)
+    assert section[1].split()[:5] == ["embedder", "2", "0", "4", str(tokens)]
+    assert section[2].split()[:5] == [EMBED, "1", "0", "2", str(records[2].prompt_tokens)]
+    assert len(section) == 3  # the chat request is not an embeddings one
+
+    assert main(["stats", "--embeddings", "--json"]) == 0
+    (first, second) = json.loads(capsys.readouterr().out)
+    assert (first["mapping"], first["requests"], first["inputs"], first["tokens"]) == (
+        "embedder",
+        2,
+        4,
+        tokens,
+    )
+    latencies = sorted(r.latency_s for r in embedder)
+    assert first["latency_s"]["p50"] == pytest.approx(sum(latencies) / 2)
+    assert second["mapping"] == EMBED and second["inputs"] == 2
 
 
 def test_gatedeck_serve_answers_embeddings_for_a_mapping_and_refuses_the_wrong_kind(fake: FakeOllama) -> None:

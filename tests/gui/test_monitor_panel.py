@@ -355,3 +355,4 @@ def test_the_log_names_each_api_a_request_used() -> None:
     assert cells(rec(dialect="anthropic"))[1] == "Anthropic ⇶"
     assert cells(rec(dialect="openai", stream=False))[1] == "OpenAI"
     assert cells(rec(dialect="embeddings", stream=False))[1] == "Embeddings"  # a RAG tool's
+    assert cells(rec(dialect="embeddings", stream=False, inputs=16))[1] == "Embeddings ×16"  # its texts
