@@ -19,7 +19,15 @@ from core.config.schema import Mapping, OllamaBackend
 from core.gateway.service import Gateway
 from core.metrics.prometheus import PrometheusMetrics, is_refused_overflow
 from core.metrics.recorder import MetricsRecorder, RequestRecord
-from tests.core.gateway_support import KEY, REPO, free_port, running, tier_config
+from tests.core.gateway_support import (
+    KEY,
+    PARIS_CALL,
+    REPO,
+    WEATHER_TOOL_OPENAI,
+    free_port,
+    running,
+    tier_config,
+)
 from tests.core.metrics_support import Collector
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.ollama_catalog import default_models
@@ -281,28 +289,38 @@ def test_label_values_stay_few_whatever_clients_ask_for() -> None:
     assert total(samples, "gatedeck_requests_total") == 51
 
 
-def test_the_grafana_dashboard_asks_only_for_series_gatedeck_exports() -> None:
+def test_every_series_the_grafana_dashboard_asks_for_is_one_a_real_scrape_has(
+    gateway: Gateway, fake: FakeOllama
+) -> None:
     dashboard = json.loads((REPO / "packaging" / "grafana" / "gatedeck-dashboard.json").read_text())
     queries = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
     asked = {name for query in queries for name in re.findall(r"gatedeck_\w+", query)}
-    metrics = PrometheusMetrics()
-    every_event = record(
-        model=QWEN,
-        route="fastpath",
-        ttft_s=0.2,
-        latency_s=1.0,
-        prompt_tokens=10,
-        completion_tokens=5,
-        tokens_per_s=5.0,
-        fallback="claude-*haiku*",
-        repaired="json",
-        load_s=1.0,
-        unenforced="a tool call was required",
-        cloud_cost=0.25,
+    oa = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=KEY, max_retries=0, timeout=60)
+    an = anthropic.Anthropic(base_url=gateway.url, auth_token=KEY, max_retries=0, timeout=60)
+    # a mix that makes every one of GateDeck's events happen once: the model loaded afresh, a
+    # required tool call it writes as text, a streamed answer, a fallback, a refused overflow
+    httpx.post(f"{fake.url}/api/generate", json={"model": QWEN, "keep_alive": 0}, timeout=10)
+    fake.set_reply(QWEN, "It is sunny.", tool_calls=PARIS_CALL, written="tool_call_tag")
+    try:
+        called = oa.chat.completions.create(
+            model="gpt-4o",
+            messages=[{"role": "user", "content": "Weather in Paris?"}],
+            tools=[WEATHER_TOOL_OPENAI],  # type: ignore[list-item]
+            tool_choice="required",
+        )
+    finally:
+        fake.set_reply(QWEN, f"Hello from {QWEN}.")  # what it answers by default
+    assert called.choices[0].message.tool_calls
+    streamed = oa.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "a few words"}], stream=True
     )
-    metrics.observe(every_event)
-    metrics.observe(record(ok=False, status=400, error="prompt is too long: 9 tokens > 8 maximum"))
-    exported = {name for name, _ in counted(metrics)}
+    assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices)
+    oa.chat.completions.create(model="flaky", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(anthropic.BadRequestError, match="prompt is too long"):
+        an.messages.create(
+            model="claude-sonnet-4-5", max_tokens=16, messages=[{"role": "user", "content": "word " * 40_000}]
+        )
+    exported = {name for name, _ in scrape(gateway)}
     assert asked and asked <= exported, asked - exported
     labels = {label for query in queries for label in re.findall(r"by \(([^)]*)\)", query)}
     assert {"mapping", "route", "status", "model", "le"} >= {
