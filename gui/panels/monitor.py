@@ -19,10 +19,11 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QTabWid
 from core.metrics.alerts import RAISE_CONTEXT, Alert, AlertPolicy
 from core.metrics.recorder import MetricsRecorder, RequestRecord
 from core.metrics.savings import day_start, dollars, saved_by_day, week_start
-from core.metrics.stats import summarize
+from core.metrics.stats import summarize, summarize_hosts
 from gui.ops import BackgroundOps
 from gui.palette import Tone, css, follow_palette
 from gui.widgets.banner import Banner
+from gui.widgets.host_stats_table import HostStatsTable
 from gui.widgets.monitor_graphs import WINDOWS_S, LatencyGraphs
 from gui.widgets.monitor_stats_table import MappingStatsTable
 from gui.widgets.request_log_view import RequestLogView
@@ -103,11 +104,13 @@ class MonitorPanel(QWidget):
         self.banner.setObjectName("monitorBanner")
         self.graphs = LatencyGraphs()
         self.stats_table = MappingStatsTable()
+        self.host_table = HostStatsTable()
         self.request_log = RequestLogView()
         tabs = QTabWidget()
         tabs.setObjectName("monitorTabs")
         tabs.addTab(self.request_log, "Requests")
         tabs.addTab(self.stats_table, "p50 / p95 per mapping")
+        tabs.addTab(self.host_table, "per Ollama host")
         self.tabs = tabs
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setObjectName("monitorSplitter")  # named: the window keeps its position
@@ -237,6 +240,8 @@ class MonitorPanel(QWidget):
             in_window = self.records_in_window(now)
             if force or self.tabs.currentWidget() is self.stats_table:
                 self.stats_table.show_stats(summarize(in_window), self.policy.thresholds)
+            if force or self.tabs.currentWidget() is self.host_table:
+                self.host_table.show_stats(summarize_hosts(in_window))
             errors = sum(1 for r in in_window if not r.ok)
             self.summary.setText(
                 f"{len(in_window)} requests in the last {self.window_choice.currentText()}"
