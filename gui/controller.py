@@ -176,7 +176,7 @@ class AppController(QObject):
     def _build_models_panel(self) -> ModelsPanel:
         from gui.panels.models import ModelsPanel
 
-        panel = ModelsPanel(self.holder, self.ollama)
+        panel = ModelsPanel(self.holder, self.ollama, hosts=self.hosts)
         panel.models_changed.connect(lambda: self.ops.run(self.watcher.refresh()))
         return panel
 

@@ -35,14 +35,18 @@ class PullJob:
 
     Attributes:
         model: the model name as the user typed it.
+        host: the Ollama host it is pulled onto (empty: the queue's own client's host).
         state: queued, running, done, cancelled or failed.
         progress: the latest progress record (``None`` before the first).
         failure: why the latest reconnect happened (``stall``, ``drop``, ``refused``), if any.
         error: the message of the error that ended a failed job.
     """
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, host: str = "", client: Callable[[], OllamaClient] | None = None) -> None:
         self.model = model
+        self.host = host
+        #: the client of the job's host (``None``: the queue's)
+        self.client = client
         self.state = JobState.QUEUED
         self.progress: PullProgress | None = None
         self.failure: str | None = None
@@ -56,7 +60,8 @@ class PullJob:
         return self.state in (JobState.QUEUED, JobState.RUNNING)
 
     def __repr__(self) -> str:
-        return f"PullJob({self.model!r}, {self.state.value})"
+        on = f" on {self.host}" if self.host else ""
+        return f"PullJob({self.model!r}{on}, {self.state.value})"
 
 
 class PullQueue(QObject):
@@ -93,20 +98,23 @@ class PullQueue(QObject):
     def jobs(self) -> list[PullJob]:
         return list(self._jobs)
 
-    def job(self, model: str) -> PullJob | None:
-        return next((j for j in self._jobs if j.model == model), None)
+    def job(self, model: str, host: str = "") -> PullJob | None:
+        return next((j for j in self._jobs if j.model == model and j.host == host), None)
 
-    def enqueue(self, model: str) -> PullJob:
-        """Queue a pull of ``model``; an active job for it is returned as is, an ended one resumes."""
+    def enqueue(
+        self, model: str, *, host: str = "", client: Callable[[], OllamaClient] | None = None
+    ) -> PullJob:
+        """Queue a pull of ``model`` (onto ``host``, through ``client``, when given); an active job
+        for it is returned as is, an ended one resumes."""
         model = model.strip()
         if not model:
             raise ValueError("no model name given")
-        job = self.job(model)
+        job = self.job(model, host)
         if job is not None:
             if not job.active:
                 self.resume(job)
             return job
-        job = PullJob(model)
+        job = PullJob(model, host, client)
         self._jobs.append(job)
         self.added.emit(job)
         self._pump()
@@ -170,7 +178,7 @@ class PullQueue(QObject):
 
     async def _run(self, job: PullJob) -> None:
         try:
-            pull = job.pull = self._factory(self._client(), job.model)
+            pull = job.pull = self._factory((job.client or self._client)(), job.model)
             async for progress in pull:
                 job.progress = progress
                 if progress.phase is PullPhase.RESUMING:

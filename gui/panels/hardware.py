@@ -4,7 +4,7 @@ measurements and auto-tune, and the Ollama server's settings."""
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from core.config.holder import ConfigChange, ConfigHolder
 from core.config.schema import Config, ModelOptions, OllamaServerSettings
@@ -91,8 +91,12 @@ class HardwarePanel(QWidget):
         columns = QHBoxLayout()
         columns.addLayout(left, 5)
         columns.addLayout(right, 4)
+        self.host_note = QLabel()
+        self.host_note.setObjectName("hardwareHost")
+        self.host_note.setWordWrap(True)
         content = QWidget()
         body = QVBoxLayout(content)
+        body.addWidget(self.host_note)
         body.addWidget(self.machine)
         body.addLayout(columns, 1)
         scroll = QScrollArea()
@@ -108,6 +112,7 @@ class HardwarePanel(QWidget):
         self.tuning.set_mappings(holder.config.mappings, None)
         self.server_box.load(holder.config.ollama_server)
         self.tuning.set_dirty(False)
+        self._show_host()
 
     # ---------------------------------------------------------------- services
     async def shutdown(self) -> None:
@@ -396,10 +401,23 @@ class HardwarePanel(QWidget):
     async def _on_server_box_apply_requested(self, settings: OllamaServerSettings) -> None:
         await self.apply_server_settings(settings)
 
+    def _show_host(self) -> None:
+        """Which host the server settings and loaded models are for (said once there are two)."""
+        hosts = self._holder.config.backends
+        first = hosts[0]
+        self.host_note.setText(
+            f"The Ollama server settings and loaded models below are for the first host, "
+            f"<b>{first.name}</b> ({first.url}): the one GateDeck can start on this computer. "
+            f"Context and GPU settings of a mapping apply on every host it uses."
+        )
+        self.host_note.setVisible(len(hosts) > 1)
+
     def _on_config_replaced(self, change: ConfigChange) -> None:
         if not change.touches("mappings", "ollama_server", "backends"):
             return
         old, new = change.old, change.new
+        if change.touches("backends"):
+            self._show_host()
         names = {m.name for m in new.mappings}
         self._edits = {k: v for k, v in self._edits.items() if k in names}
         if self._mapping not in names:

@@ -9,6 +9,7 @@ from PySide6.QtCore import QSortFilterProxyModel, QStringListModel, Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QCompleter,
     QHBoxLayout,
     QHeaderView,
@@ -20,11 +21,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.config.holder import ConfigHolder
+from core.config.holder import ConfigChange, ConfigHolder
 from core.errors import GateDeckError, OllamaError
 from core.gateway.deployments import ollama_keep_alive
 from core.hardware.facts import HardwareInfo
 from core.ollama.client import OllamaClient
+from core.ollama.hosts import OllamaHosts
 from core.ollama.load_options import runner_options
 from core.ollama.models import InstalledModel, LoadedModel, ModelDetails
 from core.ollama.names import full_name
@@ -52,6 +54,8 @@ class ModelsPanel(QWidget):
             hardware snapshot for the fit badges); default: one of its own for the first backend.
         pull_factory: builds each pull (tests pass one with a short stall timeout).
         confirm: asks before deleting (default: a message box that does not block the loop).
+        hosts: every Ollama host's state; with two or more a picker chooses the host whose models
+            are listed, pulled, loaded and deleted (default: the first host only).
 
     Signals:
         models_changed(): the installed models changed (a pull finished, a model was deleted).
@@ -66,6 +70,7 @@ class ModelsPanel(QWidget):
         *,
         pull_factory: PullFactory = Pull,
         confirm: Confirm = ask_yes_no,
+        hosts: OllamaHosts | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -73,6 +78,9 @@ class ModelsPanel(QWidget):
         self._holder = holder
         self._owns_state = ollama is None
         self._ollama = ollama or first_backend_state(holder)
+        self._hosts = hosts
+        #: the host whose models are shown (the first until the picker chooses another)
+        self.host = holder.config.backends[0].name
         self._confirm = confirm
         self._details: dict[str, ModelDetails | str] = {}
         self._installed: list[InstalledModel] = []
@@ -118,6 +126,15 @@ class ModelsPanel(QWidget):
         needed_row = QHBoxLayout()
         needed_row.addWidget(self.needed_hint, 1)
         needed_row.addWidget(self.pull_needed_button)
+        self.host_picker = QComboBox()
+        self.host_picker.setObjectName("modelsHost")
+        self.host_picker.setToolTip("The Ollama host whose models this panel lists, pulls and deletes")
+        self.host_label = QLabel("Ollama host")
+        self.host_picker.activated.connect(self._on_host_picker_activated)
+        host_row = QHBoxLayout()
+        host_row.addWidget(self.host_label)
+        host_row.addWidget(self.host_picker)
+        host_row.addStretch(1)
         pull_row = QHBoxLayout()
         pull_row.addWidget(QLabel("Pull"))
         pull_row.addWidget(self.pull_field, 1)
@@ -169,6 +186,7 @@ class ModelsPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
+        layout.addLayout(host_row)
         layout.addLayout(pull_row)
         layout.addLayout(needed_row)
         layout.addWidget(self.pull_list)
@@ -176,9 +194,8 @@ class ModelsPanel(QWidget):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.status)
 
-        self._unsubscribe = holder.subscribe(
-            lambda change: self._rebuild_rows() if change.touches("mappings", "ollama_server") else None
-        )
+        self._unsubscribe = holder.subscribe(self._on_config_changed)
+        self._fill_host_picker()
         self._update_buttons()
 
     def _button(self, text: str, name: str, slot: Callable[[], object]) -> QPushButton:
@@ -219,10 +236,12 @@ class ModelsPanel(QWidget):
         return False
 
     def needed_models(self) -> list[str]:
-        """Models the mappings use that Ollama does not have (in mapping order)."""
+        """Models the mappings on the shown host use that it does not have (in mapping order)."""
         have = {full_name(m.name) for m in self._installed}
         out: list[str] = []
         for mapping in self._holder.config.mappings:
+            if self.host not in mapping.backends:
+                continue
             if full_name(mapping.model) not in have and mapping.model not in out:
                 out.append(mapping.model)
         return out
@@ -230,6 +249,8 @@ class ModelsPanel(QWidget):
     def on_ollama_changed(self, ok: bool, installed: object) -> None:
         """The watcher's news (it has just asked for the installed models): ask for the loaded
         ones, which may have changed, and show both."""
+        if self._hosts is not None and self._ollama is not self._hosts.first:
+            return  # the watcher asks the first host; another one is shown
         if not ok:
             self.status.setText("Ollama is not answering; the list shows what it last reported.")
             return
@@ -263,9 +284,19 @@ class ModelsPanel(QWidget):
         self.pull_field.setText(model)
         return self.start_pull(model)
 
+    async def select_host(self, name: str) -> bool:
+        """Show (and pull onto) the host called ``name``; returns whether it answered."""
+        if self._hosts is None:
+            raise RuntimeError("this panel was given no hosts to choose from")
+        self.host, self._ollama = name, self._hosts.state(name)
+        self.host_picker.setCurrentIndex(max(self.host_picker.findData(name), 0))
+        self._installed, self._loaded, self._details = [], {}, {}
+        self._rebuild_rows()
+        return await self.refresh()
+
     def start_pull(self, model: str) -> PullJob:
-        """Queue a pull and return its job at once."""
-        job = self.queue.enqueue(model)
+        """Queue a pull onto the shown host and return its job at once."""
+        job = self.queue.enqueue(model, host=self._pull_host(), client=self._ollama.client)
         self.pull_field.clear()
         return job
 
@@ -302,7 +333,11 @@ class ModelsPanel(QWidget):
 
     async def delete(self, model: str, *, confirm: Confirm | None = None) -> bool:
         """Delete ``model`` after asking (``confirm`` overrides the panel's question)."""
-        users = [m.name for m in self._holder.config.mappings if full_name(m.model) == full_name(model)]
+        users = [
+            m.name
+            for m in self._holder.config.mappings
+            if full_name(m.model) == full_name(model) and self.host in m.backends
+        ]
         warning = (
             f"\n\nMappings that use it ({', '.join(users)}) will fail until you pull it again "
             "or point them at another model."
@@ -310,8 +345,9 @@ class ModelsPanel(QWidget):
             else ""
         )
         ask = confirm or self._confirm
+        where = f"{self.host} ({self.url})" if self._several_hosts() else "Ollama"
         if not await ask(
-            self, "Delete model", f"Delete {model} from Ollama? This frees its disk space.{warning}"
+            self, "Delete model", f"Delete {model} from {where}? This frees its disk space.{warning}"
         ):
             self.status.setText(f"{model} was not deleted.")
             return False
@@ -340,6 +376,9 @@ class ModelsPanel(QWidget):
 
     # ---------------------------------------------------------------- internals
     async def _act(self, doing: str, action: Callable[[OllamaClient], Awaitable[None]], done: str) -> bool:
+        if self._several_hosts():  # "Deleting qwen3:8b on gpu-box…"
+            doing = doing.replace("…", f" on {self.host}…", 1)
+            done = done.removesuffix(".") + f" on {self.host}."
         self._busy = True
         self._update_buttons()
         self.status.setText(doing)
@@ -368,12 +407,13 @@ class ModelsPanel(QWidget):
         self._update_buttons()
         if self._installed or self._loaded:
             loaded = len(self._loaded)
-            self.status.setText(f"{len(self._installed)} model(s) installed, {loaded} loaded.")
+            on = f" on {self.host}" if self._several_hosts() else ""
+            self.status.setText(f"{len(self._installed)} model(s) installed, {loaded} loaded{on}.")
         else:
             self.status.setText("No models installed yet: pull one above.")
 
     def _suggest(self, *_args: object) -> None:
-        pulling = {j.model for j in self.queue.jobs if j.active}
+        pulling = {j.model for j in self.queue.jobs if j.active and j.host == self._pull_host()}
         needed = [m for m in self.needed_models() if m not in pulling]
         self._suggestions.setStringList(needed)
         if needed:
@@ -405,7 +445,10 @@ class ModelsPanel(QWidget):
 
     @async_slot()
     async def _on_pull_needed_button_clicked(self) -> None:
-        needed = [m for m in self.needed_models() if (job := self.queue.job(m)) is None or not job.active]
+        host = self._pull_host()
+        needed = [
+            m for m in self.needed_models() if (job := self.queue.job(m, host)) is None or not job.active
+        ]
         if needed:
             await self.pull(needed[0])
 
@@ -433,6 +476,40 @@ class ModelsPanel(QWidget):
 
     def _on_queue_finished(self, job: PullJob) -> None:
         if job.state is JobState.DONE:
-            self.status.setText(f"Pulled {job.model}.")
+            self.status.setText(f"Pulled {job.model} on {job.host}." if job.host else f"Pulled {job.model}.")
             self.models_changed.emit()
             self.schedule_refresh()
+
+    @async_slot()
+    async def _on_host_picker_activated(self) -> None:
+        name = str(self.host_picker.currentData())
+        if name != self.host:
+            await self.select_host(name)
+
+    # ---------------------------------------------------------------- hosts
+    def _several_hosts(self) -> bool:
+        return self._hosts is not None and len(self._holder.config.backends) > 1
+
+    def _pull_host(self) -> str:
+        """The name a pull onto the shown host carries (none while there is only one host)."""
+        return self.host if self._several_hosts() else ""
+
+    def _fill_host_picker(self) -> None:
+        self.host_picker.clear()
+        for backend in self._holder.config.backends:
+            self.host_picker.addItem(f"{backend.name} — {backend.url}", backend.name)
+        self.host_picker.setCurrentIndex(max(self.host_picker.findData(self.host), 0))
+        self.host_picker.setVisible(self._several_hosts())
+        self.host_label.setVisible(self._several_hosts())
+
+    def _on_config_changed(self, change: ConfigChange) -> None:
+        if change.touches("backends"):
+            names = [b.name for b in change.new.backends]
+            gone = self.host not in names
+            if gone or self._hosts is None:
+                self.host = names[0]
+            self._fill_host_picker()
+            if gone and self._hosts is not None:  # the shown host was removed: show the first
+                self.ops.run(self.select_host(self.host))
+        if change.touches("mappings", "ollama_server", "backends"):
+            self._rebuild_rows()

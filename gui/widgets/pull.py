@@ -85,7 +85,8 @@ class PullWidget(QWidget):
         self._queue = queue
         self._last_news = time.monotonic()
 
-        self.name = QLabel(f"<b>{job.model}</b>")
+        on = f" on {job.host}" if job.host else ""
+        self.name = QLabel(f"<b>{job.model}</b>{on}")
         self.phase = QLabel()
         self.phase.setObjectName("pullPhase")
         self.phase.setWordWrap(True)

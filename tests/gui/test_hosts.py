@@ -3,20 +3,27 @@ on the Gateway panel, test it, give mappings to it, and pull models onto it."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import qasync
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from core.config.first_run import Installation
 from core.config.holder import ConfigHolder
 from core.config.schema import Config, OllamaBackend
 from core.ollama.hosts import OllamaHosts
+from core.ollama.pull import Pull
 from gui.gateway_bridge import GatewayBridge
 from gui.panels.gateway import GatewayPanel
+from gui.panels.hardware import HardwarePanel
 from gui.panels.mappings import MappingsPanel
+from gui.panels.models import ModelsPanel
+from gui.pull_queue import JobState
 from gui.widgets.mappings_table import COLUMNS, HostsEditor
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.ollama_catalog import qwen3_8b
@@ -239,4 +246,90 @@ def test_the_mapping_editor_puts_a_mapping_on_both_hosts(
         added = panel.model.rows()[panel.table.selectionModel().selectedRows()[0].row()]
         assert added["backends"] == ["local"]
     finally:
+        dispose(panel)
+
+
+def listed(panel: ModelsPanel) -> list[str]:
+    return sorted(row.name for row in panel.model.rows())
+
+
+def test_the_models_panel_lists_and_pulls_on_the_host_picked(
+    qtbot: QtBot,
+    holder: ConfigHolder,
+    hosts: OllamaHosts,
+    fake_ollama: FakeOllama,
+    gpu_box: FakeOllama,
+    tmp_path: Path,
+    arun: Run,
+) -> None:
+    pulls = functools.partial(Pull, stall_timeout=0.5, resume_delay=0.0, models_dir=tmp_path)
+    panel = ModelsPanel(holder, hosts.first, pull_factory=pulls, confirm=Answers(True), hosts=hosts)
+    panel.resize(1000, 700)
+    try:
+        panel.show()
+        assert not panel.host_picker.isVisible()  # one host: nothing to pick
+        add_gpu_box(holder, gpu_box, arun)
+        # A mapping on the GPU box only, whose model it lacks.
+        first = holder.config.mappings[0].model_copy(
+            update={"backends": ["gpu-box"], "model": "tinyllama:1.1b"}
+        )
+        arun(
+            holder.replace_async(
+                holder.config.model_copy(update={"mappings": [first, *holder.config.mappings[1:]]})
+            )
+        )
+        assert panel.host_picker.isVisible()
+        assert [panel.host_picker.itemData(i) for i in range(panel.host_picker.count())] == [
+            "local",
+            "gpu-box",
+        ]
+
+        assert arun(panel.refresh()) is True
+        assert sorted(listed(panel)) == sorted(fake_ollama.installed())
+        assert "tinyllama:1.1b" not in panel.needed_models()  # the desk's mappings have their models
+
+        panel.host_picker.setCurrentIndex(1)
+        panel.host_picker.activated.emit(1)  # the user picks the GPU box
+        qtbot.waitUntil(lambda: listed(panel) == ["qwen3:8b"])
+        assert panel.url == gpu_box.url
+        assert panel.needed_models() == ["tinyllama:1.1b"]
+        assert panel.status.text().endswith("loaded on gpu-box.")
+
+        fake_ollama.clear_requests()
+        job = arun(panel.pull("tinyllama:1.1b"))
+        assert job.state is JobState.DONE and job.host == "gpu-box"
+        assert [b["model"] for b in gpu_box.bodies("/api/pull")] == ["tinyllama:1.1b"]
+        assert fake_ollama.bodies("/api/pull") == []  # nothing went to the desk
+        qtbot.waitUntil(lambda: "tinyllama:1.1b" in listed(panel))
+        assert "tinyllama:1.1b" in gpu_box.installed() and "tinyllama:1.1b" not in fake_ollama.installed()
+        name_labels = [w.text() for w in panel.pull_list.findChildren(QLabel) if "tinyllama" in w.text()]
+        assert any("on gpu-box" in text for text in name_labels)
+
+        assert arun(panel.delete("qwen3:8b")) is True
+        assert panel.status.text() == "Deleted qwen3:8b on gpu-box."
+        assert "qwen3:8b" not in gpu_box.installed()
+    finally:
+        arun(panel.shutdown())
+        dispose(panel)
+
+
+def test_the_hardware_panel_says_which_host_its_server_settings_are_for(
+    qtbot: QtBot,
+    holder: ConfigHolder,
+    install: Installation,
+    hosts: OllamaHosts,
+    gpu_box: FakeOllama,
+    arun: Run,
+) -> None:
+    bridge = GatewayBridge(holder, install.secrets, install.master_key)
+    panel = HardwarePanel(holder, bridge, hosts.first)
+    try:
+        panel.show()
+        assert not panel.host_note.isVisible()
+        add_gpu_box(holder, gpu_box, arun)
+        assert panel.host_note.isVisible()
+        assert f"<b>local</b> ({holder.config.backends[0].url})" in panel.host_note.text()
+    finally:
+        arun(panel.shutdown())
+        arun(bridge.close())
         dispose(panel)
