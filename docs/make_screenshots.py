@@ -5,6 +5,7 @@ waits for the gateway to run, and saves one PNG per panel into docs/screenshots/
 
     bash scripts/screenshots            # all panels
     bash scripts/screenshots gateway    # just one
+    bash scripts/screenshots --dark mappings monitor   # the dark appearance: mappings-dark.png…
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ OUT = Path(__file__).resolve().parent / "screenshots"
 SIZE = (1180, 760)
 
 
-async def tour(controller: object, panels: list[str], fake: object) -> None:
+async def tour(controller: object, panels: list[str], fake: object, suffix: str = "") -> None:
     from docs.stage_mappings import probe_verdicts
     from docs.stage_models import fit_shown, pull_in_progress, reload_warning
     from docs.stage_observability import chat_ab, monitor_traffic
@@ -40,8 +41,8 @@ async def tour(controller: object, panels: list[str], fake: object) -> None:
         if key == "claude":  # the Claude Code setup dialog (the key shown is a throwaway one)
             dialog = controller.open_claude_setup()
             await asyncio.sleep(0.5)
-            dialog.grab().save(str(OUT / "claude.png"))
-            print(f"wrote {OUT / 'claude.png'}")
+            dialog.grab().save(str(OUT / f"claude{suffix}.png"))
+            print(f"wrote {OUT / f'claude{suffix}.png'}")
             dialog.close()
             continue
         if key in ("monitor", "chat"):  # real traffic through the gateway first
@@ -55,12 +56,12 @@ async def tour(controller: object, panels: list[str], fake: object) -> None:
             await fit_shown(controller, fake)
             await reload_warning(controller, fake)
             await asyncio.sleep(0.5)
-            window.grab().save(str(OUT / "reload.png"))
-            print(f"wrote {OUT / 'reload.png'}")
+            window.grab().save(str(OUT / f"reload{suffix}.png"))
+            print(f"wrote {OUT / f'reload{suffix}.png'}")
             continue
         window.show_panel(key)
         await asyncio.sleep(0.5)  # let the panel lay out and paint
-        path = OUT / f"{key}.png"
+        path = OUT / f"{key}{suffix}.png"
         window.grab().save(str(path))
         print(f"wrote {path}")
     await controller.quit()
@@ -80,6 +81,8 @@ def main(argv: list[str]) -> int:
     from tests.fakes.fake_ollama import FakeOllama
     from tests.fakes.ollama_catalog import default_models
 
+    dark = "--dark" in argv  # through Preferences' own Appearance setting
+    argv = [a for a in argv if a != "--dark"]
     panels = argv or [*(key for key, _ in PANELS), "claude", "reload"]
     OUT.mkdir(parents=True, exist_ok=True)
     app = QApplication(sys.argv[:1])
@@ -92,6 +95,7 @@ def main(argv: list[str]) -> int:
             update={
                 "backends": [OllamaBackend(name="local", url=fake.url)],
                 "gateway": GatewaySettings(port=free_port()),
+                "ui": config.ui.model_copy(update={"theme": "dark" if dark else "system"}),
                 # One mapping whose model is not pulled yet, to show the warning and its Pull button.
                 "mappings": [
                     *config.mappings[:-1],
@@ -105,7 +109,7 @@ def main(argv: list[str]) -> int:
         controller.window.resize(*SIZE)
         controller.start()
         with loop:
-            loop.run_until_complete(tour(controller, panels, fake))
+            loop.run_until_complete(tour(controller, panels, fake, "-dark" if dark else ""))
     return 0
 
 
