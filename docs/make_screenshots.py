@@ -25,6 +25,7 @@ SIZE = (1180, 760)
 
 
 async def tour(controller: object, panels: list[str], fake: object, suffix: str = "") -> None:
+    from docs.stage_hosts import two_hosts
     from docs.stage_mappings import probe_verdicts
     from docs.stage_models import fit_shown, pull_in_progress, reload_warning
     from docs.stage_observability import chat_ab, monitor_traffic
@@ -44,6 +45,9 @@ async def tour(controller: object, panels: list[str], fake: object, suffix: str 
             dialog.grab().save(str(OUT / f"claude{suffix}.png"))
             print(f"wrote {OUT / f'claude{suffix}.png'}")
             dialog.close()
+            continue
+        if key == "hosts":  # a second Ollama host: the Gateway panel's list, the Models picker
+            await two_hosts(controller, OUT)
             continue
         if key in ("monitor", "chat"):  # real traffic through the gateway first
             await (monitor_traffic if key == "monitor" else chat_ab)(controller, fake)
@@ -83,7 +87,7 @@ def main(argv: list[str]) -> int:
 
     dark = "--dark" in argv  # through Preferences' own Appearance setting
     argv = [a for a in argv if a != "--dark"]
-    panels = argv or [*(key for key, _ in PANELS), "claude", "reload"]
+    panels = argv or [*(key for key, _ in PANELS), "claude", "reload", "hosts"]
     OUT.mkdir(parents=True, exist_ok=True)
     app = QApplication(sys.argv[:1])
     loop = qasync.QEventLoop(app)

@@ -316,12 +316,17 @@ class MappingsPanel(QWidget):
     def _recheck(self, *_args: object) -> None:
         config = self._holder.config
         rows = self.model.rows()
-        self._issues = check_mappings(
+        issues = check_mappings(
             rows,
             installed_models=self._installed,
             backend_names=[b.name for b in config.backends],
             cloud_names=[c.name for c in config.cloud],
         )
+        # The installed models are the first host's: a row not on it is not judged by them.
+        first = config.backends[0].name
+        self._issues = [
+            i for i in issues if not (i.missing_model and first not in (rows[i.row].get("backends") or []))
+        ]
         self.delegate.backend_names = [b.name for b in config.backends]
         # The hosts column, only when there is a choice (or a row names a host that is gone).
         hosts_column = [key for key, _ in COLUMNS].index("backends")

@@ -280,7 +280,10 @@ class ModelsPanel(QWidget):
         self._refresh = self.ops.run(self.refresh(installed=installed))
 
     def request_pull(self, model: str) -> PullJob:
-        """Start (or queue) a pull of ``model``, as the Mappings panel's "Pull" button asks."""
+        """Start (or queue) a pull of ``model``, as the Mappings panel's "Pull" button asks: onto
+        the first host, whose models that panel checks."""
+        if self._hosts is not None and self._ollama is not self._hosts.first:
+            return self.queue.enqueue(model, host=self._hosts.names[0], client=self._hosts.first.client)
         self.pull_field.setText(model)
         return self.start_pull(model)
 
@@ -290,6 +293,8 @@ class ModelsPanel(QWidget):
             raise RuntimeError("this panel was given no hosts to choose from")
         self.host, self._ollama = name, self._hosts.state(name)
         self.host_picker.setCurrentIndex(max(self.host_picker.findData(name), 0))
+        # The Fits badges rate this computer's hardware, which another host does not share.
+        self.table.setColumnHidden(COL["fits"], self._ollama is not self._hosts.first)
         self._installed, self._loaded, self._details = [], {}, {}
         self._rebuild_rows()
         return await self.refresh()

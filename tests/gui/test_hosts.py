@@ -25,6 +25,7 @@ from gui.panels.mappings import MappingsPanel
 from gui.panels.models import ModelsPanel
 from gui.pull_queue import JobState
 from gui.widgets.mappings_table import COLUMNS, HostsEditor
+from gui.widgets.models_table import COL
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.ollama_catalog import qwen3_8b
 from tests.gui.conftest import Run
@@ -242,6 +243,14 @@ def test_the_mapping_editor_puts_a_mapping_on_both_hosts(
         assert first.backends == ["local", "gpu-box"]
         assert holder.store.load().config.mappings[0].backends == ["local", "gpu-box"]
 
+        # Missing models are judged on the first host's list, only for mappings on that host.
+        rows = panel.model.rows()
+        rows[1].update(backends=["gpu-box"], model="qwen3:8b")
+        rows[2].update(backends=["local"], model="qwen3:8b")
+        panel.model.set_rows(rows)
+        panel.set_installed_models(["llama3.2:3b", "qwen2.5-coder:7b"])
+        assert [i.row for i in panel.issues if i.missing_model] == [2]
+
         panel.add_mapping()  # a new mapping starts on the first host
         added = panel.model.rows()[panel.table.selectionModel().selectedRows()[0].row()]
         assert added["backends"] == ["local"]
@@ -294,6 +303,7 @@ def test_the_models_panel_lists_and_pulls_on_the_host_picked(
         assert panel.url == gpu_box.url
         assert panel.needed_models() == ["tinyllama:1.1b"]
         assert panel.status.text().endswith("loaded on gpu-box.")
+        assert panel.table.isColumnHidden(COL["fits"])  # this computer's fit says nothing of the GPU box
 
         fake_ollama.clear_requests()
         job = arun(panel.pull("tinyllama:1.1b"))
@@ -308,6 +318,12 @@ def test_the_models_panel_lists_and_pulls_on_the_host_picked(
         assert arun(panel.delete("qwen3:8b")) is True
         assert panel.status.text() == "Deleted qwen3:8b on gpu-box."
         assert "qwen3:8b" not in gpu_box.installed()
+
+        # The Mappings panel's Pull (its checks are the first host's) pulls onto the first host.
+        job = panel.request_pull("tinyllama:1.1b")
+        assert job.host == "local"
+        assert arun(panel.queue.wait(job)).state is JobState.DONE
+        assert "tinyllama:1.1b" in fake_ollama.installed()
     finally:
         arun(panel.shutdown())
         dispose(panel)
