@@ -22,6 +22,7 @@ from core.config.holder import ConfigHolder
 from core.config.ui_state import open_ui_state
 from core.gateway.running import RunningRecord, find_running
 from core.ollama.hosts import OllamaHosts
+from core.ollama.models import only_embedding
 from core.ollama.server import EnsureResult
 from gui.dialogs.preferences import PreferencesDialog, apply_theme
 from gui.first_paint import after_first_paint
@@ -410,12 +411,19 @@ class AppController(QObject):
             self.window.banner.show_message(message, "error")
         models = installed if isinstance(installed, list) else None
         self.mappings_panel.set_installed_models(models)
+        if models is not None:
+            self.ops.run(self._mark_embedding_models())
         self.models_panel.on_ollama_changed(ok, models)
         self.hardware_panel.on_ollama_changed(ok, models)
         if models is not None and models != self._installed and self.gateway.serving:
             # Installed models are served under their own names too: keep that list current.
             self.ops.run(self.gateway.refresh_installed())
         self._installed = models
+
+    async def _mark_embedding_models(self) -> None:
+        """Mark the mappings whose model only makes embeddings (details asked once per model)."""
+        described = await self.ollama.describe_installed()
+        self.mappings_panel.set_embedding_models(only_embedding(described))
 
     def _on_mappings_pull_requested(self, model: str) -> None:
         self.window.show_panel("models")

@@ -61,6 +61,16 @@ class ModelDetails:
     def supports_vision(self) -> bool:
         return "vision" in self.capabilities
 
+    @property
+    def makes_embeddings(self) -> bool:
+        """Ollama lists ``embedding``: ``/v1/embeddings`` can use it."""
+        return "embedding" in self.capabilities
+
+    @property
+    def only_embeds(self) -> bool:
+        """It makes embeddings and cannot chat (the gateway refuses chat requests to it)."""
+        return self.makes_embeddings and "completion" not in self.capabilities
+
     def parameter(self, key: str) -> list[str]:
         """Every value of a default parameter (``stop`` can appear many times)."""
         return [value for name, value in self.parameters if name == key]
@@ -109,6 +119,16 @@ class LoadedModel:
         if self.expires_at is None:
             return False
         return self.expires_at - dt.datetime.now(dt.UTC) > _FOREVER_AFTER
+
+
+def only_embedding(described: Mapping[str, ModelDetails | str]) -> frozenset[str]:
+    """The models of ``described`` (details by name, or why there are none) that only make
+    embeddings, by name."""
+    return frozenset(
+        name
+        for name, details in described.items()
+        if isinstance(details, ModelDetails) and details.only_embeds
+    )
 
 
 def _int(value: Any) -> int | None:

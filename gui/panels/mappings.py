@@ -129,6 +129,10 @@ class MappingsPanel(QWidget):
         buttons.addWidget(self.revert_button)
         buttons.addWidget(self.apply_button)
 
+        self.embedding_note = QLabel()
+        self.embedding_note.setObjectName("embeddingNote")
+        self.embedding_note.setWordWrap(True)
+        self.embedding_note.setVisible(False)
         self.issue_list = QListWidget()
         self.issue_list.setObjectName("mappingIssues")
         self.status = QLabel()
@@ -139,6 +143,7 @@ class MappingsPanel(QWidget):
         layout.addWidget(intro)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
+        layout.addWidget(self.embedding_note)
         layout.addWidget(self.issue_list)
         layout.addWidget(self.status)
 
@@ -166,6 +171,11 @@ class MappingsPanel(QWidget):
         self._installed = None if names is None else sorted(names)
         self.delegate.installed_models = self._installed or []
         self._recheck()
+
+    def set_embedding_models(self, names: frozenset[str]) -> None:
+        """The installed models that only make embeddings (their mappings are marked)."""
+        self.model.set_embedding_models(names)
+        self._update_buttons()
 
     def revert(self) -> None:
         """Throw away edits: show the mappings in use."""
@@ -390,6 +400,19 @@ class MappingsPanel(QWidget):
         self.apply_button.setEnabled(dirty and not has_errors(self._issues))
         if dirty and not has_errors(self._issues):
             self.status.setText("Unsaved changes: Apply saves them and updates the running gateway at once.")
+        self._show_embedding_note(selected)
+
+    def _show_embedding_note(self, row: int | None) -> None:
+        """Say so when the selected mapping's model only makes embeddings."""
+        embeds = row is not None and self.model.only_embeds(row)
+        if embeds and row is not None:
+            mapping = self.model.rows()[row]
+            self.embedding_note.setText(
+                f"ℹ '{mapping.get('name', '')}' uses {mapping.get('model', '')}, which only makes "
+                "embeddings: clients reach it on <code>/v1/embeddings</code>, and chat requests to "
+                "it are refused (400)."
+            )
+        self.embedding_note.setVisible(embeds)
 
 
 def _grouped(issues: list[MappingIssue]) -> list[tuple[MappingIssue, list[int]]]:

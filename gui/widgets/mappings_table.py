@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from core.clients.probe_verdicts import SavedVerdict
 from core.clients.tool_probe import Outcome
 from core.config.mapping_checks import MappingIssue
+from core.ollama.names import full_name
 from gui.palette import Tone, background, text_colour
 
 Index = QModelIndex | QPersistentModelIndex
@@ -43,6 +44,13 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("num_ctx", "Context (tokens)"),
     ("fallbacks", "Fallback"),
     ("tool_probe", "Tool calls"),
+)
+COL = {key: i for i, (key, _title) in enumerate(COLUMNS)}
+#: The model column's tag for a model that only makes embeddings, and what it means.
+EMBEDDINGS_TAG = "[embeddings]"
+EMBEDDINGS_NOTE = (
+    "This model only makes embeddings: clients reach it on /v1/embeddings, and chat requests "
+    "to this mapping are refused (400)."
 )
 #: Columns the user does not edit.
 READ_ONLY = frozenset({"tool_probe"})
@@ -74,6 +82,7 @@ class MappingTableModel(QAbstractTableModel):
         self._rows: list[dict[str, Any]] = rows or []
         self._issues: dict[tuple[int, str], list[MappingIssue]] = {}
         self._verdicts: dict[str, SavedVerdict] = {}
+        self._embedding: frozenset[str] = frozenset()
 
     # ---------------------------------------------------------------- data access
     def rows(self) -> list[dict[str, Any]]:
@@ -91,6 +100,18 @@ class MappingTableModel(QAbstractTableModel):
             self._issues.setdefault((issue.row, issue.field), []).append(issue)
         if self._rows:
             self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, len(COLUMNS) - 1))
+
+    def set_embedding_models(self, names: frozenset[str]) -> None:
+        """The installed models that only make embeddings (their rows' model gets a tag)."""
+        self._embedding = frozenset(full_name(name) for name in names)
+        if self._rows:
+            column = COL["model"]
+            self.dataChanged.emit(self.index(0, column), self.index(len(self._rows) - 1, column))
+
+    def only_embeds(self, row: int) -> bool:
+        """Whether row ``row``'s model is an installed model that only makes embeddings."""
+        model = str(self._rows[row].get("model") or "")
+        return bool(model) and full_name(model) in self._embedding
 
     def set_verdicts(self, verdicts: dict[str, SavedVerdict]) -> None:
         """The tool-call probe's saved verdicts, by mapping name."""
@@ -157,11 +178,14 @@ class MappingTableModel(QAbstractTableModel):
         key = COLUMNS[index.column()][0]
         if key == "tool_probe":
             return self._verdict_data(index.row(), role)
+        embeds = key == "model" and self.only_embeds(index.row())
+        if role == Qt.ItemDataRole.DisplayRole and embeds:
+            return f"{self._cell_text(row, key, False)}  {EMBEDDINGS_TAG}"
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             return self._cell_text(row, key, role == Qt.ItemDataRole.EditRole)
         issues = self._issues.get((index.row(), key), [])
-        if role == Qt.ItemDataRole.ToolTipRole and issues:
-            return "\n".join(issue.message for issue in issues)
+        if role == Qt.ItemDataRole.ToolTipRole and (issues or embeds):
+            return "\n".join([issue.message for issue in issues] + ([EMBEDDINGS_NOTE] if embeds else []))
         if role == Qt.ItemDataRole.BackgroundRole and issues:
             return background(Tone.BAD if any(i.severity == "error" for i in issues) else Tone.WARNING)
         return None

@@ -33,6 +33,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("fits", "Fits"),
 )
 COL = {key: i for i, (key, _title) in enumerate(COLUMNS)}
+#: What the Tools column says of a model that makes embeddings.
+EMBEDDINGS = "embeddings"
 
 #: Where sortable values live (sizes as numbers, not "4.7 GB").
 SORT_ROLE = Qt.ItemDataRole.UserRole
@@ -162,6 +164,13 @@ class ModelsTableModel(QAbstractTableModel):
             return background(_LEVEL_TONES[rate(row.fit).level])
         if role == Qt.ItemDataRole.BackgroundRole and key == "loaded" and row.loaded is not None:
             return background(Tone.GOOD)
+        if (
+            role == Qt.ItemDataRole.BackgroundRole
+            and key == "tools"
+            and row.details
+            and row.details.makes_embeddings
+        ):
+            return background(Tone.INFO)
         if role == Qt.ItemDataRole.TextAlignmentRole and key in ("size", "context"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -182,6 +191,8 @@ class ModelsTableModel(QAbstractTableModel):
         if key == "context":
             return f"{d.context_length:,}" if d and d.context_length else "?"
         if key == "tools":
+            if d is not None and d.makes_embeddings:  # an embedding model: tools do not apply
+                return EMBEDDINGS if d.only_embeds else f"{'✓' if d.supports_tools else '—'} + {EMBEDDINGS}"
             return "?" if d is None else ("✓" if d.supports_tools else "—")
         if key == "loaded":
             return loaded_text(row.loaded)
@@ -207,6 +218,10 @@ class ModelsTableModel(QAbstractTableModel):
 
     @staticmethod
     def _tooltip(row: ModelRow, key: str) -> str | None:
+        if key == "tools" and row.details is not None and row.details.makes_embeddings:
+            if row.details.only_embeds:
+                return "Makes embeddings (/v1/embeddings) and cannot chat: chat requests to it are refused"
+            return "Chats, and makes embeddings too (/v1/embeddings)"
         if key == "fits":
             if row.fit is None:
                 return row.fit_problem or "No estimate yet."

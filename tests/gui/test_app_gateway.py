@@ -14,13 +14,14 @@ from PySide6.QtWidgets import QLineEdit
 from pytestqt.qtbot import QtBot
 
 from core.config.first_run import Installation
-from core.config.schema import GatewaySettings, OllamaBackend
+from core.config.schema import GatewaySettings, Mapping, OllamaBackend
 from core.config.ui_state import UiStateFile
 from core.gateway.running import find_running
 from gui.controller import AppController
 from gui.widgets.mappings_table import COLUMNS
 from tests.core.gateway_support import free_port
 from tests.fakes.fake_ollama import FakeOllama
+from tests.fakes.ollama_catalog import nomic_embed_text
 from tests.gui.conftest import Run
 
 ENGINE_MS = 120_000  # the first import of the gateway engine takes seconds on a busy 2-core box
@@ -227,3 +228,32 @@ def test_the_gateway_panel_shows_the_metrics_token_that_scrapes_the_running_gate
         timeout=10,
     )
     assert chat_with_token.status_code == 403
+
+
+@pytest.mark.timeout(240)
+def test_the_window_marks_a_mapping_whose_model_only_embeds(
+    qtbot: QtBot, install: Installation, fake_ollama: FakeOllama, arun: Run
+) -> None:
+    fake_ollama.add_model(nomic_embed_text())
+    embedder = Mapping(name="embedder", model="nomic-embed-text")
+    config = install.config.model_copy(
+        update={
+            "backends": [OllamaBackend(name="local", url=fake_ollama.url)],
+            "gateway": GatewaySettings(port=free_port(), start_on_launch=False),
+            "mappings": [embedder, *install.config.mappings],
+        }
+    )
+    install.store.save(config)
+    install.loaded.config = config
+    app = AppController(install, use_tray=False)
+    app.start()
+    try:
+        table = app.mappings_panel.model
+        qtbot.waitUntil(lambda: table.only_embeds(0), timeout=60_000)  # Ollama's details, asked once
+        assert (
+            table.index(0, COLUMNS.index(("model", "Ollama model"))).data()
+            == "nomic-embed-text  [embeddings]"
+        )
+        assert not any(table.only_embeds(row) for row in range(1, table.rowCount()))
+    finally:
+        arun(app.quit(), timeout_ms=60_000)

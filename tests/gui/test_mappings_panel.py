@@ -140,3 +140,26 @@ def test_a_smaller_context_for_one_tier_warns_of_reloads_and_one_click_evens_it(
     assert panel.model.index(2, COL["num_ctx"]).data() == "32,768"  # the largest context wins
     assert not [i for i in panel.issues if i.reload_model]
     assert not panel.dirty, "back to what is saved: nothing left to apply"
+
+
+def test_a_mapping_to_a_model_that_only_embeds_is_marked_and_the_editor_says_chat_is_refused(
+    qtbot: QtBot, install: Installation
+) -> None:
+    panel, _holder, _ = make_panel(qtbot, install)
+    panel.set_embedding_models(frozenset({"nomic-embed-text:latest"}))
+    model = panel.model
+    assert "[embeddings]" not in str(model.index(0, COL["model"]).data())
+    edit(panel, 0, "model", "nomic-embed-text")  # the bare name of nomic-embed-text:latest
+    assert model.index(0, COL["model"]).data() == "nomic-embed-text  [embeddings]"
+    assert model.index(0, COL["model"]).data(Qt.ItemDataRole.EditRole) == "nomic-embed-text"
+    assert "chat requests to this mapping are refused" in model.index(0, COL["model"]).data(
+        Qt.ItemDataRole.ToolTipRole
+    )
+    panel.table.selectRow(1)
+    assert not panel.embedding_note.isVisibleTo(panel)
+    panel.table.selectRow(0)
+    assert panel.embedding_note.isVisibleTo(panel)
+    assert "only makes embeddings" in panel.embedding_note.text()
+    assert "chat requests to it are refused" in panel.embedding_note.text()
+    edit(panel, 0, "model", "qwen2.5-coder:7b")
+    assert not panel.embedding_note.isVisibleTo(panel)

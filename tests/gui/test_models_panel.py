@@ -23,6 +23,7 @@ from gui.pull_queue import JobState, PullJob
 from gui.widgets.models_table import COL
 from gui.widgets.pull import BAR_SCALE, PullWidget
 from tests.fakes.fake_ollama import FakeOllama
+from tests.fakes.ollama_catalog import nomic_embed_text
 from tests.gui.conftest import Run
 from tests.gui.qt_support import Answers, asyncio_like, dispose
 
@@ -403,3 +404,20 @@ def test_a_mapping_keep_alive_in_seconds_reaches_ollama_as_a_number(
     assert arun(panel.load("qwen2.5-coder:7b"))
     assert fake_ollama.bodies("/api/generate")[-1]["keep_alive"] == 1800  # a bare "1800" is no duration
     assert "qwen2.5-coder:7b" in fake_ollama.loaded()
+
+
+def test_a_model_that_makes_embeddings_is_marked_and_still_gets_its_fit(
+    panel: ModelsPanel, fake_ollama: FakeOllama, arun: Run
+) -> None:
+    fake_ollama.add_model(nomic_embed_text())
+    assert arun(panel.refresh())
+    assert cell(panel, "nomic-embed-text:latest", "tools") == "embeddings"
+    assert cell(panel, "qwen2.5-coder:7b", "tools") == "✓"  # a chat model is not marked
+    row = next(
+        r
+        for r in range(panel.proxy.rowCount())
+        if panel.proxy.index(r, COL["name"]).data() == "nomic-embed-text:latest"
+    )
+    tip = panel.proxy.index(row, COL["tools"]).data(Qt.ItemDataRole.ToolTipRole)
+    assert "/v1/embeddings" in tip and "chat requests to it are refused" in tip
+    assert cell(panel, "nomic-embed-text:latest", "fits") not in ("?", "")  # the Fits badge still applies
