@@ -185,6 +185,31 @@ def test_removing_a_host_that_mappings_use_asks_and_names_them(
     assert "at least one Ollama host" in gateway_panel.hosts.status.text()
 
 
+def test_editing_a_host_renames_it_in_the_mappings_that_use_it(
+    qtbot: QtBot, gateway_panel: GatewayPanel, holder: ConfigHolder, gpu_box: FakeOllama, arun: Run
+) -> None:
+    add_gpu_box(holder, gpu_box, arun)
+    first = holder.config.mappings[0].model_copy(update={"backends": ["local", "gpu-box"]})
+    arun(
+        holder.replace_async(
+            holder.config.model_copy(update={"mappings": [first, *holder.config.mappings[1:]]})
+        )
+    )
+    gateway_panel.hosts.select_host("gpu-box")
+    gateway_panel.hosts.edit_button.click()
+    dialog = gateway_panel.hosts.dialog
+    assert dialog is not None and dialog.windowTitle() == "Edit Ollama host"
+    assert (dialog.name_field.text(), dialog.url_field.text()) == ("gpu-box", gpu_box.url)
+    dialog.name_field.setText("big box")
+    assert arun(dialog.save()) is False  # a space is refused in place, with the schema's reason
+    assert dialog.error_label.text().startswith("name: ")
+    dialog.name_field.setText("big-box")
+    assert arun(dialog.save()) is True
+    assert [b.name for b in holder.config.backends] == ["local", "big-box"]
+    assert holder.config.mappings[0].backends == ["local", "big-box"]
+    assert host_row(gateway_panel, "big-box")[:2] == ["big-box", gpu_box.url]
+
+
 def test_the_list_follows_a_change_made_elsewhere(
     qtbot: QtBot, gateway_panel: GatewayPanel, holder: ConfigHolder, gpu_box: FakeOllama, arun: Run
 ) -> None:
