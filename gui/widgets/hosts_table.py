@@ -4,6 +4,7 @@ add / edit / remove / test."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 from PySide6.QtCore import Qt, Signal
@@ -32,6 +33,8 @@ from gui.widgets.confirm import ask_yes_no
 #: Asks the user a yes/no question: (parent, title, text) → yes?
 Confirm = Callable[[QWidget, str, str], Awaitable[bool]]
 
+#: Showing the list asks every host again when the last round is older than this (seconds).
+RECHECK_AFTER_S = 10.0
 COLUMNS = ("Name", "Address", "State", "Version", "Loaded models", "Latency")
 #: Where a host's state cell keeps its tone, so that a palette change can recolour it.
 _TONE_ROLE = Qt.ItemDataRole.UserRole
@@ -78,6 +81,7 @@ class HostsWidget(QWidget):
         self._confirm = confirm
         self._check_url = check_url
         self.checks: dict[str, HostCheck] = {}
+        self._round_at: float | None = None  # when every host was last asked
         self.dialog: HostDialog | None = None
 
         self.table = QTableWidget(0, len(COLUMNS))
@@ -168,6 +172,7 @@ class HostsWidget(QWidget):
         return found
 
     async def check_all(self) -> list[HostCheck]:
+        self._round_at = time.monotonic()
         return list(await asyncio.gather(*(self.check(name) for name in self._holder_names())))
 
     async def shutdown(self) -> None:
@@ -268,7 +273,7 @@ class HostsWidget(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        if not self.checks:
+        if self._round_at is None or time.monotonic() - self._round_at > RECHECK_AFTER_S:
             self.ops.run(self.check_all())
 
     def _on_add_button_clicked(self) -> None:

@@ -24,6 +24,7 @@ from gui.panels.hardware import HardwarePanel
 from gui.panels.mappings import MappingsPanel
 from gui.panels.models import ModelsPanel
 from gui.pull_queue import JobState
+from gui.widgets import hosts_table
 from gui.widgets.mappings_table import COLUMNS, HostsEditor
 from gui.widgets.models_table import COL
 from tests.fakes.fake_ollama import FakeOllama
@@ -374,3 +375,27 @@ def test_the_hardware_panel_says_which_host_its_server_settings_are_for(
         arun(panel.shutdown())
         arun(bridge.close())
         dispose(panel)
+
+
+def test_showing_the_list_again_asks_the_hosts_again_once_the_last_answers_are_old(
+    qtbot: QtBot,
+    gateway_panel: GatewayPanel,
+    fake_ollama: FakeOllama,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def versions() -> int:
+        return sum(1 for r in fake_ollama.requests if r.path == "/api/version")
+
+    gateway_panel.show()
+    qtbot.waitUntil(lambda: host_row(gateway_panel, "local")[2] == "● up")
+    asked = versions()
+    gateway_panel.hide()
+    gateway_panel.show()  # at once: the answers are fresh
+    qtbot.waitUntil(lambda: gateway_panel.hosts.ops.pending == 0)
+    assert versions() == asked
+
+    monkeypatch.setattr(hosts_table, "RECHECK_AFTER_S", 0.0)  # as if minutes had passed
+    gateway_panel.hide()
+    gateway_panel.show()
+    qtbot.waitUntil(lambda: versions() == asked + 1)
+    qtbot.waitUntil(lambda: gateway_panel.hosts.ops.pending == 0)
