@@ -1,6 +1,7 @@
 """Regenerate the README's screenshots from the real window.
 
-Runs GateDeck's own window (offscreen, no display needed) against a fake Ollama with two models,
+Runs GateDeck's own window (offscreen, no display needed) against a fake Ollama with two chat models
+and an embedding model,
 waits for the gateway to run, and saves one PNG per panel into docs/screenshots/.
 
     bash scripts/screenshots            # all panels
@@ -83,7 +84,7 @@ def main(argv: list[str]) -> int:
     from gui.main_window import PANELS
     from tests.core.gateway_support import free_port
     from tests.fakes.fake_ollama import FakeOllama
-    from tests.fakes.ollama_catalog import default_models
+    from tests.fakes.ollama_catalog import default_models, nomic_embed_text
 
     dark = "--dark" in argv  # through Preferences' own Appearance setting
     argv = [a for a in argv if a != "--dark"]
@@ -92,7 +93,7 @@ def main(argv: list[str]) -> int:
     app = QApplication(sys.argv[:1])
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    with FakeOllama(models=default_models()) as fake:
+    with FakeOllama(models=[*default_models(), nomic_embed_text()]) as fake:  # and a RAG tool's
         install = open_installation()
         config = install.config
         install.loaded.config = config.model_copy(
@@ -104,6 +105,7 @@ def main(argv: list[str]) -> int:
                 "mappings": [
                     *config.mappings[:-1],
                     Mapping(name="gpt-4o", model="qwen3:8b", options=ModelOptions(num_ctx=16384)),
+                    Mapping(name="text-embedding-3-small", model="nomic-embed-text"),
                     config.mappings[-1],
                 ],
             }

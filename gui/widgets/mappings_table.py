@@ -105,8 +105,7 @@ class MappingTableModel(QAbstractTableModel):
         """The installed models that only make embeddings (their rows' model gets a tag)."""
         self._embedding = frozenset(full_name(name) for name in names)
         if self._rows:
-            column = COL["model"]
-            self.dataChanged.emit(self.index(0, column), self.index(len(self._rows) - 1, column))
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, len(COLUMNS) - 1))
 
     def only_embeds(self, row: int) -> bool:
         """Whether row ``row``'s model is an installed model that only makes embeddings."""
@@ -209,6 +208,12 @@ class MappingTableModel(QAbstractTableModel):
         return True
 
     def _verdict_data(self, row: int, role: int) -> Any:
+        if self.only_embeds(row):  # nothing to probe: the model cannot chat
+            if role == Qt.ItemDataRole.DisplayRole:
+                return "—"
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return "Tool calls do not apply: this model only makes embeddings"
+            return text_colour(Tone.MUTED) if role == Qt.ItemDataRole.ForegroundRole else None
         saved = self.verdict(row)
         if role == Qt.ItemDataRole.DisplayRole:
             return _BADGES[saved.outcome][0] if saved else NOT_PROBED

@@ -152,6 +152,7 @@ def test_a_mapping_to_a_model_that_only_embeds_is_marked_and_the_editor_says_cha
     edit(panel, 0, "model", "nomic-embed-text")  # the bare name of nomic-embed-text:latest
     assert model.index(0, COL["model"]).data() == "nomic-embed-text  [embeddings]"
     assert model.index(0, COL["model"]).data(Qt.ItemDataRole.EditRole) == "nomic-embed-text"
+    assert model.index(0, COL["tool_probe"]).data() == "—"  # nothing to probe: it cannot chat
     assert "chat requests to this mapping are refused" in model.index(0, COL["model"]).data(
         Qt.ItemDataRole.ToolTipRole
     )
