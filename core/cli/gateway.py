@@ -28,6 +28,15 @@ from core.config.schema import CLAUDE_MIN_CTX, CloudModel, Config, Mapping, Mode
 from core.errors import GateDeckError
 from core.gateway.render import EXPORT_MASTER_KEY_ENV, cloud_key_env, render
 from core.gateway.running import RunningRecord, find_running
+from core.gateway.scale_out import (
+    GatewayHost,
+    check_gateways,
+    embedding_mappings,
+    gateways_beside_backends,
+    parse_gateway,
+    render_scale_out,
+    scale_out_litellm_config,
+)
 from core.secrets import SecretStore, cloud_key_name
 
 #: Seconds in-flight requests get to finish when ``serve`` is stopped (Ctrl-C / SIGTERM).
@@ -40,6 +49,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     serve.add_argument("--host", help="address to listen on (default: from the config, 127.0.0.1)")
     serve.add_argument(
         "--ollama-url", dest="serve_ollama_url", metavar="URL", help="Ollama's address for this run"
+    )
+    serve.add_argument(
+        "--backend",
+        dest="serve_backend",
+        metavar="NAME",
+        help="serve every mapping from this one Ollama host of the config (the gateway beside that "
+        "host, behind the stock LiteLLM proxy: see export-litellm-config); --ollama-url then sets its address",
     )
     serve.add_argument(
         "--default-model",
@@ -76,10 +92,36 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     doctor.set_defaults(func=cmd_doctor)
 
     export = subparsers.add_parser(
-        "export-litellm-config", help="write a config the stock `litellm --config` proxy serves"
+        "export-litellm-config",
+        help="write a config the stock `litellm --config` proxy serves, in front of GateDeck gateways",
+        description=(
+            "The stock LiteLLM proxy in front of GateDeck gateways (`gatedeck serve` beside each "
+            "Ollama host): LiteLLM balances each mapping over the gateways and forwards every "
+            "request untranslated, so the answers are GateDeck's. By default there is one gateway "
+            "beside each Ollama host of the config, at that host's address on --gateway-port."
+        ),
     )
     export.add_argument("out", type=Path, help="file to write ('-' for standard output)")
     export.add_argument("--force", action="store_true", help="overwrite an existing file")
+    where = export.add_mutually_exclusive_group()
+    where.add_argument(
+        "--gateway",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="a gateway that serves every mapping (repeat for each; replaces the one-per-host default)",
+    )
+    where.add_argument(
+        "--gateway-port",
+        type=int,
+        metavar="PORT",
+        help="the port of the gateway beside each Ollama host (default: this config's gateway port)",
+    )
+    where.add_argument(
+        "--direct-ollama",
+        action="store_true",
+        help="the older export: LiteLLM reaches Ollama itself and loses what GateDeck fixes",
+    )
     export.set_defaults(func=cmd_export)
 
 
@@ -126,14 +168,33 @@ def serve_config(config: Config, args: argparse.Namespace, fresh: bool) -> Confi
         config.gateway.port = args.port
     if args.host is not None:
         config.gateway.host = args.host
-    if args.serve_ollama_url:
-        config.backends[0].url = args.serve_ollama_url
     if args.serve_default_model and not fresh:  # a fresh config already uses it everywhere
         catch_all = Mapping(
-            name="*", model=args.serve_default_model, options=ModelOptions(num_ctx=CLAUDE_MIN_CTX)
+            name="*",
+            model=args.serve_default_model,
+            backends=[config.backends[0].name],
+            options=ModelOptions(num_ctx=CLAUDE_MIN_CTX),
         )
         config.mappings = [*(m for m in config.mappings if m.name != "*"), catch_all]
+    if getattr(args, "serve_backend", None):
+        only_backend(config, args.serve_backend)
+    if args.serve_ollama_url:  # the address of the one host, or of the first
+        config.backends[0].url = args.serve_ollama_url
     return config
+
+
+def only_backend(config: Config, name: str) -> None:
+    """Make ``name`` ``config``'s one Ollama host, serving every mapping (in place).
+
+    Raises:
+        ValueError: the config has no such host.
+    """
+    names = [b.name for b in config.backends]
+    if name not in names:
+        raise ValueError(f"the config has no Ollama host '{name}' (it has: {', '.join(names)})")
+    for mapping in config.mappings:  # first: the config checks that mappings name known hosts
+        mapping.backends = [name]
+    config.backends = [config.backend(name)]
 
 
 # ---------------------------------------------------------------------- serve
@@ -141,7 +202,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from core.gateway.service import Gateway, GatewayState, GatewayStatus
 
     install = _open(args)
-    config = serve_config(install.config, args, fresh=install.loaded.source == "new")
+    try:
+        config = serve_config(install.config, args, fresh=install.loaded.source == "new")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     gateway = Gateway(
         config,
         master_key=install.master_key,
@@ -299,20 +364,64 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------- export
+#: What the direct-to-Ollama export loses, said in its header (measured: DESIGN.md).
+DIRECT_EXPORT_LOSSES = (
+    "LiteLLM reaches Ollama itself, through its own Ollama translation, which loses what GateDeck",
+    "fixes: streamed parallel tool calls are merged into one, a thinking request (Claude Code's)",
+    'to a model that cannot think is Ollama\'s 400 "does not support thinking", OpenAI `stop` as a',
+    "string is Ollama's 500, tool results' is_error is dropped, and embeddings are not served.",
+    "Without --direct-ollama the export puts LiteLLM in front of GateDeck gateways instead.",
+)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     install = _open(args)
-    rendered = render(install.config, master_key="", export=True)
-    env_names = [EXPORT_MASTER_KEY_ENV, *sorted({cloud_key_env(c) for c in install.config.cloud})]
+    config = install.config
+    if args.direct_ollama:
+        rendered = render(config, master_key="", export=True)
+        litellm_config = rendered.litellm_config()
+        intro = [
+            "# LiteLLM proxy config exported by GateDeck (--direct-ollama). Serve it with:",
+            "#   litellm --config THIS_FILE --port 4000",
+            *(f"# {line}" for line in DIRECT_EXPORT_LOSSES),
+        ]
+        gateway_envs: list[str] = []
+    else:
+        try:
+            gateways = export_gateways(config, args)
+            check_gateways(gateways)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        embedding, unasked = asyncio.run(_embedding_mappings(config))
+        rendered = render_scale_out(config, gateways, embedding=embedding)
+        rendered.notes.extend(
+            f"Ollama '{name}' did not answer, so its mappings were exported as chat models; export "
+            "again when it answers if one of them makes embeddings"
+            for name in unasked
+        )
+        litellm_config = scale_out_litellm_config(rendered)
+        gateway_envs = [g.key_env for g in gateways]
+        intro = [
+            "# LiteLLM proxy config exported by GateDeck: the stock proxy in front of GateDeck gateways.",
+            "# Each gateway is `gatedeck serve` beside an Ollama host; LiteLLM balances each mapping",
+            "# over its gateways (least busy first, a Claude Code or Codex session kept on one) and",
+            "# forwards every request in the client's own API, so the answers are GateDeck's.",
+            "# Gateways:",
+            *(f"#   {g.name}  {g.url}  (key from {g.key_env})" for g in gateways),
+            "# Serve it with:",
+            "#   litellm --config THIS_FILE --port 4000",
+        ]
+    env_names = [EXPORT_MASTER_KEY_ENV, *gateway_envs, *sorted({cloud_key_env(c) for c in config.cloud})]
     header = [
-        "# LiteLLM proxy config exported by GateDeck. Serve it with:",
-        "#   litellm --config THIS_FILE --port 4000",
+        *intro,
         "# Keys are read from the environment, never written here. Set before starting:",
         *(f"#   {name}" for name in env_names),
         f"# ({EXPORT_MASTER_KEY_ENV} is the key clients send; `gatedeck config show --show-secrets`",
-        "#  prints GateDeck's own if you want to keep it.)",
+        "#  prints GateDeck's own, on a gateway's host that gateway's key.)",
         *(f"# Note: {note}" for note in rendered.notes),
     ]
-    text = "\n".join(header) + "\n" + yaml.safe_dump(rendered.litellm_config(), sort_keys=False)
+    text = "\n".join(header) + "\n" + yaml.safe_dump(litellm_config, sort_keys=False)
     if str(args.out) == "-":
         sys.stdout.write(text)
         return 0
@@ -322,3 +431,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     args.out.write_text(text, encoding="utf-8")
     print(f"Wrote {args.out}. Set {', '.join(env_names)} and run: litellm --config {args.out}")
     return 0
+
+
+def export_gateways(config: Config, args: argparse.Namespace) -> list[GatewayHost]:
+    """The gateways ``--gateway`` names, else one beside each Ollama host of ``config``."""
+    if args.gateway:
+        return [parse_gateway(text) for text in args.gateway]
+    return gateways_beside_backends(config, args.gateway_port or config.gateway.port)
+
+
+async def _embedding_mappings(config: Config) -> tuple[frozenset[str], list[str]]:
+    """Mappings whose model only makes embeddings, as the config's Ollama hosts list them, and
+    the hosts that did not answer."""
+    from core.gateway.health import check_backends, installed_by_backend, model_capabilities
+
+    backends = await check_backends(config)
+    capabilities = await model_capabilities(config, installed_by_backend(backends))
+    unasked = [
+        b.name for b in backends if not b.reachable and any(b.name in m.backends for m in config.mappings)
+    ]
+    return embedding_mappings(config, capabilities), unasked

@@ -112,7 +112,61 @@ class CloudDeployment:
         return {"model_name": self.group, "litellm_params": params}
 
 
-Deployment = OllamaDeployment | CloudDeployment
+#: What a GateDeck gateway answers itself, in each API's own shape: LiteLLM forwards a request
+#: for these to the gateway as it came (``model_info.supported_endpoints``), never translating it.
+GATEWAY_CHAT_ENDPOINTS = ("/v1/chat/completions", "/v1/messages", "/v1/responses")
+GATEWAY_EMBEDDING_ENDPOINTS = ("/v1/embeddings",)
+
+
+@dataclass(frozen=True)
+class GatewayDeployment:
+    """One group served by a GateDeck gateway beside an Ollama host, for the stock LiteLLM proxy
+    (``gatedeck export-litellm-config``): LiteLLM never reaches Ollama itself.
+
+    LiteLLM's ``openai/`` provider reaches the gateway's ``/v1``; ``supported_endpoints`` makes it
+    forward Anthropic ``/v1/messages`` and ``/v1/responses`` requests untranslated too, so each
+    client's request reaches GateDeck in its own API and the answer comes back as GateDeck made
+    it. The requested name reaches the gateway (a ``*`` in the group is filled in by LiteLLM),
+    which resolves it with its own mappings.
+
+    Attributes:
+        group: the model group (a mapping's name, ``ollama/*``).
+        gateway: the gateway's name (for LiteLLM's model info and the key's variable).
+        url: the gateway's address, ``http://host:port``.
+        api_key: the gateway key as LiteLLM reads it (``os.environ/NAME``).
+        embedding: the group's model only makes embeddings.
+    """
+
+    group: str
+    gateway: str
+    url: str
+    api_key: str = field(repr=False)
+    embedding: bool = False
+
+    def litellm_entry(self) -> dict[str, Any]:
+        endpoints = GATEWAY_EMBEDDING_ENDPOINTS if self.embedding else GATEWAY_CHAT_ENDPOINTS
+        info: dict[str, Any] = {
+            **_FREE,
+            "gatedeck_gateway": self.gateway,
+            "supported_endpoints": list(endpoints),
+            # a name LiteLLM's price map does not know would otherwise be asked without
+            # streaming and replayed as one burst (Responses API); only exact names get this
+            "supports_native_streaming": True,
+        }
+        if self.embedding:
+            info["mode"] = "embedding"
+        return {
+            "model_name": self.group,
+            "litellm_params": {
+                "model": f"openai/{self.group}",
+                "api_base": f"{self.url.rstrip('/')}/v1",
+                "api_key": self.api_key,
+            },
+            "model_info": info,
+        }
+
+
+Deployment = OllamaDeployment | CloudDeployment | GatewayDeployment
 
 
 def ollama_keep_alive(value: str) -> KeepAlive:

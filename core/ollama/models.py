@@ -5,7 +5,7 @@ them from the official client's responses."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +14,11 @@ if TYPE_CHECKING:  # only the parsers' argument types; the responses come from c
 
 #: Ollama reports "keep loaded forever" as an expiry centuries away.
 _FOREVER_AFTER = dt.timedelta(days=365 * 100)
+
+
+def only_embeds(capabilities: Sequence[str]) -> bool:
+    """What Ollama lists for a model that makes embeddings and cannot chat."""
+    return "embedding" in capabilities and "completion" not in capabilities
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,7 @@ class ModelDetails:
     @property
     def only_embeds(self) -> bool:
         """It makes embeddings and cannot chat (the gateway refuses chat requests to it)."""
-        return self.makes_embeddings and "completion" not in self.capabilities
+        return only_embeds(self.capabilities)
 
     def parameter(self, key: str) -> list[str]:
         """Every value of a default parameter (``stop`` can appear many times)."""

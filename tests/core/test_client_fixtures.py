@@ -82,10 +82,20 @@ def clean(fake: FakeOllama) -> Iterator[None]:
 
 def replay(gateway: Gateway, recorded: dict[str, Any], **changes: Any) -> tuple[Any, str, list[str]]:
     """Send a recorded body as Claude Code does; (final message, path header, event types)."""
+    final, headers, kinds = send_as_claude_code(gateway.url, KEY, recorded, **changes)
+    return final, headers.get("x-gatedeck-path", "litellm"), kinds
+
+
+def send_as_claude_code(
+    base_url: str, key: str, recorded: dict[str, Any], **changes: Any
+) -> tuple[Any, Any, list[str]]:
+    """A recorded body sent to ``base_url`` as Claude Code sends it (the official SDK, its
+    headers, streamed; a change set to ``None`` leaves the field out): (final message, the
+    answer's headers, event types)."""
     body = {**copy.deepcopy(recorded["body"]), **changes}
     body = {k: v for k, v in body.items() if v is not None}
     assert recorded["path"] == "/v1/messages?beta=true"
-    client = anthropic.Anthropic(base_url=gateway.url, auth_token=KEY, max_retries=0, timeout=60)
+    client = anthropic.Anthropic(base_url=base_url, auth_token=key, max_retries=0, timeout=60)
     known = set(inspect.signature(client.beta.messages.stream).parameters)
     kwargs = {k: v for k, v in body.items() if k in known and k != "stream"}
     extra = {k: v for k, v in body.items() if k not in known and k != "stream"}
@@ -98,8 +108,7 @@ def replay(gateway: Gateway, recorded: dict[str, Any], **changes: Any) -> tuple[
     with client.beta.messages.stream(**kwargs, extra_body=extra, extra_headers=headers) as stream:
         kinds = [event.type for event in stream]
         final = stream.get_final_message()
-        path = stream.response.headers.get("x-gatedeck-path", "litellm")
-    return final, path, kinds
+    return final, stream.response.headers, kinds
 
 
 def sent_to_ollama(fake: FakeOllama) -> dict[str, Any]:

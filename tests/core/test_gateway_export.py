@@ -37,7 +37,7 @@ def test_stock_litellm_serves_the_exported_config(fake_ollama: FakeOllama, tmp_p
         )
     )
     exported = tmp_path / "litellm.yaml"
-    assert main(["export-litellm-config", str(exported)]) == 0
+    assert main(["export-litellm-config", str(exported), "--direct-ollama"]) == 0
 
     port = free_port()
     env = {
