@@ -133,6 +133,9 @@ class PrometheusMetrics:
             _LABELS,
             registry=r,
         )
+        self.embedded = Counter(
+            "gatedeck_embedded_inputs", "Texts embedded for /v1/embeddings requests", _LABELS, registry=r
+        )
         self.unenforced = Counter(
             "gatedeck_unenforced_tool_choice",
             "Requests whose required tool call Ollama cannot be made to make",
@@ -174,6 +177,8 @@ class PrometheusMetrics:
             self.unenforced.labels(*labels).inc()
         if record.cloud_cost:
             self.saved.labels(*labels).inc(record.cloud_cost)
+        if record.inputs and record.ok:
+            self.embedded.labels(*labels).inc(record.inputs)
 
     def render(self) -> bytes:
         """The registry in the Prometheus text exposition format."""

@@ -20,6 +20,7 @@ import httpx
 import ollama
 import openai
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from core.cli.main import main
 from core.config.schema import Mapping, ModelOptions
@@ -229,13 +230,26 @@ def test_input_ollama_cannot_embed_is_a_clear_400(
 def test_embeddings_are_recorded_for_the_monitor(gateway: Gateway) -> None:
     earlier = gateway.metrics.records()
     since = earlier[-1].seq if earlier else 0
+    embedded = _embedded_inputs(gateway)
     client(gateway).embeddings.create(model="embedder", input=["one", "two"])
     wait_until(lambda: bool(gateway.metrics.records(since)), what="the request's record")
+    assert _embedded_inputs(gateway) == embedded + 2  # on /metrics too
     (record,) = gateway.metrics.records(since)
     assert record.dialect == "embeddings" and record.ok
     assert (record.requested, record.mapping, record.model) == ("embedder", "embedder", "nomic-embed-text")
     assert record.prompt_tokens == 2 and record.completion_tokens is None and record.inputs == 2
     assert record.num_ctx == 1024 and record.latency_s > 0
+
+
+def _embedded_inputs(gateway: Gateway) -> float:
+    """``gatedeck_embedded_inputs_total`` for the mapping ``embedder``, scraped from /metrics."""
+    scraped = httpx.get(f"{gateway.url}/metrics", headers=auth(), timeout=10)
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(scraped.text)
+        for sample in family.samples
+        if sample.name == "gatedeck_embedded_inputs_total" and sample.labels["mapping"] == "embedder"
+    )
 
 
 def test_gatedeck_stats_counts_each_mappings_embedded_texts_tokens_and_latency(

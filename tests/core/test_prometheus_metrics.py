@@ -259,6 +259,8 @@ def test_gatedecks_own_events_are_counted() -> None:
     metrics.observe(record(model=QWEN, route="fastpath", load_s=0.1, unenforced="a tool call was required"))
     metrics.observe(record(model=QWEN, route="fastpath", cloud_cost=0.5))
     metrics.observe(record(model="claude-sonnet-4-5", route="litellm", cloud_cost=None))
+    metrics.observe(record(dialect="embeddings", model="nomic-embed-text", route="fastpath", inputs=16))
+    metrics.observe(record(dialect="embeddings", route="fastpath", inputs=4, ok=False, status=502))
     overflow = record(ok=False, status=400, error="prompt is too long: 9000 tokens > 8000 maximum")
     assert is_refused_overflow(overflow)
     metrics.observe(overflow)
@@ -273,6 +275,8 @@ def test_gatedecks_own_events_are_counted() -> None:
     assert total(samples, "gatedeck_cloud_cost_saved_usd_total") == 0.5
     assert total(samples, "gatedeck_refused_overflows_total") == 2
     assert total(samples, "gatedeck_requests_total", status="400") == 3
+    assert total(samples, "gatedeck_embedded_inputs_total") == 16  # texts of answered requests
+    assert total(samples, "gatedeck_embedded_inputs_total", model="nomic-embed-text") == 16
 
 
 def test_label_values_stay_few_whatever_clients_ask_for() -> None:
