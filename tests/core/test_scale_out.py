@@ -87,6 +87,7 @@ def _home(root: Path, name: str, ollama: FakeOllama, port: int) -> dict[str, str
         **os.environ,
         "GATEDECK_CONFIG_DIR": str(root / name),
         "GATEDECK_SECRET_STORE": "file",
+        "HOME": str(root / "user-home"),  # the developer's own settings stay out of it
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "LITELLM_LOG": "ERROR",
         "PYTHONPATH": str(REPO),
@@ -137,6 +138,7 @@ def _with_direct_export(scale_out: dict[str, Any], direct: dict[str, Any]) -> di
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("scale-out")
+    (root / "user-home").mkdir()
     with contextlib.ExitStack() as stack:
         hosts = {
             name: stack.enter_context(FakeOllama(models=[*default_models(), qwen3_8b(), nomic_embed_text()]))
@@ -175,6 +177,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         proxy_port = free_port()
         proxy_env = {
             **os.environ,
+            "HOME": str(root / "user-home"),
             "LITELLM_MASTER_KEY": PROXY_KEY,
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
             "LITELLM_LOG": "ERROR",
