@@ -72,7 +72,7 @@ def run(
             loop.add_signal_handler(signum, lambda: controller.ops.run(controller.quit()))
         except (NotImplementedError, RuntimeError):  # Windows: no Unix signals on the loop
             signal.signal(signum, lambda *_: loop.call_soon_threadsafe(controller.ops.run, controller.quit()))
-    controller.start(show_window=not hidden)
+    controller.start(show_window=not hidden, offer_setup=True)
     log.info("GateDeck %s window shown", __version__)
     with loop:
         loop.run_until_complete(controller.quit_finished.wait())

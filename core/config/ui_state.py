@@ -37,12 +37,15 @@ class UiState:
         window_geometry: the main window's geometry as Qt saves it, base64 text ("" = none yet).
         splitters: each named splitter's positions as Qt saves them, base64 text by object name.
         tray_hint_shown: the "still running in the tray" notice was shown once already.
+        setup_pending: the first-run setup is still to be offered (set when GateDeck wrote a
+            new config; cleared once the person finishes or skips it).
     """
 
     last_panel: PanelKey = "gateway"
     window_geometry: str = ""
     splitters: Mapping[str, str] = field(default_factory=dict)
     tray_hint_shown: bool = False
+    setup_pending: bool = False
 
     @classmethod
     def from_json(cls, data: object) -> UiState:
@@ -63,8 +66,9 @@ class UiState:
                 for name, value in splitters.items()
                 if isinstance(name, str) and _is_base64(value)
             }
-        if isinstance(data.get("tray_hint_shown"), bool):
-            values["tray_hint_shown"] = data["tray_hint_shown"]
+        for flag in ("tray_hint_shown", "setup_pending"):
+            if isinstance(data.get(flag), bool):
+                values[flag] = data[flag]
         return cls(**values)
 
     def to_json(self) -> dict[str, Any]:
@@ -73,6 +77,7 @@ class UiState:
             "window_geometry": self.window_geometry,
             "splitters": dict(self.splitters),
             "tray_hint_shown": self.tray_hint_shown,
+            "setup_pending": self.setup_pending,
         }
 
 

@@ -137,11 +137,19 @@ class ClaudeCodeDialog(QDialog):
 
     def write(self) -> bool:
         """Merge the variables into settings.json (other keys kept, old file backed up)."""
-        try:
-            written = write_settings(self.env, self.settings_path)
-        except (ClaudeSettingsError, OSError) as exc:
-            self.status.setText(f"Not written: {exc}")
-            return False
-        backup = f" The previous file is kept as {written.backup.name}." if written.backup else ""
-        self.status.setText(f"Written to {written.path}.{backup} New Claude Code sessions use GateDeck.")
-        return True
+        written, message = write_claude_settings(self.env, self.settings_path)
+        self.status.setText(message)
+        return written
+
+
+def write_claude_settings(env: dict[str, str], path: Path) -> tuple[bool, str]:
+    """Merge ``env`` into Claude Code's settings file (other keys kept, the old file backed up).
+
+    Returns whether it was written, and a line that says so (or why not) for the person.
+    """
+    try:
+        written = write_settings(env, path)
+    except (ClaudeSettingsError, OSError) as exc:
+        return False, f"Not written: {exc}"
+    backup = f" The previous file is kept as {written.backup.name}." if written.backup else ""
+    return True, f"Written to {written.path}.{backup} New Claude Code sessions use GateDeck."

@@ -1,0 +1,361 @@
+"""The first-run setup's last three steps: download the chosen model, map Claude Code's tiers
+onto it and check that it calls tools, then point Claude Code (and Codex) at GateDeck."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QFontDatabase, QGuiApplication
+from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
+
+from core.cli.format import human_bytes
+from core.clients.claude_code import TIER_PROBES, claude_code_env, default_settings_path
+from core.clients.codex import KEY_VARIABLE, codex_config
+from core.clients.probe_verdicts import keep_verdict
+from core.clients.tool_probe import ProbeResult
+from core.setup.apply import map_claude_tiers
+from gui.dialogs.claude import ClaudeCodeDialog, write_claude_settings
+from gui.dialogs.setup_pages import SetupPage, SetupRun, note
+from gui.gateway_bridge import BridgeState, GatewayBridge
+from gui.ops import BackgroundOps, async_slot
+from gui.palette import Tone, tint
+from gui.pull_queue import JobState, PullJob
+from gui.widgets.pull import PullWidget
+
+
+class PullPage(SetupPage):
+    """Downloads the chosen model with the Models panel's own queue (cancel and resume there
+    and here); skipped when the model is installed."""
+
+    title = "Download"
+
+    def __init__(self, run: SetupRun, ops: BackgroundOps, parent: QWidget | None = None) -> None:
+        super().__init__(run, ops, parent)
+        self.job: PullJob | None = None
+        self.row: PullWidget | None = None
+        self.what = note("", "setupPullWhat")
+        self.status = note("", "setupPullStatus")
+        self.download_button = QPushButton("Download")
+        self.download_button.setObjectName("setupDownload")
+        self.download_button.clicked.connect(self._on_download_button_clicked)
+        self.download_button.hide()
+        self.rows = QVBoxLayout()
+        self.column.addWidget(self.what)
+        self.column.addLayout(self.rows)
+        self.column.addWidget(self.download_button)
+        self.column.addWidget(self.status)
+        self.column.addStretch(1)
+        pulls = self.services.pulls
+        pulls.changed.connect(self._on_pulls_changed)
+        pulls.removed.connect(self._on_pulls_removed)
+
+    def applies(self) -> bool:
+        return self.run.chosen is not None and not self.run.chosen.installed
+
+    async def enter(self) -> None:
+        chosen = self.run.chosen
+        if chosen is None:
+            return
+        self.what.setText(
+            f"Downloading <b>{chosen.model}</b> ({human_bytes(chosen.download_bytes)}) into Ollama. "
+            "Cancel stops it and Resume goes on where it stopped; the Models panel shows it too."
+        )
+        if self.job is None or self.job.model != chosen.model:
+            self.start()
+
+    def start(self) -> PullJob | None:
+        """Queue the chosen model's pull (an ended one resumes) and show its row."""
+        chosen = self.run.chosen
+        if chosen is None:
+            return None
+        self.job = self.services.pulls.enqueue(chosen.model)
+        self._show_row(self.job)
+        self._on_pulls_changed(self.job)
+        return self.job
+
+    def _show_row(self, job: PullJob) -> None:
+        if self.row is not None:
+            self.rows.removeWidget(self.row)
+            self.row.deleteLater()
+        self.row = PullWidget(job, self.services.pulls)
+        self.rows.addWidget(self.row)
+        self.download_button.hide()
+
+    def _on_pulls_changed(self, job: PullJob) -> None:
+        if job is not self.job:
+            return
+        if self.row is not None:
+            self.row.update_from_job()
+        if job.state is JobState.DONE and not self.done:
+            self.status.setText(f"{job.model} is downloaded. Next maps Claude Code's models onto it.")
+            tint(self.status, Tone.GOOD)
+            self.ops.run(self._downloaded(job.model))
+        elif job.state is not JobState.DONE:
+            tint(self.status, None)
+            self.status.setText("")
+            self.set_done(False)
+
+    async def _downloaded(self, model: str) -> None:
+        chosen = self.run.chosen
+        if chosen is not None and chosen.model == model:  # installed now: Back skips this step
+            installed = dataclasses.replace(chosen, installed=True, download_bytes=0)
+            self.run.recommendations = [installed if r is chosen else r for r in self.run.recommendations]
+            self.run.chosen = installed
+        self.set_done(True)
+        await self.services.ollama.refresh()
+
+    def _on_pulls_removed(self, job: PullJob) -> None:
+        if job is self.job and self.row is not None:  # "Clear" on its row (here or on Models)
+            self.rows.removeWidget(self.row)
+            self.row.deleteLater()
+            self.row, self.job = None, None
+            self.download_button.show()
+            self.set_done(False)
+
+    @async_slot()
+    async def _on_download_button_clicked(self) -> None:
+        self.start()
+
+
+class TiersPage(SetupPage):
+    """Maps Claude Code's tiers onto the chosen model with one set of load options, then runs
+    the tool-call probe on it; a bad verdict offers the next recommendation.
+
+    Signals:
+        retry_requested(): try the next recommendation (the run's ``chosen`` is it already).
+    """
+
+    title = "Map and check"
+    retry_requested = Signal()
+
+    def __init__(self, run: SetupRun, ops: BackgroundOps, parent: QWidget | None = None) -> None:
+        super().__init__(run, ops, parent)
+        self.result: ProbeResult | None = None
+        #: the model the shown verdict is about
+        self.probed_model = ""
+        self.plan = note("", "setupTiersPlan")
+        self.map_button = QPushButton("Map and check tool calls")
+        self.map_button.setObjectName("setupMapAndProbe")
+        self.map_button.clicked.connect(self._on_map_button_clicked)
+        self.status = note("", "setupTiersStatus")
+        self.verdict = note("", "setupVerdict")
+        self.try_next = QPushButton()
+        self.try_next.setObjectName("setupTryNext")
+        self.try_next.clicked.connect(self._on_try_next_clicked)
+        self.try_next.hide()
+        row = QHBoxLayout()
+        row.addWidget(self.map_button)
+        row.addWidget(self.try_next)
+        row.addStretch(1)
+        self.column.addWidget(self.plan)
+        self.column.addLayout(row)
+        self.column.addWidget(self.status)
+        self.column.addWidget(self.verdict)
+        self.column.addStretch(1)
+
+    def applies(self) -> bool:
+        return self.run.chosen is not None
+
+    async def enter(self) -> None:
+        chosen = self.run.chosen
+        if chosen is None:
+            return
+        if self.result is not None and self.probed_model == chosen.model:
+            return  # back here after a verdict: keep showing it
+        self.result, self.probed_model = None, ""
+        self.verdict.setText("")
+        self.try_next.hide()
+        self.status.setText("")
+        self.plan.setText(
+            f"Claude Code asks for <i>opus</i>, <i>sonnet</i> and <i>haiku</i> models. GateDeck answers "
+            f"all of them, and any other model name, with <b>{chosen.model}</b> at a context of "
+            f"<b>{chosen.num_ctx:,} tokens</b>: one set of load options for every tier, so switching "
+            "between them never makes Ollama load the model again.<br><br>Then a Claude-Code-sized "
+            "conversation (about 20,000 tokens, 24 tools) checks that it answers with real tool "
+            "calls: three runs, which take a while on a real model."
+        )
+        self.set_done(False)
+
+    async def map_and_probe(self) -> ProbeResult | None:
+        """Save the mapping, make sure the gateway serves it, probe it and show the verdict."""
+        chosen = self.run.chosen
+        if chosen is None:
+            return None
+        services = self.services
+        self.map_button.setEnabled(False)
+        self.try_next.hide()
+        tint(self.verdict, None)
+        self.verdict.setText("")
+        try:
+            config = map_claude_tiers(services.holder.config, chosen.model, chosen.num_ctx)
+            self.status.setText(await services.gateway.apply(config))
+            self.set_done(True)
+            problem = await _serving(services.gateway)
+            if problem:
+                tint(self.verdict, Tone.BAD)
+                self.verdict.setText(f"The gateway is not running, so the check could not run: {problem}")
+                return None
+            mapping = services.holder.config.mapping_for(TIER_PROBES["sonnet"][0])
+            assert mapping is not None, "map_claude_tiers maps every tier"
+            self.verdict.setText(f"Checking tool calls on {chosen.model}…")
+            result = await services.probe(mapping.name, mapping.options.num_ctx)
+        finally:
+            self.map_button.setEnabled(True)
+        if services.verdicts_dir is not None:
+            keep_verdict(services.verdicts_dir, result, chosen.model, mapping.options.num_ctx)
+        self.result, self.probed_model = result, chosen.model
+        self._show_verdict(result)
+        return result
+
+    def _show_verdict(self, result: ProbeResult) -> None:
+        chosen = self.run.chosen
+        assert chosen is not None
+        spread = f" ({result.spread()})" if result.runs else ""
+        if result.passed:
+            tint(self.verdict, Tone.GOOD)
+            self.verdict.setText(f"✓ <b>{chosen.model}: {result.verdict}</b>{spread}")
+            return
+        tint(self.verdict, Tone.BAD)
+        after = self.run.next_after(chosen.model)
+        advice = (
+            f" The next recommendation is {after.model}." if after else " No other recommendation is left."
+        )
+        self.verdict.setText(f"✗ <b>{chosen.model}: {result.verdict}</b>{spread}.{advice}")
+        if after is not None:
+            self.try_next.setText(f"Try {after.model}")
+            self.try_next.show()
+
+    def try_next_model(self) -> bool:
+        """Give up on the chosen model and go on with the next recommendation."""
+        chosen = self.run.chosen
+        after = self.run.next_after(chosen.model) if chosen else None
+        if chosen is None or after is None:
+            return False
+        self.run.failed.append(chosen.model)
+        self.run.chosen = after
+        self.retry_requested.emit()
+        return True
+
+    @async_slot()
+    async def _on_map_button_clicked(self) -> None:
+        await self.map_and_probe()
+
+    def _on_try_next_clicked(self) -> None:
+        self.try_next_model()
+
+
+async def _serving(gateway: GatewayBridge) -> str:
+    """Start the gateway if it is not serving (after its engine has loaded); empty when it
+    serves, else why not."""
+    if gateway.state is BridgeState.LOADING:
+        loaded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def on_state(state: str, _reason: str) -> None:
+            if state != BridgeState.LOADING and not loaded.done():
+                loaded.set_result(None)
+
+        gateway.state_changed.connect(on_state)
+        try:
+            await loaded
+        finally:
+            gateway.state_changed.disconnect(on_state)
+    if gateway.serving or await gateway.start():
+        return ""
+    return gateway.reason or "it did not start"
+
+
+class ClaudePage(SetupPage):
+    """Points Claude Code at GateDeck (settings.json, or the launcher) and offers Codex's config."""
+
+    title = "Claude Code"
+
+    def __init__(self, run: SetupRun, ops: BackgroundOps, parent: QWidget | None = None) -> None:
+        super().__init__(run, ops, parent)
+        self.settings_path = self.services.settings_path or default_settings_path()
+        self.summary = note("", "setupClaudeSummary")
+        self.write_button = QPushButton("Write Claude Code's settings.json")
+        self.write_button.setObjectName("setupWriteClaudeSettings")
+        self.write_button.setToolTip(
+            f"Merges GateDeck's address, key and model names into {self.settings_path}; other "
+            "settings stay, and the old file is kept as settings.json.bak."
+        )
+        self.write_button.clicked.connect(self.write_settings)
+        self.more_button = QPushButton("Other shells…")
+        self.more_button.setObjectName("setupClaudeMore")
+        self.more_button.clicked.connect(self._on_more_button_clicked)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.write_button)
+        buttons.addWidget(self.more_button)
+        buttons.addStretch(1)
+        self.status = note("", "setupClaudeStatus")
+        self.launcher = note(
+            "Or leave the file alone and start Claude Code through GateDeck whenever you want it: "
+            "<code>gatedeck claude</code>",
+            "setupClaudeLauncher",
+        )
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self.codex_text = QPlainTextEdit()
+        self.codex_text.setObjectName("setupCodexConfig")
+        self.codex_text.setReadOnly(True)
+        self.codex_text.setFont(mono)
+        self.codex_text.setFixedHeight(118)
+        copy_codex = QPushButton("Copy")
+        copy_codex.setObjectName("setupCopyCodex")
+        copy_codex.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.codex_text.toPlainText()))
+        codex = QGroupBox("Codex CLI (optional)")
+        codex_column = QVBoxLayout(codex)
+        codex_column.addWidget(
+            note(
+                f"Add these lines to <code>~/.codex/config.toml</code> and set <code>{KEY_VARIABLE}</code> "
+                "to the gateway's master key, or run <code>gatedeck codex</code>."
+            )
+        )
+        codex_row = QHBoxLayout()
+        codex_row.addWidget(self.codex_text, 1)
+        codex_row.addWidget(copy_codex)
+        codex_column.addLayout(codex_row)
+        self.column.addWidget(self.summary)
+        self.column.addLayout(buttons)
+        self.column.addWidget(self.status)
+        self.column.addWidget(self.launcher)
+        self.column.addSpacing(8)
+        self.column.addWidget(codex)
+        self.column.addStretch(1)
+
+    def env(self) -> dict[str, str]:
+        services = self.services
+        return claude_code_env(
+            services.holder.config, services.claude_base_url(), services.gateway.master_key
+        )
+
+    async def enter(self) -> None:
+        env = self.env()
+        models = sorted({env[k] for k in env if k.startswith("ANTHROPIC_DEFAULT_") or k == "ANTHROPIC_MODEL"})
+        chosen = self.run.chosen
+        served = f" and every model name it asks for lands on {chosen.model}" if chosen else ""
+        self.summary.setText(
+            f"Claude Code talks to GateDeck at <b>{env['ANTHROPIC_BASE_URL']}</b> with the gateway's key"
+            f"{served}. Writing its settings file makes every new Claude Code session use GateDeck"
+            + (f" (model names: {', '.join(models)})." if models else ".")
+        )
+        self.codex_text.setPlainText(codex_config(self.services.claude_base_url()))
+        self.set_done(True)
+
+    def write_settings(self) -> bool:
+        written, message = write_claude_settings(self.env(), self.settings_path)
+        tint(self.status, Tone.GOOD if written else Tone.BAD)
+        self.status.setText(message)
+        return written
+
+    def _on_more_button_clicked(self) -> None:
+        services = self.services
+        dialog = ClaudeCodeDialog(
+            services.holder.config,
+            services.claude_base_url(),
+            services.gateway.master_key,
+            settings_path=self.settings_path,
+            parent=self,
+        )
+        dialog.open()
