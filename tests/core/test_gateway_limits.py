@@ -29,7 +29,7 @@ from core.paths import AppPaths
 from core.secrets import MASTER_KEY, open_secret_store
 from tests.core.gateway_support import KEY, REPO, auth, free_port, running, tier_config, wait_until
 from tests.fakes.fake_ollama import FakeOllama
-from tests.fakes.ollama_catalog import default_models
+from tests.fakes.ollama_catalog import default_models, nomic_embed_text
 
 pytestmark = [
     pytest.mark.timeout(300),
@@ -47,7 +47,7 @@ ANTHROPIC_HEADERS = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeOllama]:
-    with FakeOllama(models=default_models()) as server:
+    with FakeOllama(models=[*default_models(), nomic_embed_text()]) as server:
         yield server
 
 
@@ -138,8 +138,8 @@ def test_the_allowlisted_routes_still_answer(gateway: Gateway, path: str) -> Non
         if "messages" in path
         else ({"model": "gpt-4o", "input": "hi"} if "responses" in path else CHAT)
     )
-    if "embeddings" in path:  # an installed model, asked for what it makes
-        body = {"model": "llama3.2:3b", "input": "hi"}
+    if "embeddings" in path:  # an installed model that embeds, asked for what it makes
+        body = {"model": "nomic-embed-text:latest", "input": "hi"}
     if path in GET_PATHS:
         response = httpx.get(gateway.url + path, headers=headers, timeout=30)
     else:
