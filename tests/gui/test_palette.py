@@ -8,17 +8,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication, QLabel, QStyleFactory
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor, QPalette
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QLabel, QStyleFactory, QWidget
 from pytestqt.qtbot import QtBot
 
+from core.config.first_run import Installation
+from core.config.schema import GatewaySettings, OllamaBackend
 from core.ollama.models import InstalledModel, LoadedModel
 from gui import palette as colours
+from gui.controller import AppController
+from gui.main_window import PANELS
 from gui.palette import MARK_CONTRAST, TEXT_CONTRAST, Tone, contrast
 from gui.widgets.banner import LEVELS, Banner
 from gui.widgets.models_table import COL, ModelRow, ModelsTableModel
 from gui.widgets.monitor_graphs import LatencyGraphs
+from tests.core.gateway_support import free_port
+from tests.fakes.fake_ollama import FakeOllama
+from tests.gui.conftest import Run
 from tests.gui.test_monitor_panel import NOW, rec
 
 GUI = Path(colours.__file__).parent
@@ -199,3 +206,72 @@ def test_the_monitor_graphs_and_legend_are_recoloured_when_the_palette_switches(
     for found in COLOUR.findall(graphs.legend.text()):
         assert contrast(QColor(found), colours.dark_palette().color(ROLE.Window)) >= MARK_CONTRAST
     graphs.stop()
+
+
+def _texts_and_colours(root: QWidget) -> Iterator[tuple[str, QColor, QColor]]:
+    """(where, text colour, background) for every colour a style sheet, a label or a table
+    cell in ``root`` shows, against the background it is shown on."""
+    palette = QApplication.palette()
+    for widget in [root, *root.findChildren(QWidget)]:
+        on = palette.color(ROLE.Window)
+        holder: QWidget | None = widget
+        while holder is not None:  # inside a banner: on the banner's own background
+            if isinstance(holder, Banner):
+                on = QColor(BANNER.search(holder.styleSheet()).group(1))  # type: ignore[union-attr]
+                break
+            holder = holder.parentWidget()
+        texts = [widget.styleSheet(), widget.text() if isinstance(widget, QLabel) else ""]
+        for found in COLOUR.findall(" ".join(texts)):
+            yield widget.objectName() or type(widget).__name__, QColor(found), on
+        if isinstance(widget, QAbstractItemView) and widget.model() is not None:
+            model = widget.model()
+            for row in range(min(model.rowCount(QModelIndex()), 50)):
+                column = 0
+                while (index := model.index(row, column)).isValid():  # list models hide columnCount
+                    column += 1
+                    back = model.data(index, Qt.ItemDataRole.BackgroundRole)
+                    fore = model.data(index, Qt.ItemDataRole.ForegroundRole)
+                    back = back.color() if isinstance(back, QBrush) else back
+                    fore = fore.color() if isinstance(fore, QBrush) else fore
+                    where = f"{widget.objectName()}[{row},{column - 1}]"
+                    if isinstance(back, QColor) or isinstance(fore, QColor):
+                        yield (
+                            where,
+                            fore if isinstance(fore, QColor) else palette.color(ROLE.Text),
+                            back if isinstance(back, QColor) else palette.color(ROLE.Base),
+                        )
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("theme", ["dark", "light"])
+def test_every_coloured_text_in_the_window_reads_on_its_background(
+    theme: str, qtbot: QtBot, install: Installation, fake_ollama: FakeOllama, arun: Run, appearance: None
+) -> None:
+    config = install.config.model_copy(
+        update={
+            "backends": [OllamaBackend(name="local", url=fake_ollama.url)],
+            "gateway": GatewaySettings(port=free_port(), start_on_launch=False),
+            "ui": install.config.ui.model_copy(update={"theme": theme}),
+        }
+    )
+    install.store.save(config)
+    install.loaded.config = config
+    app = AppController(install, use_tray=False)
+    app.start()
+    try:
+        assert colours.is_dark() == (theme == "dark")
+        arun(app.watcher.refresh())
+        window = app.window
+        window.show()
+        window.set_gateway_status("failed", "Gateway failed")
+        seen = 0
+        for key, _title in PANELS:
+            window.show_panel(key)
+            for where, text, back in _texts_and_colours(window):
+                seen += 1
+                assert contrast(text, back) >= TEXT_CONTRAST, (theme, key, where, text.name(), back.name())
+        assert seen > 10, "the walk found the window's colours"
+    finally:  # the gateway's engine loads in the background: let it finish before quitting
+        qtbot.waitUntil(lambda: app.gateway.state != "loading", timeout=120_000)
+        arun(app.quit(), timeout_ms=60_000)
+        QApplication.instance().setStyle("Fusion")  # type: ignore[union-attr]
