@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -36,7 +36,7 @@ def apply_theme(theme: str) -> None:
     hints = QGuiApplication.styleHints()
     if theme == "system":
         hints.setColorScheme(Qt.ColorScheme.Unknown)
-        app.setPalette(app.style().standardPalette())
+        app.setPalette(QPalette())  # none of GateDeck's: the desktop's, and its later switches
         return
     hints.setColorScheme(Qt.ColorScheme.Dark if theme == "dark" else Qt.ColorScheme.Light)
     app.setStyle("Fusion")

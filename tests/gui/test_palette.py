@@ -18,6 +18,7 @@ from core.config.schema import GatewaySettings, OllamaBackend
 from core.ollama.models import InstalledModel, LoadedModel
 from gui import palette as colours
 from gui.controller import AppController
+from gui.dialogs.preferences import apply_theme
 from gui.main_window import PANELS
 from gui.palette import MARK_CONTRAST, TEXT_CONTRAST, Tone, contrast
 from gui.widgets.banner import LEVELS, Banner
@@ -275,3 +276,21 @@ def test_every_coloured_text_in_the_window_reads_on_its_background(
         qtbot.waitUntil(lambda: app.gateway.state != "loading", timeout=120_000)
         arun(app.quit(), timeout_ms=60_000)
         QApplication.instance().setStyle("Fusion")  # type: ignore[union-attr]
+
+
+def test_appearance_system_hands_the_palette_back_to_the_desktop(
+    qtbot: QtBot, qapp: QApplication, appearance: None
+) -> None:
+    label = QLabel("Does NOT fit")
+    qtbot.addWidget(label)
+    colours.tint(label, Tone.BAD)
+    apply_theme("dark")
+    assert colours.is_dark()
+    on_dark = label.styleSheet()
+    apply_theme("system")
+    assert qapp.palette().resolveMask() == 0, (
+        "no palette of GateDeck's: the desktop's light/dark switches reach it"
+    )
+    assert not colours.is_dark() and label.styleSheet() != on_dark
+    apply_theme("light")
+    assert not colours.is_dark()
