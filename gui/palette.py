@@ -120,14 +120,17 @@ def _text_backgrounds(palette: QPalette) -> list[QColor]:
     return [palette.color(role) for role in (_ROLE.Window, _ROLE.Base, _ROLE.AlternateBase)]
 
 
+def _hue(tone: Tone, palette: QPalette) -> QColor:
+    """Where ``tone``'s colours start: its hue, or for muted the text faded toward the window."""
+    if tone is Tone.MUTED:
+        return mix(palette.color(_ROLE.WindowText), palette.color(_ROLE.Window), 0.4)
+    return _HUES[tone]
+
+
 def text_colour(tone: Tone, palette: QPalette | None = None) -> QColor:
     """A text colour for ``tone`` that reads on the window, on views and on alternate rows."""
     palette = palette or app_palette()
-    if tone is Tone.MUTED:
-        start = mix(palette.color(_ROLE.WindowText), palette.color(_ROLE.Window), 0.4)
-    else:
-        start = _HUES[tone]
-    return readable(start, _text_backgrounds(palette))
+    return readable(_hue(tone, palette), _text_backgrounds(palette))
 
 
 def css(tone: Tone, palette: QPalette | None = None) -> str:
@@ -138,12 +141,7 @@ def css(tone: Tone, palette: QPalette | None = None) -> str:
 def mark_colour(tone: Tone, palette: QPalette | None = None) -> QColor:
     """A colour for a mark (status dot, cross on a graph) that stands out from the views."""
     palette = palette or app_palette()
-    start = (
-        mix(palette.color(_ROLE.WindowText), palette.color(_ROLE.Window), 0.4)
-        if tone is Tone.MUTED
-        else _HUES[tone]
-    )
-    return readable(start, _text_backgrounds(palette), MARK_CONTRAST)
+    return readable(_hue(tone, palette), _text_backgrounds(palette), MARK_CONTRAST)
 
 
 def background(tone: Tone, palette: QPalette | None = None, role: QPalette.ColorRole = _ROLE.Base) -> QColor:
@@ -152,7 +150,7 @@ def background(tone: Tone, palette: QPalette | None = None, role: QPalette.Color
     palette = palette or app_palette()
     base = palette.color(role)
     text = palette.color(_ROLE.WindowText if role == _ROLE.Window else _ROLE.Text)
-    hue = _HUES.get(tone, palette.color(_ROLE.Mid))
+    hue = _hue(tone, palette)
     share = _TINT_DARK if is_dark(palette) else _TINT_LIGHT
     while share > 0.0:
         tinted = mix(base, hue, share)
@@ -166,7 +164,7 @@ def banner_colours(tone: Tone, palette: QPalette | None = None) -> tuple[QColor,
     """A banner's background and its text colour (also its border)."""
     palette = palette or app_palette()
     back = background(tone, palette, _ROLE.Window)
-    return back, readable(_HUES.get(tone, palette.color(_ROLE.WindowText)), [back])
+    return back, readable(_hue(tone, palette), [back])
 
 
 def series_colours(palette: QPalette | None = None) -> list[QColor]:
