@@ -7,6 +7,7 @@ import functools
 from collections.abc import Iterator
 from pathlib import Path
 
+import openai
 import pytest
 import qasync
 from PySide6.QtCore import Qt
@@ -15,9 +16,10 @@ from pytestqt.qtbot import QtBot
 
 from core.config.first_run import Installation
 from core.config.holder import ConfigHolder
-from core.config.schema import Config, OllamaBackend
+from core.config.schema import Config, GatewaySettings, OllamaBackend
 from core.ollama.hosts import OllamaHosts
 from core.ollama.pull import Pull
+from gui.controller import AppController
 from gui.gateway_bridge import GatewayBridge
 from gui.panels.gateway import GatewayPanel
 from gui.panels.hardware import HardwarePanel
@@ -27,6 +29,7 @@ from gui.pull_queue import JobState
 from gui.widgets import hosts_table
 from gui.widgets.mappings_table import COLUMNS, HostsEditor
 from gui.widgets.models_table import COL
+from tests.core.gateway_support import free_port
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.ollama_catalog import qwen3_8b
 from tests.gui.conftest import Run
@@ -399,3 +402,46 @@ def test_showing_the_list_again_asks_the_hosts_again_once_the_last_answers_are_o
     gateway_panel.show()
     qtbot.waitUntil(lambda: versions() == asked + 1)
     qtbot.waitUntil(lambda: gateway_panel.hosts.ops.pending == 0)
+
+
+@pytest.mark.timeout(240)
+def test_in_the_window_a_host_added_and_given_a_mapping_answers_that_mappings_requests(
+    qtbot: QtBot, install: Installation, fake_ollama: FakeOllama, gpu_box: FakeOllama, arun: Run
+) -> None:
+    config = install.config.model_copy(
+        update={
+            "backends": [OllamaBackend(name="local", url=fake_ollama.url)],
+            "gateway": GatewaySettings(port=free_port(), start_on_launch=True),
+        }
+    )
+    install.store.save(config)
+    install.loaded.config = config
+    app = AppController(install, use_tray=False)
+    app.start()
+    try:
+        qtbot.waitUntil(lambda: app.gateway.state == "running", timeout=120_000)
+        dialog = app.gateway_panel.hosts.add_host()
+        dialog.name_field.setText("gpu-box")
+        dialog.url_field.setText(gpu_box.url)
+        assert arun(dialog.save()) is True
+
+        mappings = app.mappings_panel
+        rows = mappings.model.rows()
+        opus = next(i for i, r in enumerate(rows) if r["name"] == "claude-*opus*")
+        rows[opus].update(backends=["gpu-box"], model="qwen3:8b")
+        mappings.model.set_rows(rows)
+        assert arun(mappings.apply()) is True
+
+        client = openai.OpenAI(base_url=app.gateway.url + "/v1", api_key=app.gateway.master_key, timeout=30)
+        reply = client.chat.completions.create(
+            model="claude-opus-4-1", messages=[{"role": "user", "content": "hi"}]
+        )
+        assert reply.choices[0].message.content
+        assert [b["model"] for b in gpu_box.bodies("/api/chat")] == ["qwen3:8b"]
+        assert fake_ollama.bodies("/api/chat") == []
+    finally:
+        # The client SDKs' warm-up thread must not be cut off mid-import by the test run's end
+        # (the interpreter's exit would then wait on its import lock).
+        if app.gateway.sdk_warmup is not None:
+            app.gateway.sdk_warmup.join(timeout=120)
+        arun(app.quit(), timeout_ms=60_000)
