@@ -179,10 +179,18 @@ class GatewayBridge(QObject):
         await self._core.apply(config)
 
     async def close(self) -> None:
-        """Stop the gateway (if it runs) and stop listening to it."""
+        """Stop the gateway (if it runs), stop listening to it, and let the SDK warm-up end.
+
+        The warm-up imports the client SDKs on a daemon thread; a process that exits while an
+        import is half done can hang at exit (a LiteLLM client's finaliser waits on the module
+        lock the import holds), so quitting waits for what is left of it (seconds at most).
+        """
         await self.stop()
         self._unsubscribe()
         self._closed = True
+        warmup = self.sdk_warmup
+        if warmup is not None and warmup.is_alive():
+            await in_thread(warmup.join, name="gatedeck-quit-warmup")
 
     # ---------------------------------------------------------------- internals
     def _cloud_key(self, entry: CloudModel) -> str | None:

@@ -88,6 +88,18 @@ def test_once_everything_has_loaded_garbage_collection_has_little_to_walk(
 
 
 @pytest.mark.timeout(240)
+def test_quitting_waits_for_the_client_sdk_warm_up(
+    qtbot: QtBot, controller: AppController, arun: Run
+) -> None:
+    # Quitting right after the engine loaded: a process that exits while the warm-up thread is
+    # half way through an import can hang at exit, so closing the bridge lets it finish first.
+    qtbot.waitUntil(lambda: controller.gateway.sdk_warmup is not None, timeout=ENGINE_MS)
+    arun(controller.gateway.close(), timeout_ms=120_000)
+    warmup = controller.gateway.sdk_warmup
+    assert warmup is not None and not warmup.is_alive()
+
+
+@pytest.mark.timeout(240)
 def test_apply_in_the_mappings_panel_changes_what_the_running_gateway_serves(
     qtbot: QtBot, controller: AppController, fake_ollama: FakeOllama, arun: Run
 ) -> None:
