@@ -30,7 +30,7 @@ from tests.core.gateway_support import (
 )
 from tests.core.metrics_support import Collector
 from tests.fakes.fake_ollama import FakeOllama
-from tests.fakes.ollama_catalog import default_models
+from tests.fakes.ollama_catalog import default_models, nomic_embed_text
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -44,7 +44,7 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeOllama]:
-    with FakeOllama(models=default_models()) as server:
+    with FakeOllama(models=[*default_models(), nomic_embed_text()]) as server:
         yield server
 
 
@@ -168,6 +168,7 @@ def test_fallbacks_refused_overflows_and_reloads_are_counted_as_they_happen(
     oa = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=KEY, max_retries=0, timeout=60)
     an = anthropic.Anthropic(base_url=gateway.url, auth_token=KEY, max_retries=0, timeout=60)
     oa.chat.completions.create(model="flaky", messages=[{"role": "user", "content": "hi"}])
+    assert len(oa.embeddings.create(model="nomic-embed-text:latest", input=["a", "b"]).data) == 2
     with pytest.raises(anthropic.BadRequestError, match="prompt is too long"):  # 32k context
         an.messages.create(
             model="claude-sonnet-4-5", max_tokens=16, messages=[{"role": "user", "content": "word " * 40_000}]
@@ -327,6 +328,6 @@ def test_every_series_the_grafana_dashboard_asks_for_is_one_a_real_scrape_has(
     exported = {name for name, _ in scrape(gateway)}
     assert asked and asked <= exported, asked - exported
     labels = {label for query in queries for label in re.findall(r"by \(([^)]*)\)", query)}
-    assert {"mapping", "route", "status", "model", "le"} >= {
+    assert {"mapping", "route", "status", "model", "backend", "le"} >= {
         x.strip() for group in labels for x in group.split(",")
     }
