@@ -30,6 +30,7 @@ async def tour(controller: object, panels: list[str], fake: object, suffix: str 
     from docs.stage_mappings import probe_verdicts
     from docs.stage_models import fit_shown, pull_in_progress, reload_warning
     from docs.stage_observability import chat_ab, monitor_traffic
+    from docs.stage_setup import setup_steps
     from gui.controller import AppController
 
     assert isinstance(controller, AppController)
@@ -46,6 +47,9 @@ async def tour(controller: object, panels: list[str], fake: object, suffix: str 
             dialog.grab().save(str(OUT / f"claude{suffix}.png"))
             print(f"wrote {OUT / f'claude{suffix}.png'}")
             dialog.close()
+            continue
+        if key == "setup":  # the first-run setup, one PNG per step (it maps the tiers: keep it last)
+            await setup_steps(controller, fake, OUT, suffix)
             continue
         if key == "hosts":  # a second Ollama host: the Gateway panel's list, the Models picker
             await two_hosts(controller, OUT)
@@ -88,7 +92,7 @@ def main(argv: list[str]) -> int:
 
     dark = "--dark" in argv  # through Preferences' own Appearance setting
     argv = [a for a in argv if a != "--dark"]
-    panels = argv or [*(key for key, _ in PANELS), "claude", "reload", "hosts"]
+    panels = argv or [*(key for key, _ in PANELS), "claude", "reload", "hosts", "setup"]
     OUT.mkdir(parents=True, exist_ok=True)
     app = QApplication(sys.argv[:1])
     loop = qasync.QEventLoop(app)

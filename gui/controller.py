@@ -35,6 +35,7 @@ from gui.tray import GatewayTray
 if TYPE_CHECKING:
     from core.clients.tool_probe import ProbeResult
     from gui.dialogs.claude import ClaudeCodeDialog
+    from gui.dialogs.setup_pages import SetupServices
     from gui.dialogs.setup_wizard import SetupWizard
     from gui.observability import Observability
     from gui.panels.gateway import GatewayPanel
@@ -310,10 +311,20 @@ class AppController(QObject):
             self.setup.raise_()
             self.setup.activateWindow()
             return self.setup
-        from gui.dialogs.setup_pages import SetupServices
         from gui.dialogs.setup_wizard import SetupWizard
 
-        services = SetupServices(
+        wizard = self.setup = SetupWizard(self.setup_services(), self.window)
+        wizard.ollama_changed.connect(lambda: self.ops.run(self.watcher.refresh()))
+        wizard.finished.connect(self._on_setup_finished)
+        wizard.open()
+        self.ops.run(wizard.begin())
+        return wizard
+
+    def setup_services(self) -> SetupServices:
+        """What the setup works with: this window's config, gateway, Ollama, pulls and probe."""
+        from gui.dialogs.setup_pages import SetupServices
+
+        return SetupServices(
             holder=self.holder,
             gateway=self.gateway,
             ollama=self.ollama,
@@ -323,12 +334,6 @@ class AppController(QObject):
             claude_base_url=self.claude_base_url,
             verdicts_dir=self.install.paths.data_dir,
         )
-        wizard = self.setup = SetupWizard(services, self.window)
-        wizard.ollama_changed.connect(lambda: self.ops.run(self.watcher.refresh()))
-        wizard.finished.connect(self._on_setup_finished)
-        wizard.open()
-        self.ops.run(wizard.begin())
-        return wizard
 
     def save_ui_state(self) -> None:
         """Write the window's state file now (if anything changed): last panel, and the window's

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from html import escape
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QFontDatabase, QGuiApplication
@@ -59,26 +60,32 @@ class PullPage(SetupPage):
         if chosen is None:
             return
         self.what.setText(
-            f"Downloading <b>{chosen.model}</b> ({human_bytes(chosen.download_bytes)}) into Ollama. "
-            "Cancel stops it and Resume goes on where it stopped; the Models panel shows it too."
+            f"<b>{chosen.model}</b> is not in Ollama yet: it is a {human_bytes(chosen.download_bytes)} "
+            "download. Cancel stops it and Resume goes on where it stopped; the Models panel shows "
+            "it too."
         )
         if self.job is None or self.job.model != chosen.model:
-            self.start()
+            queued = self.services.pulls.job(chosen.model)  # started before (here or on Models)
+            if queued is not None:
+                self.start()
+            else:
+                self._drop_row()
+                self.download_button.setText(f"Download {chosen.model}")
+                self.download_button.show()
 
     def start(self) -> PullJob | None:
         """Queue the chosen model's pull (an ended one resumes) and show its row."""
         chosen = self.run.chosen
         if chosen is None:
             return None
-        self.job = self.services.pulls.enqueue(chosen.model)
-        self._show_row(self.job)
-        self._on_pulls_changed(self.job)
-        return self.job
+        job = self.services.pulls.enqueue(chosen.model)
+        self._show_row(job)
+        self.job = job
+        self._on_pulls_changed(job)
+        return job
 
     def _show_row(self, job: PullJob) -> None:
-        if self.row is not None:
-            self.rows.removeWidget(self.row)
-            self.row.deleteLater()
+        self._drop_row()
         self.row = PullWidget(job, self.services.pulls)
         self.rows.addWidget(self.row)
         self.download_button.hide()
@@ -106,16 +113,19 @@ class PullPage(SetupPage):
         self.set_done(True)
         await self.services.ollama.refresh()
 
-    def _on_pulls_removed(self, job: PullJob) -> None:
-        if job is self.job and self.row is not None:  # "Clear" on its row (here or on Models)
+    def _drop_row(self) -> None:
+        if self.row is not None:
             self.rows.removeWidget(self.row)
             self.row.deleteLater()
-            self.row, self.job = None, None
-            self.download_button.show()
-            self.set_done(False)
+        self.row, self.job = None, None
+        self.set_done(False)
 
-    @async_slot()
-    async def _on_download_button_clicked(self) -> None:
+    def _on_pulls_removed(self, job: PullJob) -> None:
+        if job is self.job:  # "Clear" on its row (here or on Models)
+            self._drop_row()
+            self.download_button.show()
+
+    def _on_download_button_clicked(self) -> None:
         self.start()
 
 
@@ -212,17 +222,23 @@ class TiersPage(SetupPage):
     def _show_verdict(self, result: ProbeResult) -> None:
         chosen = self.run.chosen
         assert chosen is not None
-        spread = f" ({result.spread()})" if result.runs else ""
         if result.passed:
             tint(self.verdict, Tone.GOOD)
-            self.verdict.setText(f"✓ <b>{chosen.model}: {result.verdict}</b>{spread}")
+            self.verdict.setText(
+                f"✓ <b>{chosen.model} works with Claude Code.</b> {escape(result.verdict)}<br><br>"
+                "Next: point Claude Code at GateDeck."
+            )
             return
         tint(self.verdict, Tone.BAD)
         after = self.run.next_after(chosen.model)
         advice = (
-            f" The next recommendation is {after.model}." if after else " No other recommendation is left."
+            f"The next recommendation is <b>{after.model}</b>."
+            if after
+            else "No other recommendation is left: try a model on the Models panel, or another machine."
         )
-        self.verdict.setText(f"✗ <b>{chosen.model}: {result.verdict}</b>{spread}.{advice}")
+        self.verdict.setText(
+            f"✗ <b>{chosen.model} is not fit for Claude Code.</b> {escape(result.verdict)}<br><br>{advice}"
+        )
         if after is not None:
             self.try_next.setText(f"Try {after.model}")
             self.try_next.show()
@@ -300,7 +316,8 @@ class ClaudePage(SetupPage):
         self.codex_text.setObjectName("setupCodexConfig")
         self.codex_text.setReadOnly(True)
         self.codex_text.setFont(mono)
-        self.codex_text.setFixedHeight(118)
+        lines = codex_config("http://127.0.0.1:4000").count("\n") + 1
+        self.codex_text.setFixedHeight(self.codex_text.fontMetrics().lineSpacing() * lines + 16)
         copy_codex = QPushButton("Copy")
         copy_codex.setObjectName("setupCopyCodex")
         copy_codex.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.codex_text.toPlainText()))
@@ -334,7 +351,7 @@ class ClaudePage(SetupPage):
         env = self.env()
         models = sorted({env[k] for k in env if k.startswith("ANTHROPIC_DEFAULT_") or k == "ANTHROPIC_MODEL"})
         chosen = self.run.chosen
-        served = f" and every model name it asks for lands on {chosen.model}" if chosen else ""
+        served = f", and every model it asks for is answered by {chosen.model}" if chosen else ""
         self.summary.setText(
             f"Claude Code talks to GateDeck at <b>{env['ANTHROPIC_BASE_URL']}</b> with the gateway's key"
             f"{served}. Writing its settings file makes every new Claude Code session use GateDeck"

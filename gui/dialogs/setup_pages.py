@@ -49,9 +49,9 @@ from gui.widgets.machine_box import MachineBox
 _LEVEL_TONES = {FitLevel.GOOD: Tone.GOOD, FitLevel.SO_SO: Tone.WARNING, FitLevel.BAD: Tone.BAD}
 _TOOL_WORDS = {
     ToolCalling.RELIABLE: ("calls tools reliably", Tone.GOOD),
-    ToolCalling.MOSTLY: ("calls tools, writes some as text (GateDeck repairs most)", Tone.WARNING),
+    ToolCalling.MOSTLY: ("calls tools, writes some as text", Tone.WARNING),
     ToolCalling.POOR: ("often answers without calling a tool", Tone.BAD),
-    None: ("tool calling untested: the probe in a later step checks it", Tone.MUTED),
+    None: ("untested: the check in step 5 finds out", Tone.MUTED),
 }
 
 
@@ -316,6 +316,7 @@ class MachinePage(SetupPage):
     def __init__(self, run: SetupRun, ops: BackgroundOps, parent: QWidget | None = None) -> None:
         super().__init__(run, ops, parent)
         self.machine = MachineBox()
+        self.machine.ram_bar.setMinimumWidth(260)  # room for its "8.0 GiB of 32.0 GiB (…)" text
         self.summary = note("", "setupMachineSummary")
         self.column.addWidget(
             note("Which models run well depends on the memory they can use: VRAM first, then RAM.")
@@ -357,17 +358,29 @@ class RecommendationCard(QFrame):
         tint(self.fit, _LEVEL_TONES[rating.level])
         words, tone = _TOOL_WORDS[rec.tools]
         self.context = note(f"Context: {rec.num_ctx:,} tokens", "setupModelContext")
+        self.context.setWordWrap(False)
         self.tools = note(f"Tools: {words}", "setupModelTools")
         tint(self.tools, tone)
-        self.reason = note(rec.reason, "setupModelReason")
-        tint(self.reason, Tone.MUTED)
+        entry = rec.catalog
+        about = (
+            f"{entry.family}, {entry.parameters} parameters, {entry.quantization} — {entry.note}"
+            if entry is not None
+            else "Not in GateDeck's table of tested models."
+        )
+        self.about = note(about, "setupModelAbout")
+        tint(self.about, Tone.MUTED)
+        facts = QHBoxLayout()
+        facts.addWidget(self.context)
+        facts.addSpacing(24)
+        facts.addWidget(self.tools, 1)
         column = QVBoxLayout(self)
         column.setSpacing(2)
         column.addWidget(self.choice)
         indented = QVBoxLayout()
         indented.setContentsMargins(24, 0, 0, 0)
-        for label in (self.fit, self.context, self.tools, self.reason):
-            indented.addWidget(label)
+        indented.addWidget(self.fit)
+        indented.addLayout(facts)
+        indented.addWidget(self.about)
         column.addLayout(indented)
 
     def _figures(self) -> str:

@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -43,7 +44,7 @@ class SetupWizard(QDialog):
         super().__init__(parent)
         self.setObjectName("setupWizard")
         self.setWindowTitle("Set up GateDeck")
-        self.resize(900, 600)
+        self.resize(1060, 640)
         self.ops = BackgroundOps(self._show_error, owner="setup")
         self.run = SetupRun(services)
         self.ollama_page = OllamaPage(self.run, self.ops)
@@ -64,7 +65,10 @@ class SetupWizard(QDialog):
         self.steps = QListWidget()
         self.steps.setObjectName("setupSteps")
         self.steps.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.steps.setFixedWidth(190)
+        self.steps.setFixedWidth(170)
+        self.steps.setFrameShape(QFrame.Shape.NoFrame)
+        self.steps.setSpacing(3)
+        self.steps.setStyleSheet("QListWidget { background: transparent; }")
         for number, page in enumerate(self.pages, 1):
             item = QListWidgetItem(f"{number}. {page.title}")
             item.setFlags(Qt.ItemFlag.ItemIsEnabled)
@@ -168,7 +172,7 @@ class SetupWizard(QDialog):
         index = self.pages.index(self.current)
         for row, page in enumerate(self.pages):
             item = self.steps.item(row)
-            mark = "✓" if page.done else ("▸" if row == index else " ")
+            mark = "✓" if page.done else ("▸" if row == index else "○")
             item.setText(f"{mark} {row + 1}. {page.title}")
             font = item.font()
             font.setBold(row == index)
