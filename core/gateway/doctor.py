@@ -73,13 +73,16 @@ async def diagnose(
             )
 
     missing = missing_models(config, installed_by_backend(backends))
+    first = config.backends[0].name
     for gap in missing:
+        # `models pull` pulls onto the first host unless told another's address.
+        onto = "" if gap.backend == first else f" --ollama-url {config.backend(gap.backend).url}"
         checks.append(
             Check(
                 f"Model for '{gap.mapping}'",
                 "fail",
                 f"{gap.model} is not installed on '{gap.backend}'",
-                f"gatedeck models pull {gap.model}",
+                f"gatedeck models pull {gap.model}{onto}",
             )
         )
     if config.mappings and not missing and all(b.reachable for b in backends):

@@ -26,6 +26,7 @@ from core.paths import AppPaths
 from core.secrets import MASTER_KEY, open_secret_store
 from tests.core.gateway_support import REPO, Lines, free_port
 from tests.fakes.fake_ollama import FakeOllama
+from tests.fakes.ollama_catalog import qwen3_8b, qwen25_coder_7b
 
 
 def master_key() -> str:
@@ -119,6 +120,56 @@ def test_doctor_lists_each_problem_with_its_fix(
     assert "[warn] Load options of qwen2.5-coder:7b: claude-*sonnet*, gpt-4o-mini use" in out
     assert "Use the same load options" in out
     assert "[warn] Claude Code tiers" in out and "opus, haiku" in out
+
+
+def test_doctor_checks_each_mapping_on_each_of_its_hosts_and_its_fix_pulls_onto_that_host(
+    fake_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    library = [qwen3_8b(), qwen25_coder_7b()]
+    with FakeOllama(models=[qwen3_8b()], library=library) as gpu_box:
+        save(
+            Config(
+                gateway=GatewaySettings(port=free_port()),
+                backends=[
+                    OllamaBackend(name="local", url=fake_ollama.url),
+                    OllamaBackend(name="gpu-box", url=gpu_box.url),
+                ],
+                mappings=[
+                    Mapping(
+                        name="claude-*",
+                        model="qwen2.5-coder:7b",  # the desk has it, the GPU box does not
+                        backends=["local", "gpu-box"],
+                        options=ModelOptions(num_ctx=32768),
+                    ),
+                    Mapping(name="gpt-4o", model="qwen3:8b", backends=["gpu-box"]),
+                    Mapping(name="gpt-4.1", model="qwen3:8b", backends=["gpu-box", "local"]),
+                ],
+            )
+        )
+        assert main(["doctor"]) == 1
+        out = capsys.readouterr().out
+        assert "[FAIL] Model for 'claude-*': qwen2.5-coder:7b is not installed on 'gpu-box'" in out
+        assert "[FAIL] Model for 'gpt-4.1': qwen3:8b is not installed on 'local'" in out
+        assert "not installed on 'local'" not in out.split("gpt-4.1")[0]  # the desk has qwen2.5-coder
+        assert "Model for 'gpt-4o'" not in out  # the GPU box has qwen3:8b
+        fixes = [
+            line.split("fix: ", 1)[1] for line in out.splitlines() if "fix: gatedeck models pull" in line
+        ]
+        assert fixes == [
+            f"gatedeck models pull qwen2.5-coder:7b --ollama-url {gpu_box.url}",
+            "gatedeck models pull qwen3:8b",  # the first host: no address needed
+        ]
+
+        # The fix, run as printed, pulls onto the host that lacked the model, and only there.
+        assert main(fixes[0].split()[1:]) == 0
+        assert "qwen2.5-coder:7b" in gpu_box.installed()
+        assert [b["model"] for b in gpu_box.bodies("/api/pull")] == ["qwen2.5-coder:7b"]
+        assert fake_ollama.bodies("/api/pull") == []
+        capsys.readouterr()
+        main(["doctor"])
+        out = capsys.readouterr().out
+        assert "Model for 'claude-*'" not in out
+        assert "[FAIL] Model for 'gpt-4.1': qwen3:8b is not installed on 'local'" in out
 
 
 def test_export_writes_a_config_without_secrets(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
