@@ -277,3 +277,7 @@ class GatewayBusy(GatewayError):
 
 class ClaudeSettingsError(GateDeckError):
     """Claude Code's settings file could not be updated (it is left as it was)."""
+
+
+class CodexConfigError(GateDeckError):
+    """Codex's ``config.toml`` could not be updated (it is left as it was)."""

@@ -25,5 +25,6 @@ def fresh_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     monkeypatch.setenv("GATEDECK_SECRET_STORE", "file")
     monkeypatch.delenv("OLLAMA_HOST", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "user-home"))
+    monkeypatch.delenv("CODEX_HOME", raising=False)  # Codex's settings folder: ~/.codex in that home
     (tmp_path / "user-home").mkdir()
     yield home

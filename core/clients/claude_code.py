@@ -27,15 +27,13 @@ real window through the variables it reads (read from Claude Code's own code, 2.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from core.clients.atomic_file import replace_file
 from core.config.schema import Config
 from core.errors import ClaudeSettingsError
 from core.ollama.load_options import effective_num_ctx
@@ -235,21 +233,5 @@ def write_settings(env: dict[str, str], path: Path | None = None) -> SettingsWri
         raise ClaudeSettingsError(f'"env" in {path} is not an object; GateDeck left the file as it is.')
     changed = tuple(name for name, value in env.items() if section.get(name) != value)
     data["env"] = {**section, **env}
-    _atomic_write(path, json.dumps(data, indent=2) + "\n")
+    replace_file(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
     return SettingsWritten(path=path, backup=backup, changed=changed)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, 0o600)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
