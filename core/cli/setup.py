@@ -19,11 +19,12 @@ from core.cli.config import report_load_problems
 from core.cli.format import describe_hardware, human_bytes, parse_size, table
 from core.cli.models import pull_with_bar
 from core.clients.claude_code import claude_code_env, write_settings
-from core.clients.codex import KEY_VARIABLE, codex_config
+from core.clients.codex import KEY_VARIABLE, codex_config, codex_model
+from core.clients.codex_config_file import write_codex_config
 from core.clients.tool_probe import ProbeResult, probe_tool_calls
 from core.config.first_run import Installation, open_installation
 from core.config.schema import Config
-from core.errors import GateDeckError
+from core.errors import CodexConfigError, GateDeckError
 from core.hardware.facts import assumed, probe_hardware
 from core.ollama.client import OllamaClient
 from core.ollama.models import ModelDetails
@@ -55,7 +56,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         action="store_true",
         help="leave ~/.claude/settings.json alone (start Claude Code with `gatedeck claude` instead)",
     )
-    setup.add_argument("--codex", action="store_true", help="also show the Codex CLI's config for GateDeck")
+    setup.add_argument(
+        "--codex",
+        action="store_true",
+        help="also write GateDeck's provider into the Codex CLI's config.toml (merged, backed up)",
+    )
     setup.add_argument("--skip-probe", action="store_true", help="do not run the tool-call probe")
     setup.add_argument(
         "--probe-runs", type=int, default=3, metavar="N", help="tool-call probe runs (default 3)"
@@ -320,9 +325,27 @@ def _point_clients(config: Config, install: Installation, args: argparse.Namespa
             "  Run `claude` in a new terminal while the gateway runs (`gatedeck serve`, or the app).\n"
         )
     if args.codex:
-        out.write(
-            "\nCodex\n  Add this to ~/.codex/config.toml, and set "
-            f"{KEY_VARIABLE} to the gateway key (`gatedeck config show --show-secrets`):\n\n"
-        )
-        out.write("".join(f"    {line}\n" for line in codex_config(url).splitlines()))
-        out.write("\n  Or start it with `gatedeck codex`, which passes both for one run.\n")
+        _write_codex_config(config, url, out)
+
+
+def _write_codex_config(config: Config, url: str, out: TextIO) -> None:
+    model = codex_model(config)
+    out.write("\nCodex\n")
+    try:
+        written = write_codex_config(url, model=model)
+    except (CodexConfigError, OSError) as exc:
+        out.write(f"  Not written: {exc}\n  These are the lines GateDeck would add:\n\n")
+        out.write("".join(f"    {line}\n" for line in codex_config(url, model).splitlines()))
+    else:
+        if written.changed:
+            backup = f" (the previous file is at {written.backup})" if written.backup else ""
+            out.write(f"  Wrote GateDeck's provider to {written.path}{backup}.\n")
+        else:
+            out.write(f"  {written.path} already uses GateDeck; nothing changed.\n")
+        if written.note:
+            out.write(f"  Note: {written.note}\n")
+    out.write(
+        f"  Codex reads the gateway key from {KEY_VARIABLE}: set it to the key "
+        "(`gatedeck config show --show-secrets`), or start Codex with `gatedeck codex`, "
+        "which sets it for one run.\n"
+    )

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -246,3 +247,30 @@ def test_a_chosen_model_that_fails_the_probe_is_set_up_with_a_warning_and_exit_c
     assert "FAIL:" in out and "Claude Code will struggle with this model" in out
     assert "Trying the next recommendation" not in out, "--model names the one model to set up"
     assert empty_ollama.installed() == sorted(["nomic-embed-text:latest", QWEN])
+
+
+def test_setup_codex_writes_gatedecks_provider_into_codex_config_and_keeps_the_rest(
+    empty_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = Path.home() / ".codex" / "config.toml"
+    config.parent.mkdir()
+    mine = '# mine\nmodel_provider = "openai"\n\n[profiles.work]\nmodel = "o3"\n'
+    config.write_text(mine)
+
+    code = main(
+        [
+            "--ollama-url", empty_ollama.url, "setup", "--yes", "--skip-probe", "--no-claude-settings",
+            "--codex", *EIGHT_GB_GPU,
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+
+    assert code == 0, out
+    assert f"Wrote GateDeck's provider to {config} (the previous file is at {config}.bak)" in out, out
+    assert "GATEDECK_API_KEY" in out and "gatedeck codex" in out
+    written = config.read_text()
+    assert written.startswith('# mine\nmodel_provider = "gatedeck"\n\n[profiles.work]\nmodel = "o3"\n')
+    provider = tomllib.loads(written)["model_providers"]["gatedeck"]
+    assert provider["base_url"] == "http://127.0.0.1:4000/v1" and provider["env_key"] == "GATEDECK_API_KEY"
+    assert "model =" not in written.split("[", 1)[0], "the catch-all mapping answers Codex's own model name"
+    assert config.with_name("config.toml.bak").read_text() == mine
