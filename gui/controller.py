@@ -163,6 +163,7 @@ class AppController(QObject):
             self.gateway.apply,
             probe=self._probe_mapping,
             verdicts_dir=self.install.paths.data_dir,
+            hosts=self.hosts,
         )
         panel.pull_requested.connect(self._on_mappings_pull_requested)
         return panel
@@ -180,6 +181,7 @@ class AppController(QObject):
 
         panel = ModelsPanel(self.holder, self.ollama, hosts=self.hosts)
         panel.models_changed.connect(lambda: self.ops.run(self.watcher.refresh()))
+        panel.models_changed.connect(lambda: self.mappings_panel.schedule_host_refresh())
         return panel
 
     def _build_hardware_panel(self) -> HardwarePanel:
@@ -276,6 +278,8 @@ class AppController(QObject):
             await self.models_panel.shutdown()  # cancels pulls; Ollama keeps what it has
         if self.window.is_built("hardware"):
             await self.hardware_panel.shutdown()
+        if self.window.is_built("mappings"):
+            await self.mappings_panel.shutdown()
         await self.hosts.aclose()  # the first host's state (the watcher's) included
         if self._observability is not None:
             await self._observability.stop()
@@ -430,9 +434,9 @@ class AppController(QObject):
         described = await self.ollama.describe_installed()
         self.mappings_panel.set_embedding_models(only_embedding(described))
 
-    def _on_mappings_pull_requested(self, model: str) -> None:
+    def _on_mappings_pull_requested(self, model: str, host: str) -> None:
         self.window.show_panel("models")
-        self.models_panel.request_pull(model)
+        self.models_panel.request_pull(model, host)
 
     def _on_watcher_went_away(self, message: str) -> None:
         if self.tray_enabled:

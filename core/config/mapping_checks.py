@@ -7,6 +7,7 @@ allowed (a model not pulled yet, a context too small for Claude Code).
 from __future__ import annotations
 
 import re
+from collections import abc
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -32,6 +33,7 @@ class MappingIssue:
         severity: ``error`` blocks Apply; ``warning`` does not.
         message: what is wrong and what to do.
         missing_model: set when the fix is to pull this model.
+        host: the Ollama host that lacks ``missing_model`` (the one to pull it onto).
         reload_model: set when the fix is to give every mapping on this model the same load
             options (:func:`core.ollama.load_options.with_same_load_options`).
     """
@@ -41,16 +43,21 @@ class MappingIssue:
     severity: Severity
     message: str
     missing_model: str | None = None
+    host: str | None = None
     reload_model: str | None = None
 
 
 def check_mappings(
     rows: Sequence[Mapping | dict[str, Any]],
-    installed_models: Iterable[str] | None = None,
+    installed: abc.Mapping[str, Iterable[str]] | None = None,
     backend_names: Iterable[str] = ("local",),
     cloud_names: Iterable[str] = (),
 ) -> list[MappingIssue]:
-    """Every issue in ``rows``; ``installed_models=None`` skips the "not installed" check.
+    """Every issue in ``rows``.
+
+    ``installed`` holds the models each Ollama host has, by host name: a mapping whose model one
+    of its hosts lacks is warned about once per such host. A host left out of it (not asked
+    yet, not answering) is not judged; ``None`` skips the "not installed" check.
 
     Rows may be :class:`Mapping` objects or their dict form as a table edits it; a row whose
     fields are invalid is reported field by field and left out of the cross-row checks.
@@ -63,9 +70,9 @@ def check_mappings(
         if mapping is not None:
             mappings.append((row, mapping))
     names = [str(r.name if isinstance(r, Mapping) else r.get("name", "")) for r in rows]
-    backends = set(backend_names)
+    backends = list(dict.fromkeys(backend_names))
     targets = set(names) | set(cloud_names)
-    installed = None if installed_models is None else {full_name(m) for m in installed_models}
+    have = {host: {full_name(m) for m in models} for host, models in (installed or {}).items()}
     reloads: dict[str, list[ReloadGroup]] = {}
     for group in reload_groups([m for _, m in mappings]):
         reloads.setdefault(group.mappings[0], []).append(group)  # said once, on the first row
@@ -93,16 +100,19 @@ def check_mappings(
                 issues.append(
                     MappingIssue(row, "fallbacks", "error", f"fallback '{fallback}' does not exist")
                 )
-        if installed is not None and full_name(mapping.model) not in installed:
-            issues.append(
-                MappingIssue(
-                    row,
-                    "model",
-                    "warning",
-                    f"'{mapping.model}' is not installed in Ollama; pull it before clients use this mapping",
-                    missing_model=mapping.model,
+        for host in mapping.backends:
+            if host in have and full_name(mapping.model) not in have[host]:
+                where = f"on {host}" if len(backends) > 1 else "in Ollama"
+                issues.append(
+                    MappingIssue(
+                        row,
+                        "model",
+                        "warning",
+                        f"'{mapping.model}' is not installed {where}; pull it before clients use this mapping",
+                        missing_model=mapping.model,
+                        host=host,
+                    )
                 )
-            )
         for group in reloads.get(mapping.name, ()):
             issues.append(MappingIssue(row, "num_ctx", "warning", group.describe(), reload_model=group.model))
         ctx = mapping.options.num_ctx

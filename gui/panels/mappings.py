@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,11 @@ from core.config.defaults import DEFAULT_MODEL
 from core.config.holder import ConfigHolder
 from core.config.mapping_checks import MappingIssue, check_mappings, has_errors
 from core.config.schema import CLAUDE_MIN_CTX, Config, Mapping, ModelOptions
+from core.errors import OllamaError
+from core.ollama.hosts import OllamaHosts
 from core.ollama.load_options import with_same_load_options
+from core.ollama.names import full_name
+from core.ollama.state import OllamaState, StateChange
 from gui.ops import BackgroundOps, async_slot
 from gui.palette import Tone, tint
 from gui.widgets.mappings_table import COLUMNS, MappingDelegate, MappingTableModel
@@ -38,16 +44,26 @@ ApplyConfig = Callable[[Config], Awaitable[str]]
 #: Runs the tool-call probe on a mapping name with that mapping's ``num_ctx``.
 ProbeMapping = Callable[[str, int | None], Awaitable[ProbeResult]]
 
+#: Showing the panel asks the other hosts for their models again when the last ask is older
+#: than this (seconds); a host never asked (new, or its address edited) is asked at once.
+RECHECK_AFTER_S = 10.0
+
 
 class MappingsPanel(QWidget):
     """Edit, check and apply the mapping list.
 
+    A mapping's model is checked on each of its hosts: the first host's models come from the
+    Ollama watcher (:meth:`set_installed_models`), every other host's from its state in
+    ``hosts``, asked when the panel is shown (see :data:`RECHECK_AFTER_S`) and whenever
+    someone else's ask of that host (the Models panel's) brings news.
+
     Signals:
-        pull_requested(str): the user pressed "Pull" on a model a mapping needs.
+        pull_requested(str, str): the user pressed "Pull" on a model a mapping needs; carries
+            the model and the host to pull it onto.
         applied(str): the mappings were saved and applied; carries the status text.
     """
 
-    pull_requested = Signal(str)
+    pull_requested = Signal(str, str)
     applied = Signal(str)
 
     def __init__(
@@ -58,13 +74,18 @@ class MappingsPanel(QWidget):
         *,
         probe: ProbeMapping | None = None,
         verdicts_dir: Path | None = None,
+        hosts: OllamaHosts | None = None,
     ) -> None:
         super().__init__(parent)
         self.ops = BackgroundOps(self._show_error, owner="mappings panel")
         self.setObjectName("mappingsPanel")
         self._holder = holder
         self._apply = apply
-        self._installed: list[str] | None = None
+        self._installed: list[str] | None = None  # the first host's (the watcher's)
+        self._hosts = hosts
+        self._following: dict[OllamaState, Callable[[], None]] = {}  # other hosts' states
+        self._asked_at: float | None = None
+        self._asking: asyncio.Task[None] | None = None
         self._issues: list[MappingIssue] = []
         self._probe = probe
         self._verdicts_dir = verdicts_dir
@@ -167,10 +188,45 @@ class MappingsPanel(QWidget):
         return self._saved_rows() != self.model.rows()
 
     def set_installed_models(self, names: list[str] | None) -> None:
-        """Models Ollama has; ``None`` when Ollama cannot be asked (no "not installed" warnings)."""
+        """Models the first host has; ``None`` when it cannot be asked (no "not installed"
+        warnings for it)."""
         self._installed = None if names is None else sorted(names)
-        self.delegate.installed_models = self._installed or []
         self._recheck()
+
+    def installed_by_host(self) -> dict[str, list[str]]:
+        """The models each host is known to have, by host name (a host not answering, or not
+        asked yet, is left out)."""
+        backends = self._holder.config.backends
+        known = {} if self._installed is None else {backends[0].name: self._installed}
+        if self._hosts is not None:
+            for backend in backends[1:]:
+                state = self._hosts.state(backend.name)
+                if state.reachable:
+                    known[backend.name] = sorted(m.name for m in state.installed)
+        return known
+
+    async def refresh_hosts(self) -> None:
+        """Ask every host but the first (the watcher asks that one) for its models now."""
+        if self._hosts is None:
+            return
+        self._asked_at = time.monotonic()
+        states = [self._hosts.state(name) for name in self._hosts.names[1:]]
+        await asyncio.gather(*(_ask(state) for state in states))
+        self._recheck()
+
+    def schedule_host_refresh(self) -> None:
+        """:meth:`refresh_hosts` in the background (one at a time; awaited by :meth:`shutdown`)."""
+        several = self._hosts is not None and len(self._hosts.names) > 1
+        if several and (self._asking is None or self._asking.done()):
+            self._asking = self.ops.run(self.refresh_hosts())
+
+    async def shutdown(self) -> None:
+        """Stop following the hosts and end the background work."""
+        self._hosts = None  # no state is followed again
+        for unsubscribe in self._following.values():
+            unsubscribe()
+        self._following = {}
+        await self.ops.shutdown()
 
     def set_embedding_models(self, names: frozenset[str]) -> None:
         """The installed models that only make embeddings (their mappings are marked)."""
@@ -289,6 +345,10 @@ class MappingsPanel(QWidget):
             self._verdicts = load_verdicts(self._verdicts_dir)
             self.model.set_verdicts(self._verdicts)
         self._recheck()  # hosts added or removed on the Gateway panel since
+        stale = self._asked_at is None or time.monotonic() - self._asked_at >= RECHECK_AFTER_S
+        unasked = self._hosts is not None and any(s.reachable is None for s in self._following)
+        if stale or unasked:
+            self.schedule_host_refresh()
         super().showEvent(event)
 
     # ---------------------------------------------------------------- internals
@@ -326,17 +386,15 @@ class MappingsPanel(QWidget):
     def _recheck(self, *_args: object) -> None:
         config = self._holder.config
         rows = self.model.rows()
-        issues = check_mappings(
+        self._follow_hosts()
+        installed = self.installed_by_host()
+        self._issues = check_mappings(
             rows,
-            installed_models=self._installed,
+            installed=installed,
             backend_names=[b.name for b in config.backends],
             cloud_names=[c.name for c in config.cloud],
         )
-        # The installed models are the first host's: a row not on it is not judged by them.
-        first = config.backends[0].name
-        self._issues = [
-            i for i in issues if not (i.missing_model and first not in (rows[i.row].get("backends") or []))
-        ]
+        self.delegate.installed_models = sorted({m for models in installed.values() for m in models})
         self.delegate.backend_names = [b.name for b in config.backends]
         # The hosts column, only when there is a choice (or a row names a host that is gone).
         hosts_column = [key for key, _ in COLUMNS].index("backends")
@@ -362,10 +420,11 @@ class MappingsPanel(QWidget):
             tint(label, Tone.BAD if issue.severity == "error" else Tone.WARNING)
             row_layout.addWidget(label, 1)
             if issue.missing_model:
-                pull = QPushButton(f"Pull {issue.missing_model}")
+                model_name, host = issue.missing_model, issue.host or ""
+                several = len(self._holder.config.backends) > 1
+                pull = QPushButton(f"Pull {model_name} onto {host}" if several else f"Pull {model_name}")
                 pull.setObjectName("pullMissingModel")
-                model_name = issue.missing_model
-                pull.clicked.connect(lambda _c=False, m=model_name: self.pull_requested.emit(m))
+                pull.clicked.connect(lambda _c=False, m=model_name, h=host: self.pull_requested.emit(m, h))
                 row_layout.addWidget(pull)
             if issue.reload_model:
                 same = QPushButton("Use the same load options")
@@ -386,6 +445,19 @@ class MappingsPanel(QWidget):
             self.issue_list.setFixedHeight(
                 lines * self.issue_list.sizeHintForRow(0) + 2 * self.issue_list.frameWidth() + 2
             )
+
+    def _follow_hosts(self) -> None:
+        """Listen to the state of every host but the first (whose news the watcher brings)."""
+        names = self._hosts.names[1:] if self._hosts is not None else []
+        current = {self._hosts.state(name) for name in names} if self._hosts is not None else set()
+        for state in [s for s in self._following if s not in current]:
+            self._following.pop(state)()
+        for state in current - self._following.keys():
+            self._following[state] = state.subscribe(self._on_host_state_changed)
+
+    def _on_host_state_changed(self, change: StateChange) -> None:
+        if change.installed or change.reachable:
+            self._recheck()
 
     def _update_buttons(self, *_args: object) -> None:
         selected = self._selected_row()
@@ -416,19 +488,29 @@ class MappingsPanel(QWidget):
 
 
 def _grouped(issues: list[MappingIssue]) -> list[tuple[MappingIssue, list[int]]]:
-    """Issues to list, with the rows each stands for: a model missing from several rows (four on
-    a first run) is said once, with one Pull button."""
+    """Issues to list, with the rows each stands for: a model missing from one host for several
+    rows (four on a first run) is said once, with one Pull button (one per host that lacks it)."""
     shown: list[tuple[MappingIssue, list[int]]] = []
-    by_model: dict[str, list[int]] = {}
+    by_model: dict[tuple[str, str | None], list[int]] = {}
     for issue in issues:
-        if issue.missing_model and issue.missing_model in by_model:
-            by_model[issue.missing_model].append(issue.row)
+        key = (full_name(issue.missing_model or ""), issue.host)
+        if issue.missing_model and key in by_model:
+            by_model[key].append(issue.row)
             continue
         rows = [issue.row]
         if issue.missing_model:
-            by_model[issue.missing_model] = rows
+            by_model[key] = rows
         shown.append((issue, rows))
     return shown
+
+
+async def _ask(state: OllamaState) -> None:
+    """Ask one host for its models; a host that does not answer is left unjudged (its state
+    keeps why, and the Gateway panel shows it)."""
+    try:
+        await state.refresh()
+    except OllamaError:
+        pass
 
 
 def _valid(row: dict[str, Any]) -> bool:

@@ -279,11 +279,14 @@ class ModelsPanel(QWidget):
         """Refresh in the background (awaited by :meth:`shutdown`)."""
         self._refresh = self.ops.run(self.refresh(installed=installed))
 
-    def request_pull(self, model: str) -> PullJob:
+    def request_pull(self, model: str, host: str = "") -> PullJob:
         """Start (or queue) a pull of ``model``, as the Mappings panel's "Pull" button asks: onto
-        the first host, whose models that panel checks."""
-        if self._hosts is not None and self._ollama is not self._hosts.first:
-            return self.queue.enqueue(model, host=self._hosts.names[0], client=self._hosts.first.client)
+        ``host`` (the one its warning names; default: the first host)."""
+        if self._hosts is not None:
+            name = host if host in self._hosts.names else self._hosts.names[0]
+            target = self._hosts.state(name)
+            if self._ollama is not target:  # another host is shown: its list stays as it is
+                return self.queue.enqueue(model, host=name, client=target.client)
         self.pull_field.setText(model)
         return self.start_pull(model)
 

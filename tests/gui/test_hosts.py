@@ -272,7 +272,7 @@ def test_the_mapping_editor_puts_a_mapping_on_both_hosts(
         assert first.backends == ["local", "gpu-box"]
         assert holder.store.load().config.mappings[0].backends == ["local", "gpu-box"]
 
-        # Missing models are judged on the first host's list, only for mappings on that host.
+        # Without the other hosts' states, only the first host's list judges (and only its mappings).
         rows = panel.model.rows()
         rows[1].update(backends=["gpu-box"], model="qwen3:8b")
         rows[2].update(backends=["local"], model="qwen3:8b")

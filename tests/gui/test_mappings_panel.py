@@ -85,14 +85,14 @@ def test_warnings_for_missing_models_and_small_claude_context(qtbot: QtBot, inst
     warnings = {(i.row, i.field) for i in panel.issues if i.severity == "warning"}
     assert (0, "num_ctx") in warnings
     assert {(r, "model") for r in range(4)} <= warnings
-    pulls: list[str] = []
-    panel.pull_requested.connect(pulls.append)
+    pulls: list[tuple[str, str]] = []
+    panel.pull_requested.connect(lambda model, host: pulls.append((model, host)))
     button = panel.issue_list.itemWidget(panel.issue_list.item(0)).findChild(
         type(panel.apply_button), "pullMissingModel"
     )
     assert button is not None
     button.click()
-    assert pulls == ["qwen2.5-coder:7b"]
+    assert pulls == [("qwen2.5-coder:7b", "local")]  # the only host
     assert panel.apply_button.isEnabled(), "warnings do not block Apply"
     # The model all four rows use is said once, with one Pull button.
     shown = [panel.issue_list.itemWidget(panel.issue_list.item(i)) for i in range(panel.issue_list.count())]
