@@ -35,7 +35,7 @@ from gui.tray import GatewayTray
 if TYPE_CHECKING:
     from core.clients.tool_probe import ProbeResult
     from gui.dialogs.claude import ClaudeCodeDialog
-    from gui.dialogs.setup_pages import SetupServices
+    from gui.dialogs.setup_run import SetupServices
     from gui.dialogs.setup_wizard import SetupWizard
     from gui.observability import Observability
     from gui.panels.gateway import GatewayPanel
@@ -326,7 +326,7 @@ class AppController(QObject):
 
     def setup_services(self) -> SetupServices:
         """What the setup works with: this window's config, gateway, Ollama, pulls and probe."""
-        from gui.dialogs.setup_pages import SetupServices
+        from gui.dialogs.setup_run import SetupServices
 
         return SetupServices(
             holder=self.holder,

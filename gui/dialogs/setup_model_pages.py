@@ -1,5 +1,5 @@
-"""The first-run setup's last three steps: download the chosen model, map Claude Code's tiers
-onto it and check that it calls tools, then point Claude Code (and Codex) at GateDeck."""
+"""The first-run setup's download of the chosen model, and Claude Code's tiers mapped onto it
+with the tool-call probe's verdict."""
 
 from __future__ import annotations
 
@@ -8,17 +8,14 @@ import dataclasses
 from html import escape
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QFontDatabase, QGuiApplication
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from core.cli.format import human_bytes
-from core.clients.claude_code import TIER_PROBES, claude_code_env, default_settings_path
-from core.clients.codex import KEY_VARIABLE, codex_config
+from core.clients.claude_code import TIER_PROBES
 from core.clients.probe_verdicts import keep_verdict
 from core.clients.tool_probe import ProbeResult
 from core.setup.apply import map_claude_tiers
-from gui.dialogs.claude import ClaudeCodeDialog, write_claude_settings
-from gui.dialogs.setup_pages import SetupPage, SetupRun, note
+from gui.dialogs.setup_run import SetupPage, SetupRun, note
 from gui.gateway_bridge import BridgeState, GatewayBridge
 from gui.ops import BackgroundOps, async_slot
 from gui.palette import Tone, tint
@@ -280,99 +277,3 @@ async def _serving(gateway: GatewayBridge) -> str:
     if gateway.serving or await gateway.start():
         return ""
     return gateway.reason or "it did not start"
-
-
-class ClaudePage(SetupPage):
-    """Points Claude Code at GateDeck (settings.json, or the launcher) and offers Codex's config."""
-
-    title = "Claude Code"
-
-    def __init__(self, run: SetupRun, ops: BackgroundOps, parent: QWidget | None = None) -> None:
-        super().__init__(run, ops, parent)
-        self.settings_path = self.services.settings_path or default_settings_path()
-        self.summary = note("", "setupClaudeSummary")
-        self.write_button = QPushButton("Write Claude Code's settings.json")
-        self.write_button.setObjectName("setupWriteClaudeSettings")
-        self.write_button.setToolTip(
-            f"Merges GateDeck's address, key and model names into {self.settings_path}; other "
-            "settings stay, and the old file is kept as settings.json.bak."
-        )
-        self.write_button.clicked.connect(self.write_settings)
-        self.more_button = QPushButton("Other shells…")
-        self.more_button.setObjectName("setupClaudeMore")
-        self.more_button.clicked.connect(self._on_more_button_clicked)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.write_button)
-        buttons.addWidget(self.more_button)
-        buttons.addStretch(1)
-        self.status = note("", "setupClaudeStatus")
-        self.launcher = note(
-            "Or leave the file alone and start Claude Code through GateDeck whenever you want it: "
-            "<code>gatedeck claude</code>",
-            "setupClaudeLauncher",
-        )
-        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-        self.codex_text = QPlainTextEdit()
-        self.codex_text.setObjectName("setupCodexConfig")
-        self.codex_text.setReadOnly(True)
-        self.codex_text.setFont(mono)
-        lines = codex_config("http://127.0.0.1:4000").count("\n") + 1
-        self.codex_text.setFixedHeight(self.codex_text.fontMetrics().lineSpacing() * lines + 16)
-        copy_codex = QPushButton("Copy")
-        copy_codex.setObjectName("setupCopyCodex")
-        copy_codex.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.codex_text.toPlainText()))
-        codex = QGroupBox("Codex CLI (optional)")
-        codex_column = QVBoxLayout(codex)
-        codex_column.addWidget(
-            note(
-                f"Add these lines to <code>~/.codex/config.toml</code> and set <code>{KEY_VARIABLE}</code> "
-                "to the gateway's master key, or run <code>gatedeck codex</code>."
-            )
-        )
-        codex_row = QHBoxLayout()
-        codex_row.addWidget(self.codex_text, 1)
-        codex_row.addWidget(copy_codex)
-        codex_column.addLayout(codex_row)
-        self.column.addWidget(self.summary)
-        self.column.addLayout(buttons)
-        self.column.addWidget(self.status)
-        self.column.addWidget(self.launcher)
-        self.column.addSpacing(8)
-        self.column.addWidget(codex)
-        self.column.addStretch(1)
-
-    def env(self) -> dict[str, str]:
-        services = self.services
-        return claude_code_env(
-            services.holder.config, services.claude_base_url(), services.gateway.master_key
-        )
-
-    async def enter(self) -> None:
-        env = self.env()
-        models = sorted({env[k] for k in env if k.startswith("ANTHROPIC_DEFAULT_") or k == "ANTHROPIC_MODEL"})
-        chosen = self.run.chosen
-        served = f", and every model it asks for is answered by {chosen.model}" if chosen else ""
-        self.summary.setText(
-            f"Claude Code talks to GateDeck at <b>{env['ANTHROPIC_BASE_URL']}</b> with the gateway's key"
-            f"{served}. Writing its settings file makes every new Claude Code session use GateDeck"
-            + (f" (model names: {', '.join(models)})." if models else ".")
-        )
-        self.codex_text.setPlainText(codex_config(self.services.claude_base_url()))
-        self.set_done(True)
-
-    def write_settings(self) -> bool:
-        written, message = write_claude_settings(self.env(), self.settings_path)
-        tint(self.status, Tone.GOOD if written else Tone.BAD)
-        self.status.setText(message)
-        return written
-
-    def _on_more_button_clicked(self) -> None:
-        services = self.services
-        dialog = ClaudeCodeDialog(
-            services.holder.config,
-            services.claude_base_url(),
-            services.gateway.master_key,
-            settings_path=self.settings_path,
-            parent=self,
-        )
-        dialog.open()

@@ -24,8 +24,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.dialogs.setup_model_pages import ClaudePage, PullPage, TiersPage
-from gui.dialogs.setup_pages import MachinePage, ModelsPage, OllamaPage, SetupPage, SetupRun, SetupServices
+from gui.dialogs.setup_choice import ModelsPage
+from gui.dialogs.setup_claude import ClaudePage
+from gui.dialogs.setup_model_pages import PullPage, TiersPage
+from gui.dialogs.setup_pages import MachinePage, OllamaPage
+from gui.dialogs.setup_run import SetupPage, SetupRun, SetupServices
 from gui.ops import BackgroundOps, async_slot
 from gui.widgets.banner import Banner
 

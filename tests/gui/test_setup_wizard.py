@@ -27,13 +27,14 @@ from core.ollama.server import OllamaServer
 from core.ollama.state import OllamaState
 from core.setup.recommend import CLAUDE_CODE_MIN_CONTEXT
 from gui.controller import AppController
-from gui.dialogs.setup_pages import SetupServices
+from gui.dialogs.setup_run import SetupServices
 from gui.dialogs.setup_wizard import SetupWizard
 from gui.gateway_bridge import GatewayBridge
 from gui.pull_queue import JobState, PullQueue
 from tests.core.gateway_support import free_port
 from tests.core.probe_model import probe_model
 from tests.fakes.fake_ollama import FakeOllama
+from tests.fakes.fake_ollama_exe import FakeOllamaExe
 from tests.fakes.ollama_catalog import FakeModel, qwen3_8b, qwen25_coder_7b
 from tests.gui.conftest import Run
 from tests.gui.qt_support import asyncio_like, dispose
@@ -362,3 +363,39 @@ def test_the_setup_opens_on_the_first_launch_until_it_is_finished_or_skipped(
         assert third.setup is None
     finally:
         arun(third.quit(), timeout_ms=60_000)
+
+
+def test_ollama_installed_but_stopped_is_started_by_gatedeck_and_another_address_can_be_used(
+    qtbot: QtBot, arun: Run, setup: Setup, fake: FakeOllama, fake_ollama_exe: FakeOllamaExe
+) -> None:
+    page = setup.wizard.ollama_page
+    server = setup.wizard.run.services.server
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    arun(setup.wizard.begin())
+    assert page.done and setup.wizard.next_button.isEnabled()
+    try:
+        page.address.setText(nowhere)  # nothing answers there yet; `ollama` is installed here
+        with qtbot.waitSignal(setup.wizard.ollama_changed, timeout=10_000):
+            page.use_address.click()
+        qtbot.waitUntil(lambda: page.check is not None and page.check.url == nowhere, timeout=10_000)
+        assert setup.holder.config.backends[0].url == nowhere
+        assert "installed" in page.state.text() and "but not running" in page.state.text()
+        assert page.start_button.isVisible() and not page.done and not setup.wizard.next_button.isEnabled()
+
+        page.start_button.click()
+        qtbot.waitUntil(lambda: page.done, timeout=60_000)
+        assert "is running" in page.state.text() and nowhere in page.state.text()
+        assert server.owned and [launch["argv"] for launch in fake_ollama_exe.launches()] == [["serve"]]
+        assert setup.holder.config.ollama_server.managed, "started with the window from now on"
+        assert setup.wizard.next_button.isEnabled()
+
+        page.address.setText("not an address")
+        page.use_address.click()
+        qtbot.waitUntil(page.address_error.isVisible, timeout=5_000)
+        assert setup.holder.config.backends[0].url == nowhere, "a bad address changes nothing"
+        page.address.setText(fake.url)
+        page.use_address.click()
+        qtbot.waitUntil(lambda: page.check is not None and page.check.url == fake.url, timeout=10_000)
+        assert page.done and f"Ollama {fake.version} is running" in page.state.text()
+    finally:
+        arun(server.stop(), 30_000)
