@@ -51,8 +51,16 @@ def codex_config(base_url: str, model: str | None = None) -> str:
 
 
 def codex_model(config: Config) -> str | None:
-    """The model name to give Codex: ``None`` while a catch-all mapping (``*``) answers Codex's
-    own model names, else the first exact mapping name (Codex asks for no name of ours)."""
-    if any(m.name == "*" for m in config.mappings):
-        return None
-    return next((m.name for m in config.mappings if not m.is_pattern), None)
+    """The model name to give Codex: the first exact mapping name, else the Ollama model the
+    catch-all (or the first) mapping runs, which GateDeck answers by its own name.
+
+    Codex needs a name of ours: for its own default model (``gpt-6.2-sol`` in 0.171) it sends a
+    "lite" request with no tools at all, so it could never run a command.
+    """
+    exact = next((m.name for m in config.mappings if not m.is_pattern), None)
+    if exact is not None:
+        return exact
+    fallback = next(
+        (m for m in config.mappings if m.name == "*"), config.mappings[0] if config.mappings else None
+    )
+    return fallback.model if fallback is not None else None

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from core.clients.codex import codex_config, codex_overrides
+from core.clients.codex import codex_config, codex_model, codex_overrides
 from core.clients.codex_config_file import CodexConfigWritten, write_codex_config
+from core.config.defaults import CLAUDE_TIERS
+from core.config.schema import Config, Mapping
 from core.errors import CodexConfigError
 from tests.core.gateway_support import REPO
 
@@ -168,3 +170,11 @@ def test_a_file_gatedeck_cannot_merge_into_is_refused_and_left_untouched(text: s
 def test_an_active_profile_with_another_provider_is_pointed_out() -> None:
     codex_file('profile = "fast"\n[profiles.fast]\nmodel_provider = "openai"\n')
     assert '"fast" picks the provider "openai"' in write_codex_config(URL).note
+
+
+def test_codex_is_given_a_model_name_gatedeck_serves() -> None:
+    tiers = [Mapping(name=name, model="qwen3-coder:30b") for name, _ in CLAUDE_TIERS]
+    catch_all = Mapping(name="*", model="qwen2.5-coder:7b")
+    assert codex_model(Config(mappings=[*tiers, catch_all])) == "qwen2.5-coder:7b"
+    assert codex_model(Config(mappings=[*tiers, Mapping(name="coder", model="x:1"), catch_all])) == "coder"
+    assert codex_model(Config(mappings=tiers)) == "qwen3-coder:30b"

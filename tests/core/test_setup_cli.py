@@ -269,8 +269,9 @@ def test_setup_codex_writes_gatedecks_provider_into_codex_config_and_keeps_the_r
     assert f"Wrote GateDeck's provider to {config} (the previous file is at {config}.bak)" in out, out
     assert "GATEDECK_API_KEY" in out and "gatedeck codex" in out
     written = config.read_text()
-    assert written.startswith('# mine\nmodel_provider = "gatedeck"\n\n[profiles.work]\nmodel = "o3"\n')
+    assert written.startswith(
+        f'# mine\nmodel_provider = "gatedeck"\nmodel = "{QWEN}"\n\n[profiles.work]\nmodel = "o3"\n'
+    ), "Codex asks for the model the setup chose (for its own default it would offer no tools)"
     provider = tomllib.loads(written)["model_providers"]["gatedeck"]
     assert provider["base_url"] == "http://127.0.0.1:4000/v1" and provider["env_key"] == "GATEDECK_API_KEY"
-    assert "model =" not in written.split("[", 1)[0], "the catch-all mapping answers Codex's own model name"
     assert config.with_name("config.toml.bak").read_text() == mine

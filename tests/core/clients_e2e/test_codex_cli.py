@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from core.clients.codex import codex_model
+from core.clients.codex_config_file import write_codex_config
+from core.config.store import ConfigStore
 from tests.core.clients_e2e.support import CODEX, QWEN, gateway_key, model_requests, require
 from tests.core.gateway_support import REPO
 from tests.fakes.fake_ollama import FakeOllama
@@ -88,6 +91,54 @@ def test_codex_runs_a_shell_command_through_gatedecks_fast_path(
     results = [m for m in chats[-1]["messages"] if m["role"] == "tool"]
     assert results and MARKER in results[-1]["content"]  # the command really ran, its output went back
     assert results[-1]["tool_name"] == "exec_command"
+
+
+def test_codex_works_with_the_config_toml_gatedeck_wrote(
+    fake: FakeOllama, recorded: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ``config.toml`` that ``gatedeck setup --codex`` writes, merged into one a user already
+    had, is all Codex needs: no ``-c`` options, the key only in ``GATEDECK_API_KEY``."""
+    require(CODEX)
+    fake.set_reply(
+        QWEN,
+        "The command printed the marker.",
+        tool_calls=[{"function": {"name": "exec_command", "arguments": {"cmd": f"echo {MARKER}"}}}],
+        round_trip=True,
+    )
+    proxy, out = recorded
+    home = tmp_path / "codex-home"
+    home.mkdir()
+    (home / "config.toml").write_text('# mine\nmodel_provider = "openai"\n\n[profiles.work]\nmodel = "o3"\n')
+    monkeypatch.setenv("CODEX_HOME", str(home))
+    model = codex_model(ConfigStore.from_env().load().config)
+    assert model == QWEN, "the catch-all's model, by Ollama's own name"
+    written = write_codex_config(proxy, model=model)
+    assert written.path == home / "config.toml" and written.backup == home / "config.toml.bak"
+    assert gateway_key() not in written.path.read_text()
+    workdir = tmp_path / "project"
+    workdir.mkdir()
+    done = subprocess.run(
+        [
+            str(CODEX),
+            "exec",
+            "--skip-git-repo-check",
+            "--sandbox",
+            "danger-full-access",
+            f"Run `echo {MARKER}` and tell me what it printed.",
+        ],
+        cwd=workdir,
+        env={**os.environ, "GATEDECK_API_KEY": gateway_key()},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "The command printed the marker." in done.stdout
+    asked = model_requests(out, "/v1/responses")
+    assert len(asked) >= 2 and all(r["answered_by"] == "direct" for r in asked), asked
+    chats = [body for body in fake.bodies("/api/chat") if isinstance(body, dict)]
+    assert MARKER in [m for m in chats[-1]["messages"] if m["role"] == "tool"][-1]["content"]
 
 
 def test_gatedeck_codex_starts_codex_on_the_running_gateway(
