@@ -1,9 +1,9 @@
-"""A second Ollama host for the screenshots: the Gateway panel's host list, and the Models panel
-with its host picker on that host.
+"""A second Ollama host for the screenshots: the Gateway panel's host list, the Models panel
+with its host picker on that host, and the Mappings panel's warning for a model that host lacks.
 
 Used by ``docs/make_screenshots.py``: a second fake Ollama (another version, another model, one
 model loaded) is added through the gateway as the Gateway panel's dialog would, one mapping is put
-on both hosts, and both panels are saved as PNGs. The host is removed again afterwards.
+on both hosts, and the three panels are saved as PNGs. The host is removed again afterwards.
 """
 
 from __future__ import annotations
@@ -40,6 +40,11 @@ async def two_hosts(controller: object, out: Path) -> None:
         window.show_panel("models")
         await controller.models_panel.select_host(GPU_BOX)
         await _save(window, out / "models-hosts.png")
+
+        # The mapping on both hosts uses a model the GPU box lacks: the warning names it.
+        window.show_panel("mappings")
+        await controller.mappings_panel.refresh_hosts()
+        await _save(window, out / "mappings-hosts.png")
 
         await controller.gateway.apply(without_host(controller.holder.config, GPU_BOX))
 

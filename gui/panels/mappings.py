@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from core.clients.probe_verdicts import SavedVerdict, keep_verdict, load_verdicts
 from core.clients.tool_probe import ProbeResult
 from core.config.defaults import DEFAULT_MODEL
-from core.config.holder import ConfigHolder
+from core.config.holder import ConfigChange, ConfigHolder
 from core.config.mapping_checks import MappingIssue, check_mappings, has_errors
 from core.config.schema import CLAUDE_MIN_CTX, Config, Mapping, ModelOptions
 from core.errors import OllamaError
@@ -170,6 +170,7 @@ class MappingsPanel(QWidget):
 
         self.model.edited.connect(self._recheck)
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
+        self._unsubscribe = holder.subscribe(self._on_config_changed)
         self.revert()
 
     def _button(self, text: str, name: str, slot: Callable[[], object]) -> QPushButton:
@@ -221,7 +222,8 @@ class MappingsPanel(QWidget):
             self._asking = self.ops.run(self.refresh_hosts())
 
     async def shutdown(self) -> None:
-        """Stop following the hosts and end the background work."""
+        """Stop following the config and the hosts, and end the background work."""
+        self._unsubscribe()
         self._hosts = None  # no state is followed again
         for unsubscribe in self._following.values():
             unsubscribe()
@@ -454,6 +456,23 @@ class MappingsPanel(QWidget):
             self._following.pop(state)()
         for state in current - self._following.keys():
             self._following[state] = state.subscribe(self._on_host_state_changed)
+
+    def _on_config_changed(self, change: ConfigChange) -> None:
+        """Mappings changed elsewhere (the setup, a host renamed or removed): shown at once unless
+        the table holds edits of its own, which are kept (Revert shows the new ones)."""
+        if not change.touches("mappings", "backends", "cloud"):
+            return
+        rows = self.model.rows()
+        saved = [m.model_dump(mode="json") for m in change.new.mappings]
+        edited = rows != [m.model_dump(mode="json") for m in change.old.mappings]
+        if change.touches("mappings") and rows != saved and not edited:
+            self.model.set_rows(saved)
+        self._recheck()
+        if change.touches("mappings") and rows != saved and edited:
+            self.status.setText(
+                "The mappings in use were changed elsewhere: Revert shows them, Apply replaces them "
+                "with the ones here."
+            )
 
     def _on_host_state_changed(self, change: StateChange) -> None:
         if change.installed or change.reachable:

@@ -105,6 +105,31 @@ def test_warnings_for_missing_models_and_small_claude_context(qtbot: QtBot, inst
     assert any(text.startswith("⚠ Rows 1, 2, 3, 4, Ollama model") for text in listed)
 
 
+def test_mappings_changed_elsewhere_show_at_once_and_edits_in_progress_are_kept(
+    qtbot: QtBot, install: Installation
+) -> None:
+    panel, holder, _ = make_panel(qtbot, install)
+
+    def with_model(row: int, model: str) -> Config:
+        mappings = list(holder.config.mappings)
+        mappings[row] = mappings[row].model_copy(update={"model": model})
+        return holder.config.model_copy(update={"mappings": mappings})
+
+    # The setup (or a host renamed on the Gateway panel) changes the mappings in use.
+    holder.replace(with_model(0, "qwen3:8b"))
+    assert panel.model.rows()[0]["model"] == "qwen3:8b"
+    assert not panel.dirty and not panel.apply_button.isEnabled()
+
+    # With an edit of the person's own in the table, the table keeps it and says what happened.
+    edit(panel, 1, "num_ctx", 65536)
+    holder.replace(with_model(0, "llama3.2:3b"))
+    assert panel.model.rows()[1]["options"]["num_ctx"] == 65536
+    assert panel.model.rows()[0]["model"] == "qwen3:8b"
+    assert "changed elsewhere" in panel.status.text() and "Revert" in panel.status.text()
+    panel.revert()
+    assert panel.model.rows()[0]["model"] == "llama3.2:3b" and not panel.dirty
+
+
 def test_add_duplicate_reorder_remove_and_revert(qtbot: QtBot, install: Installation) -> None:
     panel, _holder, _ = make_panel(qtbot, install)
     names = lambda: [r["name"] for r in panel.model.rows()]  # noqa: E731
