@@ -22,7 +22,7 @@ import yaml
 
 from core.cli.config import report_load_problems
 from core.clients.claude_code import SHELLS, claude_code_env, render_env, write_settings
-from core.clients.codex import KEY_VARIABLE, codex_overrides
+from core.clients.codex import KEY_VARIABLE, codex_model, codex_overrides
 from core.config.first_run import Installation, open_installation
 from core.config.schema import CLAUDE_MIN_CTX, CloudModel, Config, Mapping, ModelOptions
 from core.errors import GateDeckError
@@ -294,7 +294,14 @@ def cmd_codex(args: argparse.Namespace) -> int:
     url, running = current_gateway_url(install)
     env = {KEY_VARIABLE: install.master_key}
     return _launch(
-        "codex", "Codex", "@openai/codex", codex_overrides(url), args.passthrough, env, url, running
+        "codex",
+        "Codex",
+        "@openai/codex",
+        codex_overrides(url, codex_model(install.config)),
+        args.passthrough,
+        env,
+        url,
+        running,
     )
 
 

@@ -38,10 +38,12 @@ def provider_table(base_url: str) -> str:
     return f"[model_providers.{PROVIDER}]\n{fields}"
 
 
-def codex_overrides(base_url: str) -> list[str]:
-    """Codex command-line options that send this run to the gateway at ``base_url``."""
+def codex_overrides(base_url: str, model: str | None = None) -> list[str]:
+    """Codex command-line options that send this run to the gateway at ``base_url`` (and ask for
+    ``model``, which a ``--model`` given to Codex still overrides)."""
     table = ", ".join(f"{key} = {toml_string(value)}" for key, value in provider_fields(base_url).items())
-    return ["-c", f"model_providers.{PROVIDER}={{ {table} }}", "-c", f'model_provider="{PROVIDER}"']
+    options = ["-c", f"model_providers.{PROVIDER}={{ {table} }}", "-c", f'model_provider="{PROVIDER}"']
+    return options + (["-c", f"model={toml_string(model)}"] if model else [])
 
 
 def codex_config(base_url: str, model: str | None = None) -> str:

@@ -28,6 +28,8 @@ def test_the_overrides_are_valid_toml_naming_the_gateway_and_no_key() -> None:
     assert parsed["model_provider"] == "gatedeck"
     assert provider["base_url"] == "http://127.0.0.1:4100/v1" and provider["wire_api"] == "responses"
     assert provider["env_key"] == "GATEDECK_API_KEY" and "sk-" not in " ".join(options)
+    with_model = codex_overrides("http://127.0.0.1:4100", "qwen2.5-coder:7b")
+    assert with_model[:4] == options and tomllib.loads(with_model[5]) == {"model": "qwen2.5-coder:7b"}
 
 
 # ---------------------------------------------------------------------- writing config.toml

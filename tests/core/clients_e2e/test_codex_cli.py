@@ -145,7 +145,9 @@ def test_gatedeck_codex_starts_codex_on_the_running_gateway(
     fake: FakeOllama, serve: str, tmp_path: Path
 ) -> None:
     """``gatedeck codex exec …``, tried as a user would after ``gatedeck serve``: no config file
-    written, the gateway found on its port, Codex's own settings folder left as it was."""
+    written, the gateway found on its port, Codex's own settings folder left as it was, and no
+    ``--model`` needed (GateDeck names one it serves: for its own default model Codex would offer
+    the model no tools)."""
     require(CODEX)
     fake.set_reply(
         QWEN,
@@ -166,8 +168,6 @@ def test_gatedeck_codex_starts_codex_on_the_running_gateway(
             "core.cli.main",
             "codex",
             "exec",
-            "--model",
-            "gatedeck-coder",
             "--skip-git-repo-check",
             "--sandbox",
             "danger-full-access",
