@@ -26,8 +26,10 @@ from core.clients.claude_code import (
     unserved_tiers,
     write_settings,
 )
+from core.clients.codex import codex_model
 from core.config.schema import Config
 from core.errors import ClaudeSettingsError
+from gui.widgets.codex_config import CodexConfigWidget
 
 TABS: tuple[tuple[Shell, str], ...] = (
     ("bash", "bash / zsh"),
@@ -47,6 +49,7 @@ class ClaudeCodeDialog(QDialog):
         token: str,
         settings_path: Path | None = None,
         parent: QWidget | None = None,
+        codex_path: Path | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("claudeCodeDialog")
@@ -93,6 +96,8 @@ class ClaudeCodeDialog(QDialog):
             column.addLayout(row)
             self.tabs.addTab(page, title)
             self.texts[shell] = text
+        self.codex = CodexConfigWidget(base_url, codex_model(config), codex_path)
+        self.tabs.addTab(self.codex, "Codex CLI")
 
         self.status = QLabel()
         self.status.setObjectName("claudeSetupStatus")

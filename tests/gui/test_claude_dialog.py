@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
@@ -75,3 +77,24 @@ def test_the_dialog_says_which_window_claude_code_gets_and_why(qtbot: QtBot, ins
     bare = ClaudeCodeDialog(cloud_only, URL, "sk-x", settings_path=Path("/unused"))
     qtbot.addWidget(bare)
     assert bare.context_note.isHidden() and "CLAUDE_CODE_MAX_OUTPUT_TOKENS" not in bare.env
+
+
+def test_the_codex_tab_writes_codex_config_toml_with_a_model_gatedeck_serves(
+    qtbot: QtBot, install: Installation, tmp_path: Path
+) -> None:
+    codex = tmp_path / "codex-home" / "config.toml"
+    dialog = ClaudeCodeDialog(
+        install.config, URL, install.master_key, settings_path=Path("/unused"), codex_path=codex
+    )
+    qtbot.addWidget(dialog)
+    dialog.tabs.setCurrentWidget(dialog.codex)
+
+    qtbot.mouseClick(dialog.codex.write_button, Qt.MouseButton.LeftButton)
+
+    settings = tomllib.loads(codex.read_text())
+    assert settings["model_provider"] == "gatedeck"
+    assert settings["model"] == install.config.mappings[-1].model, "the catch-all's model, by its own name"
+    assert settings["model_providers"]["gatedeck"]["base_url"] == f"{URL}/v1"
+    assert install.master_key not in codex.read_text()
+    assert f"Written to {codex}." in dialog.codex.status.text()
+    assert not Path("/unused").exists(), "Claude Code's settings are not touched"
