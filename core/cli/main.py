@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "core.cli.stats",
     "core.cli.metrics",
     "core.cli.setup",
+    "core.cli.codex_config",
 )
 
 PANELS = ("gateway", "mappings", "models", "hardware", "monitor", "chat")

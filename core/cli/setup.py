@@ -15,16 +15,15 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from core.cli.codex_config import write_and_report
 from core.cli.config import report_load_problems
 from core.cli.format import describe_hardware, human_bytes, parse_size, table
 from core.cli.models import pull_with_bar
 from core.clients.claude_code import claude_code_env, write_settings
-from core.clients.codex import KEY_VARIABLE, codex_config, codex_model
-from core.clients.codex_config_file import write_codex_config
 from core.clients.tool_probe import ProbeResult, probe_tool_calls
 from core.config.first_run import Installation, open_installation
 from core.config.schema import Config
-from core.errors import CodexConfigError, GateDeckError
+from core.errors import GateDeckError
 from core.hardware.facts import assumed, probe_hardware
 from core.ollama.client import OllamaClient
 from core.ollama.models import ModelDetails
@@ -325,27 +324,5 @@ def _point_clients(config: Config, install: Installation, args: argparse.Namespa
             "  Run `claude` in a new terminal while the gateway runs (`gatedeck serve`, or the app).\n"
         )
     if args.codex:
-        _write_codex_config(config, url, out)
-
-
-def _write_codex_config(config: Config, url: str, out: TextIO) -> None:
-    model = codex_model(config)
-    out.write("\nCodex\n")
-    try:
-        written = write_codex_config(url, model=model)
-    except (CodexConfigError, OSError) as exc:
-        out.write(f"  Not written: {exc}\n  These are the lines GateDeck would add:\n\n")
-        out.write("".join(f"    {line}\n" for line in codex_config(url, model).splitlines()))
-    else:
-        if written.changed:
-            backup = f" (the previous file is at {written.backup})" if written.backup else ""
-            out.write(f"  Wrote GateDeck's provider to {written.path}{backup}.\n")
-        else:
-            out.write(f"  {written.path} already uses GateDeck; nothing changed.\n")
-        if written.note:
-            out.write(f"  Note: {written.note}\n")
-    out.write(
-        f"  Codex reads the gateway key from {KEY_VARIABLE}: set it to the key "
-        "(`gatedeck config show --show-secrets`), or start Codex with `gatedeck codex`, "
-        "which sets it for one run.\n"
-    )
+        out.write("\nCodex\n")
+        write_and_report(config, url, out)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from core.cli.main import main
 from core.clients.codex import codex_config, codex_model, codex_overrides
 from core.clients.codex_config_file import CodexConfigWritten, write_codex_config
 from core.config.defaults import CLAUDE_TIERS
@@ -180,3 +181,29 @@ def test_codex_is_given_a_model_name_gatedeck_serves() -> None:
     assert codex_model(Config(mappings=[*tiers, catch_all])) == "qwen2.5-coder:7b"
     assert codex_model(Config(mappings=[*tiers, Mapping(name="coder", model="x:1"), catch_all])) == "coder"
     assert codex_model(Config(mappings=tiers)) == "qwen3-coder:30b"
+
+
+# ---------------------------------------------------------------------- gatedeck codex-config
+def test_codex_config_prints_the_lines_and_writes_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["codex-config"]) == 0
+    out = capsys.readouterr().out
+    settings = tomllib.loads(out)
+    assert settings["model_provider"] == "gatedeck" and settings["model"] == "qwen2.5-coder:7b"
+    assert settings["model_providers"]["gatedeck"]["base_url"] == "http://127.0.0.1:4000/v1"
+    assert f"# Add to {Path.home() / '.codex' / 'config.toml'}" in out
+    assert not (Path.home() / ".codex").exists()
+
+
+def test_codex_config_write_merges_or_says_why_not(capsys: pytest.CaptureFixture[str]) -> None:
+    path = codex_file("# mine\n[tui]\nnotifications = true\n")
+    assert main(["codex-config", "--write"]) == 0
+    assert (
+        f"Wrote GateDeck's provider to {path} (the previous file is at {path}.bak)" in capsys.readouterr().out
+    )
+    assert path.read_text().startswith('model_provider = "gatedeck"\nmodel = "qwen2.5-coder:7b"\n\n# mine\n')
+
+    path.write_text("[tui\n")
+    assert main(["codex-config", "--write"]) == 1
+    out = capsys.readouterr().out
+    assert f"Not written: {path} is not valid TOML" in out and '    model_provider = "gatedeck"' in out
+    assert path.read_text() == "[tui\n"
