@@ -4,13 +4,14 @@ The setup runs on the window's own services (gateway, pull queue, probe) against
 on a described desktop with an 8 GB graphics card (the machine taking the screenshots may have
 none). The second recommendation is chosen, so that the download step has something to do: a
 real pull from the fake Ollama, slowed down so the bar stands part-way. The fake model then
-calls tools, and the last step writes Claude Code's settings into a throwaway file.
+calls tools, and the last step writes Claude Code's and Codex's settings into a throwaway home.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -54,8 +55,15 @@ async def setup_steps(controller: object, fake: FakeOllama, out: Path, suffix: s
     fake.add_model(qwen3_8b().copy_as(CHOSEN), installed=False)
     fake.set_pull_plan(CHOSEN, [18_550_000_000, 1_429, 487], steps_per_layer=400)
     ollama = OllamaState(lambda: controller.holder.config.backends[0].url, read_hardware=lambda: machine)
-    settings = Path(tempfile.mkdtemp(prefix="gatedeck-shots-claude-")) / "settings.json"
-    services = dataclasses.replace(controller.setup_services(), ollama=ollama, settings_path=settings)
+    # Claude Code's and Codex's settings go to a throwaway home, shown as ~/… as a user sees them.
+    home, real_home = tempfile.mkdtemp(prefix="gatedeck-shots-home-"), os.environ.get("HOME")
+    os.environ["HOME"] = home
+    services = dataclasses.replace(
+        controller.setup_services(),
+        ollama=ollama,
+        settings_path=Path(home) / ".claude" / "settings.json",
+        codex_config_path=Path(home) / ".codex" / "config.toml",
+    )
     wizard = SetupWizard(services, controller.window)
     wizard.show()
 
@@ -88,8 +96,11 @@ async def setup_steps(controller: object, fake: FakeOllama, out: Path, suffix: s
         await shoot("5-check")
         await wizard.next()
         wizard.claude_page.write_settings()
+        wizard.claude_page.write_codex()
         await shoot("6-claude")
     finally:
+        if real_home is not None:
+            os.environ["HOME"] = real_home
         wizard.close()
         await wizard.shutdown()
         await ollama.aclose()

@@ -107,7 +107,7 @@ class ClaudeCodeDialog(QDialog):
             self.status.setText(
                 f"⚠ No mapping serves Claude Code's {', '.join(missing)} model(s): add one on the Mappings panel."
             )
-        self.write_button = QPushButton(f"Write to {self._display(self.settings_path)}")
+        self.write_button = QPushButton(f"Write to {home_relative(self.settings_path)}")
         self.write_button.setObjectName("writeClaudeSettings")
         self.write_button.clicked.connect(self.write)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -129,13 +129,6 @@ class ClaudeCodeDialog(QDialog):
             return render_env(self.env, "json")
         return render_env(self.env, shell) + "\nclaude"
 
-    @staticmethod
-    def _display(path: Path) -> str:
-        try:
-            return "~/" + str(path.relative_to(Path.home()))
-        except ValueError:
-            return str(path)
-
     def copy(self, shell: Shell) -> None:
         QGuiApplication.clipboard().setText(self._render(shell))
         self.status.setText("Copied to the clipboard.")
@@ -145,6 +138,14 @@ class ClaudeCodeDialog(QDialog):
         written, message = write_claude_settings(self.env, self.settings_path)
         self.status.setText(message)
         return written
+
+
+def home_relative(path: Path) -> str:
+    """``path`` as people write it: ``~/.claude/settings.json`` for a file in the home folder."""
+    try:
+        return "~/" + str(path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)
 
 
 def write_claude_settings(env: dict[str, str], path: Path) -> tuple[bool, str]:

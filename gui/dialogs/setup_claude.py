@@ -1,14 +1,17 @@
 """The first-run setup's last step: Claude Code pointed at GateDeck (its settings file, or the
-``gatedeck claude`` launcher), and Codex's config to copy."""
+``gatedeck claude`` launcher), and Codex too (its ``config.toml``, or the lines to copy)."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
 from core.clients.claude_code import claude_code_env, default_settings_path
-from core.clients.codex import KEY_VARIABLE, codex_config
-from gui.dialogs.claude import ClaudeCodeDialog, write_claude_settings
+from core.clients.codex import KEY_VARIABLE, codex_config, codex_model
+from core.clients.codex_config_file import default_codex_config_path, write_codex_config
+from core.errors import CodexConfigError
+from gui.dialogs.claude import ClaudeCodeDialog, home_relative, write_claude_settings
 from gui.dialogs.setup_run import SetupPage, SetupRun, note
 from gui.ops import BackgroundOps
 from gui.palette import Tone, tint
@@ -22,8 +25,9 @@ class ClaudePage(SetupPage):
     def __init__(self, run: SetupRun, ops: BackgroundOps, parent: QWidget | None = None) -> None:
         super().__init__(run, ops, parent)
         self.settings_path = self.services.settings_path or default_settings_path()
+        self.codex_path = self.services.codex_config_path or default_codex_config_path()
         self.summary = note("", "setupClaudeSummary")
-        self.write_button = QPushButton("Write Claude Code's settings.json")
+        self.write_button = QPushButton(f"Write to {home_relative(self.settings_path)}")
         self.write_button.setObjectName("setupWriteClaudeSettings")
         self.write_button.setToolTip(
             f"Merges GateDeck's address, key and model names into {self.settings_path}; other "
@@ -47,24 +51,37 @@ class ClaudePage(SetupPage):
         self.codex_text = QPlainTextEdit()
         self.codex_text.setObjectName("setupCodexConfig")
         self.codex_text.setReadOnly(True)
+        self.codex_text.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.codex_text.setFont(mono)
-        lines = codex_config("http://127.0.0.1:4000").count("\n") + 1
-        self.codex_text.setFixedHeight(self.codex_text.fontMetrics().lineSpacing() * lines + 16)
         copy_codex = QPushButton("Copy")
         copy_codex.setObjectName("setupCopyCodex")
         copy_codex.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.codex_text.toPlainText()))
+        self.codex_button = QPushButton(f"Write to {home_relative(self.codex_path)}")
+        self.codex_button.setObjectName("setupWriteCodexConfig")
+        self.codex_button.setToolTip(
+            "Merges these lines into Codex's config.toml; every other line stays, and the old file "
+            "is kept as config.toml.bak."
+        )
+        self.codex_button.clicked.connect(self.write_codex)
+        self.codex_status = note("", "setupCodexStatus")
         codex = QGroupBox("Codex CLI (optional)")
         codex_column = QVBoxLayout(codex)
         codex_column.addWidget(
             note(
-                f"Add these lines to <code>~/.codex/config.toml</code> and set <code>{KEY_VARIABLE}</code> "
-                "to the gateway's master key, or run <code>gatedeck codex</code>."
+                "Codex uses GateDeck with these lines in its <code>config.toml</code> and "
+                f"<code>{KEY_VARIABLE}</code> set to the gateway's master key where it runs; "
+                "or run <code>gatedeck codex</code>, which needs neither."
             )
         )
         codex_row = QHBoxLayout()
         codex_row.addWidget(self.codex_text, 1)
-        codex_row.addWidget(copy_codex)
+        codex_buttons = QVBoxLayout()
+        codex_buttons.addWidget(self.codex_button)
+        codex_buttons.addWidget(copy_codex)
+        codex_buttons.addStretch(1)
+        codex_row.addLayout(codex_buttons)
         codex_column.addLayout(codex_row)
+        codex_column.addWidget(self.codex_status)
         self.column.addWidget(self.summary)
         self.column.addLayout(buttons)
         self.column.addWidget(self.status)
@@ -89,7 +106,11 @@ class ClaudePage(SetupPage):
             f"{served}. Writing its settings file makes every new Claude Code session use GateDeck"
             + (f" (model names: {', '.join(models)})." if models else ".")
         )
-        self.codex_text.setPlainText(codex_config(self.services.claude_base_url()))
+        text = codex_config(self.services.claude_base_url(), self._codex_model()).rstrip("\n")
+        self.codex_text.setPlainText(text)
+        box = self.codex_text  # tall enough for every line, no scroll bar
+        margins = 2 * (box.frameWidth() + box.document().documentMargin())
+        box.setFixedHeight(round(box.fontMetrics().lineSpacing() * (text.count("\n") + 1.5) + margins))
         self.set_done(True)
 
     def write_settings(self) -> bool:
@@ -97,6 +118,28 @@ class ClaudePage(SetupPage):
         tint(self.status, Tone.GOOD if written else Tone.BAD)
         self.status.setText(message)
         return written
+
+    def write_codex(self) -> bool:
+        """Merge GateDeck's provider into Codex's config.toml (other lines kept, old file backed up)."""
+        try:
+            written = write_codex_config(
+                self.services.claude_base_url(), self.codex_path, self._codex_model()
+            )
+        except (CodexConfigError, OSError) as exc:
+            tint(self.codex_status, Tone.BAD)
+            self.codex_status.setText(f"Not written: {exc}")
+            return False
+        if not written.changed:
+            message = f"{written.path} already uses GateDeck."
+        else:
+            backup = f" The previous file is kept as {written.backup.name}." if written.backup else ""
+            message = f"Written to {written.path}.{backup} Export {KEY_VARIABLE} (the gateway key) where Codex runs."
+        tint(self.codex_status, Tone.GOOD)
+        self.codex_status.setText(f"{message} {written.note}".strip())
+        return True
+
+    def _codex_model(self) -> str | None:
+        return codex_model(self.services.holder.config)
 
     def _on_more_button_clicked(self) -> None:
         services = self.services

@@ -42,6 +42,7 @@ class SetupServices:
             ``gatedeck serve`` that is serving).
         verdicts_dir: where probe verdicts are kept for the Mappings panel (``None``: not kept).
         settings_path: Claude Code's settings file (``None``: ``~/.claude/settings.json``).
+        codex_config_path: Codex's ``config.toml`` (``None``: where Codex looks for it).
         which: finds a program on PATH (tests pass their own).
     """
 
@@ -54,6 +55,7 @@ class SetupServices:
     claude_base_url: Callable[[], str]
     verdicts_dir: Path | None = None
     settings_path: Path | None = None
+    codex_config_path: Path | None = None
     which: Callable[[str], str | None] = shutil.which
 
 

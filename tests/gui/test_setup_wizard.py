@@ -121,6 +121,7 @@ def setup(
         claude_base_url=lambda: gateway.url,
         verdicts_dir=verdicts,
         settings_path=settings,
+        codex_config_path=tmp_path / "codex-home" / "config.toml",
     )
     wizard = SetupWizard(services)
     wizard.show()
@@ -150,7 +151,7 @@ def saved_tiers(install: Installation) -> dict[str, tuple[str, dict[str, object]
 
 
 def test_a_new_user_goes_from_no_model_to_claude_code_on_a_checked_local_model(
-    qtbot: QtBot, arun: Run, setup: Setup, fake: FakeOllama, install: Installation
+    qtbot: QtBot, arun: Run, setup: Setup, fake: FakeOllama, install: Installation, tmp_path: Path
 ) -> None:
     wizard = setup.wizard
     setup.settings.parent.mkdir(parents=True)
@@ -229,6 +230,10 @@ def test_a_new_user_goes_from_no_model_to_claude_code_on_a_checked_local_model(
     backup = json.loads(setup.settings.with_name("settings.json.bak").read_text())
     assert backup == {"theme": "dark", "env": {"DISABLE_TELEMETRY": "1"}}
     assert "settings.json.bak" in claude.status.text()
+    claude.codex_button.click()
+    codex = (tmp_path / "codex-home" / "config.toml").read_text()
+    assert 'model_provider = "gatedeck"' in codex and f'base_url = "{setup.gateway.url}/v1"' in codex
+    assert "GATEDECK_API_KEY" in claude.codex_status.text() and setup.gateway.master_key not in codex
 
     wizard.finish_button.click()
     assert wizard.result() == QDialog.DialogCode.Accepted and not wizard.isVisible()
