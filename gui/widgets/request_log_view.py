@@ -26,6 +26,7 @@ COLUMNS = (
     "Time",
     "API",
     "Routing (asked → mapping → model)",
+    "Host",
     "Status",
     "TTFT",
     "Latency",
@@ -35,7 +36,7 @@ COLUMNS = (
 )
 FILTER_COLUMN = len(COLUMNS)  # hidden: the text the filter searches, plus a problem marker
 PROBLEM_MARK = "\u2691problem"
-COLUMN_WIDTHS = (70, 90, 360, 80, 70, 70, 100, 60)
+COLUMN_WIDTHS = (70, 90, 360, 90, 80, 70, 70, 100, 60)
 #: The tints of a failed request's row, a likely truncated prompt's and a fallback's.
 ERROR_BG, TRUNCATED_BG, FALLBACK_BG = Tone.BAD, Tone.WARNING, Tone.INFO
 #: A load longer than this is Ollama (re)loading the model, not checking that it is loaded.
@@ -97,6 +98,7 @@ def cells(record: RequestRecord) -> list[str]:
         + (" ⇶" if record.stream else "")
         + (f" ×{record.inputs}" if record.inputs is not None else ""),  # texts embedded
         record.routing,
+        record.backend or "–",  # the Ollama host (or cloud backend) that answered
         "OK" if record.ok else f"Error {record.status}",
         seconds_text(record.ttft_s),
         seconds_text(record.latency_s),

@@ -21,7 +21,7 @@ from gui.palette import background as tinted
 from gui.panels.monitor import MonitorPanel
 from gui.widgets.monitor_graphs import MEASURES, LatencyGraphs
 from gui.widgets.monitor_stats_table import ALERT_COLUMN, HEADERS
-from gui.widgets.request_log_view import ERROR_BG, FALLBACK_BG, MAX_ROWS, TRUNCATED_BG
+from gui.widgets.request_log_view import COLUMNS, ERROR_BG, FALLBACK_BG, MAX_ROWS, TRUNCATED_BG
 from tests.gui.conftest import Run
 
 NOW = 1_800_000_000.0
@@ -72,7 +72,7 @@ def test_records_show_in_the_log_graphs_and_table_with_problems_highlighted(pane
         [
             rec("claude-*sonnet*", requested="claude-sonnet-4-5-20250929"),
             rec(ok=False, status=500, error="boom", ttft_s=None, tokens_per_s=None),
-            rec("flaky", fallback="gpt-4o"),
+            rec("flaky", fallback="gpt-4o", backend="gpu-box"),
             rec(prompt_tokens=15000, num_ctx=16384, likely_truncated=True),
         ]
     )
@@ -84,8 +84,10 @@ def test_records_show_in_the_log_graphs_and_table_with_problems_highlighted(pane
     assert log.proxy.index(3, 2).data() == "claude-sonnet-4-5-20250929 → claude-*sonnet* → qwen2.5-coder:7b"
     tints = [tinted(tone).name() for tone in (TRUNCATED_BG, FALLBACK_BG, ERROR_BG)]
     assert [background(panel, r) for r in range(4)] == [*tints, ""]
-    assert "15000 of 16384" in log.proxy.index(0, 8).data()
-    assert log.proxy.index(2, 3).data() == "Error 500"
+    assert "15000 of 16384" in log.proxy.index(0, COLUMNS.index("Notes")).data()
+    assert log.proxy.index(2, COLUMNS.index("Status")).data() == "Error 500"
+    host = COLUMNS.index("Host")  # the Ollama host that answered each request
+    assert [log.proxy.index(r, host).data() for r in range(4)] == ["local", "gpu-box", "local", "local"]
 
     assert panel.graphs.points("gpt-4o") == 2, "the fallback's answer counts for the mapping that answered"
     assert panel.graphs.points("claude-*sonnet*") == 1
