@@ -374,7 +374,13 @@ class AppController(QObject):
         if self.ui_state.update(setup_pending=False):
             self.ui_state.save()
         if wizard is not None:
-            self.ops.run(wizard.shutdown())
+            self.ops.run(self._dispose_setup(wizard))
+
+    @staticmethod
+    async def _dispose_setup(wizard: SetupWizard) -> None:
+        """Stop what the closed setup still runs, then free it (each Set up… builds a new one)."""
+        await wizard.shutdown()
+        wizard.deleteLater()
 
     def _on_window_close_requested(self) -> None:
         if not self.tray_enabled:

@@ -358,6 +358,7 @@ def test_the_setup_opens_on_the_first_launch_until_it_is_finished_or_skipped(
         assert again is not None
         again.skip_setup.click()
         qtbot.waitUntil(lambda: second.setup is None, timeout=5_000)
+        qtbot.waitUntil(lambda: not second.window.findChildren(SetupWizard), timeout=5_000)
     finally:
         arun(second.quit(), timeout_ms=60_000)
 
