@@ -10,7 +10,7 @@ from core.config.schema import OllamaBackend
 from core.errors import GateDeckError
 from core.setup.ollama_check import OllamaCheck, OllamaFound, check_ollama
 from core.setup.recommend import CLAUDE_CODE_MIN_CONTEXT, k_tokens
-from gui.dialogs.setup_run import SetupPage, SetupRun, note
+from gui.dialogs.setup_run import SetupPage, SetupRun, note, rich
 from gui.ops import BackgroundOps, async_slot
 from gui.palette import Tone, tint
 from gui.widgets.fit import gib
@@ -108,7 +108,7 @@ class OllamaPage(SetupPage):
             services.server.backend_url = config.backends[0].url.rstrip("/")
             await services.server.start()
         except GateDeckError as exc:
-            self.hint.setText(str(exc))
+            self.hint.setText(rich(str(exc)))
             self.hint.show()
             tint(self.state, Tone.BAD)
             self.state.setText("<b>Ollama did not start.</b>")
@@ -147,7 +147,7 @@ class OllamaPage(SetupPage):
         elif check.found is OllamaFound.MISSING:
             tint(self.state, Tone.BAD)
             self.state.setText("<b>Ollama is not installed on this machine.</b>")
-            self.hint.setText(check.install_hint)
+            self.hint.setText(rich(check.install_hint))
         else:
             tint(self.state, Tone.BAD)
             self.state.setText(f"<b>Nothing answers at {check.url}.</b>")

@@ -8,9 +8,11 @@ arrives on it. What the steps share (the services, the recommendations, the mode
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -81,6 +83,22 @@ class SetupRun:
         names = [r.model for r in self.recommendations]
         start = names.index(model) + 1 if model in names else 0
         return next((r for r in self.recommendations[start:] if r.model not in self.failed), None)
+
+
+def rich(text: str) -> str:
+    """Plain text (core's messages) for a rich-text label: `commands` as code, addresses as links."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: leave them all as they are
+        parts = [text]
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            out.append(f"<code>{escape(part, quote=False)}</code>")
+        else:
+            out.append(
+                re.sub(r"(https?://[^\s)<]*[^\s)<.,;])", r'<a href="\1">\1</a>', escape(part, quote=False))
+            )
+    return "".join(out)
 
 
 def note(text: str = "", name: str = "") -> QLabel:
