@@ -91,6 +91,7 @@ class ModelsPage(SetupPage):
         self.group = QButtonGroup(self)
         self.group.buttonToggled.connect(self._on_group_button_toggled)
         self.cards: list[RecommendationCard] = []
+        self._worked_out_for = ""  # the Ollama address the cards were worked out for
         self.status = note("Working out what fits…", "setupModelsStatus")
         self.list = QVBoxLayout()
         self.column.addWidget(self.status)
@@ -98,9 +99,11 @@ class ModelsPage(SetupPage):
         self.column.addStretch(1)
 
     async def enter(self) -> None:
-        if self.cards:  # already worked out in this run; a choice made stays made
-            return
         services = self.services
+        url = services.holder.config.backends[0].url
+        if self.cards and url == self._worked_out_for:  # a choice made stays made
+            return
+        self._worked_out_for = url
         hardware = self.run.hardware or await services.ollama.hardware()
         self.run.hardware = hardware
         installed: list[tuple[str, ModelDetails, int]] = []

@@ -406,3 +406,20 @@ def test_ollama_installed_but_stopped_is_started_by_gatedeck_and_another_address
         assert page.done and f"Ollama {fake.version} is running" in page.state.text()
     finally:
         arun(server.stop(), 30_000)
+
+
+def test_the_models_are_worked_out_again_for_another_ollama_address(
+    qtbot: QtBot, arun: Run, setup: Setup, fake: FakeOllama
+) -> None:
+    wizard = setup.wizard
+    arun(wizard.go_to(wizard.models_page))
+    first = wizard.models_page.cards[0].rec
+    assert first.model == QWEN and not first.installed
+
+    fake.add_model(qwen25_coder_7b())  # installed on the server the new address names
+    wizard.ollama_page.address.setText(fake.url.replace("127.0.0.1", "localhost"))
+    arun(wizard.ollama_page.use_typed_address())
+    arun(wizard.go_to(wizard.models_page))
+    again = wizard.models_page.cards[0]
+    assert again.rec.model == QWEN and again.rec.installed and "installed" in again.choice.text()
+    assert wizard.run.chosen == again.rec
