@@ -174,7 +174,11 @@ class TiersPage(SetupPage):
         self.result, self.probed_model = None, ""
         self.verdict.setText("")
         self.try_next.hide()
+        tint(self.status, None)
         self.status.setText("")
+        if not chosen.installed and self.services.ollama.installed_model(chosen.model) is None:
+            tint(self.status, Tone.WARNING)
+            self.status.setText(f"{chosen.model} is not downloaded yet: the check needs it (step 4).")
         self.plan.setText(
             f"Claude Code asks for <i>opus</i>, <i>sonnet</i> and <i>haiku</i> models. GateDeck answers "
             f"all of them, and any other model name, with <b>{chosen.model}</b> at a context of "
@@ -194,6 +198,7 @@ class TiersPage(SetupPage):
         self.map_button.setEnabled(False)
         self.try_next.hide()
         tint(self.verdict, None)
+        tint(self.status, None)
         self.verdict.setText("")
         try:
             config = map_claude_tiers(services.holder.config, chosen.model, chosen.num_ctx)

@@ -309,6 +309,7 @@ def test_every_step_can_be_skipped_and_nothing_changes(
         (wizard.skip_step if wizard.skip_step.isVisible() else wizard.next_button).click()
         qtbot.waitUntil(lambda p=page: wizard.current is not p, timeout=10_000)
     assert wizard.current is wizard.claude_page
+    assert wizard.tiers_page.status.text() == f"{QWEN} is not downloaded yet: the check needs it (step 4)."
     assert setup.holder.config == before and ConfigStore(install.paths).load().config == before
     assert setup.pulls.jobs == [] and not setup.settings.exists()
     wizard.skip_setup.click()
