@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
@@ -100,9 +102,9 @@ class ClaudePage(SetupPage):
         env = self.env()
         models = sorted({env[k] for k in env if k.startswith("ANTHROPIC_DEFAULT_") or k == "ANTHROPIC_MODEL"})
         chosen = self.run.chosen
-        served = f", and every model it asks for is answered by {chosen.model}" if chosen else ""
+        served = f", and every model it asks for is answered by {escape(chosen.model)}" if chosen else ""
         self.summary.setText(
-            f"Claude Code talks to GateDeck at <b>{env['ANTHROPIC_BASE_URL']}</b> with the gateway's key"
+            f"Claude Code talks to GateDeck at <b>{escape(env['ANTHROPIC_BASE_URL'])}</b> with the gateway's key"
             f"{served}. Writing its settings file makes every new Claude Code session use GateDeck"
             + (f" (model names: {', '.join(models)})." if models else ".")
         )

@@ -57,7 +57,7 @@ class PullPage(SetupPage):
         if chosen is None:
             return
         self.what.setText(
-            f"<b>{chosen.model}</b> is not in Ollama yet: it is a {human_bytes(chosen.download_bytes)} "
+            f"<b>{escape(chosen.model)}</b> is not in Ollama yet: it is a {human_bytes(chosen.download_bytes)} "
             "download. Cancel stops it and Resume goes on where it stopped; the Models panel shows "
             "it too."
         )
@@ -93,7 +93,7 @@ class PullPage(SetupPage):
         if self.row is not None:
             self.row.update_from_job()
         if job.state is JobState.DONE and not self.done:
-            self.status.setText(f"{job.model} is downloaded. Next maps Claude Code's models onto it.")
+            self.status.setText(f"{escape(job.model)} is downloaded. Next maps Claude Code's models onto it.")
             tint(self.status, Tone.GOOD)
             self.ops.run(self._downloaded(job.model))
         elif job.state is not JobState.DONE:
@@ -178,10 +178,10 @@ class TiersPage(SetupPage):
         self.status.setText("")
         if not chosen.installed and self.services.ollama.installed_model(chosen.model) is None:
             tint(self.status, Tone.WARNING)
-            self.status.setText(f"{chosen.model} is not downloaded yet: the check needs it (step 4).")
+            self.status.setText(f"{escape(chosen.model)} is not downloaded yet: the check needs it (step 4).")
         self.plan.setText(
             f"Claude Code asks for <i>opus</i>, <i>sonnet</i> and <i>haiku</i> models. GateDeck answers "
-            f"all of them, and any other model name, with <b>{chosen.model}</b> at a context of "
+            f"all of them, and any other model name, with <b>{escape(chosen.model)}</b> at a context of "
             f"<b>{chosen.num_ctx:,} tokens</b>: one set of load options for every tier, so switching "
             "between them never makes Ollama load the model again.<br><br>Then a Claude-Code-sized "
             "conversation (about 20,000 tokens, 24 tools) checks that it answers with real tool "
@@ -211,7 +211,7 @@ class TiersPage(SetupPage):
                 return None
             mapping = services.holder.config.mapping_for(TIER_PROBES["sonnet"][0])
             assert mapping is not None, "map_claude_tiers maps every tier"
-            self.verdict.setText(f"Checking tool calls on {chosen.model}…")
+            self.verdict.setText(f"Checking tool calls on {escape(chosen.model)}…")
             result = await services.probe(mapping.name, mapping.options.num_ctx)
         finally:
             self.map_button.setEnabled(True)
@@ -227,19 +227,19 @@ class TiersPage(SetupPage):
         if result.passed:
             tint(self.verdict, Tone.GOOD)
             self.verdict.setText(
-                f"✓ <b>{chosen.model} works with Claude Code.</b> {escape(result.verdict)}<br><br>"
+                f"✓ <b>{escape(chosen.model)} works with Claude Code.</b> {escape(result.verdict)}<br><br>"
                 "Next: point Claude Code at GateDeck."
             )
             return
         tint(self.verdict, Tone.BAD)
         after = self.run.next_after(chosen.model)
         advice = (
-            f"The next recommendation is <b>{after.model}</b>."
+            f"The next recommendation is <b>{escape(after.model)}</b>."
             if after
             else "No other recommendation is left: try a model on the Models panel, or another machine."
         )
         self.verdict.setText(
-            f"✗ <b>{chosen.model} is not fit for Claude Code.</b> {escape(result.verdict)}<br><br>{advice}"
+            f"✗ <b>{escape(chosen.model)} is not fit for Claude Code.</b> {escape(result.verdict)}<br><br>{advice}"
         )
         if after is not None:
             self.try_next.setText(f"Try {after.model}")

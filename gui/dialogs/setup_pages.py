@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 from pydantic import ValidationError
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
@@ -88,7 +90,7 @@ class OllamaPage(SetupPage):
     async def look(self) -> OllamaCheck:
         """Ask the configured address for Ollama, and show what was found."""
         url = self.services.holder.config.backends[0].url
-        self.state.setText(f"Looking for Ollama at {url}…")
+        self.state.setText(f"Looking for Ollama at {escape(url)}…")
         tint(self.state, None)
         self.check = check = await check_ollama(url, which=self.services.which)
         self._show(check)
@@ -125,7 +127,9 @@ class OllamaPage(SetupPage):
         try:
             backend = OllamaBackend(name=config.backends[0].name, url=self.address.text().strip())
         except ValidationError as exc:
-            self.address_error.setText(exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, "))
+            self.address_error.setText(
+                escape(exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, "))
+            )
             self.address_error.show()
             return False
         self.address_error.hide()
@@ -139,10 +143,14 @@ class OllamaPage(SetupPage):
         self.hint.setVisible(check.found is not OllamaFound.RUNNING)
         if check.found is OllamaFound.RUNNING:
             tint(self.state, Tone.GOOD)
-            self.state.setText(f"✓ <b>Ollama {check.version} is running</b> at {check.url}.")
+            self.state.setText(
+                f"✓ <b>Ollama {escape(check.version or '')} is running</b> at {escape(check.url)}."
+            )
         elif check.found is OllamaFound.STOPPED:
             tint(self.state, Tone.WARNING)
-            self.state.setText(f"<b>Ollama is installed</b> ({check.binary}) <b>but not running.</b>")
+            self.state.setText(
+                f"<b>Ollama is installed</b> ({escape(check.binary or '')}) <b>but not running.</b>"
+            )
             self.hint.setText("GateDeck can start it for you, and stop it again when GateDeck quits.")
         elif check.found is OllamaFound.MISSING:
             tint(self.state, Tone.BAD)
@@ -150,7 +158,7 @@ class OllamaPage(SetupPage):
             self.hint.setText(rich(check.install_hint))
         else:
             tint(self.state, Tone.BAD)
-            self.state.setText(f"<b>Nothing answers at {check.url}.</b>")
+            self.state.setText(f"<b>Nothing answers at {escape(check.url)}.</b>")
             self.hint.setText(
                 "Is Ollama running there, and listening on the network (OLLAMA_HOST=0.0.0.0)? "
                 "Check the address, or use this machine's Ollama: http://127.0.0.1:11434."
