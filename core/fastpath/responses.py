@@ -7,9 +7,17 @@ items — messages (text, ``data:`` images), ``function_call``, ``function_call_
 string, ``input``, their grammar in the description;
 ``tool_choice``; ``reasoning.effort`` (Ollama's ``think``); ``max_output_tokens``;
 temperature and ``top_p``; ``text.format`` (JSON schema or JSON mode); ``previous_response_id``
-(:mod:`core.fastpath.responses_memory`). Fields with no Ollama meaning (``store``,
-``include``, ``metadata``, ``prompt_cache_key``, ``parallel_tool_calls``…) are accepted and left
-aside; hosted tools (web search, file search…) are left out, as a local model cannot use them.
+(:mod:`core.fastpath.responses_memory`). Tools may also come in ``additional_tools`` input items:
+the Codex CLI's "lite" requests (what it sends for its own default model, with the header
+``x-openai-internal-codex-responses-lite``) have no ``tools`` and carry them all there, the plain
+ones in a ``functions`` namespace, which Ollama is offered, and calls are answered, by their own
+names (code mode's ``exec``). Fields with no Ollama meaning (``store``, ``include``,
+``metadata``, ``client_metadata``, ``prompt_cache_key``, ``parallel_tool_calls``,
+``reasoning.context``…) are accepted and left aside. So is ``text.verbosity``: it is a setting
+OpenAI's models were trained on, Codex sends its default model's own with every request while
+its instructions already say how to answer, and a hint GateDeck wrote into the prompt would
+change what the model reads for an effect no local model was trained to give. Hosted tools
+(web search, file search…) are left out, as a local model cannot use them.
 What cannot be translated (files, image URLs to fetch, item references)
 raises :class:`~core.fastpath.wire.Unsupported` and goes to LiteLLM. A ``conversation`` or a
 ``prompt`` template (kept at OpenAI, not here) and an unknown ``previous_response_id`` are a 400
@@ -28,7 +36,13 @@ from typing import Any
 
 from core.fastpath.plan import Target
 from core.fastpath.responses_memory import ResponseGone, ResponseMemory
-from core.fastpath.responses_reply import ResponseReply, ResponseStream
+from core.fastpath.responses_reply import (
+    PLAIN_NAMESPACE,
+    OfferedTool,
+    ResponseReply,
+    ResponseStream,
+    ollama_name,
+)
 from core.fastpath.wire import RequestError, Unsupported, ollama_options
 
 DIALECT = "responses"
@@ -76,6 +90,7 @@ class ResponsesExchange:
         self._memory = memory
         self._request: Mapping[str, Any] = {}
         self._turn: list[dict[str, Any]] = []  # what this request adds to the conversation
+        self._offered: dict[str, OfferedTool] = {}  # the client's tool behind each function name
 
     def ollama_request(self, body: Mapping[str, Any], target: Target, requested: str) -> dict[str, Any]:
         """The ``/api/chat`` body; :class:`Unsupported` when LiteLLM must answer, and
@@ -106,7 +121,7 @@ class ResponsesExchange:
             "options": ollama_options(target, sampling),
             "stream": bool(body.get("stream")),
         }
-        tools = _tools(body.get("tools"), body.get("tool_choice"))
+        tools, offered = _tools(_request_tools(body), body.get("tool_choice"))
         if tools:
             out["tools"] = tools
         fmt = _format(body.get("text"))
@@ -115,7 +130,7 @@ class ResponsesExchange:
         out["think"] = _think(body.get("reasoning"), out["model"])
         if target.keep_alive is not None:
             out["keep_alive"] = target.keep_alive
-        self._request, self._turn = body, turn
+        self._request, self._turn, self._offered = body, turn, offered
         return out
 
     def _history(self, previous: Any) -> list[dict[str, Any]]:
@@ -145,10 +160,10 @@ class ResponsesExchange:
 
     def reply(self, answer: Mapping[str, Any], requested: str) -> dict[str, Any]:
         """The ``response`` object for Ollama's non-streamed answer."""
-        return ResponseReply(requested, self._request, self._remember).whole(answer)
+        return ResponseReply(requested, self._request, self._remember, self._offered).whole(answer)
 
     def stream_reply(self, requested: str, request: Mapping[str, Any], prompt_tokens: int) -> ResponseStream:
-        return ResponseStream(ResponseReply(requested, request, self._remember))
+        return ResponseStream(ResponseReply(requested, request, self._remember, self._offered))
 
 
 def _think(reasoning: Any, model: str) -> bool | str:
@@ -175,30 +190,51 @@ def _format(text: Any) -> Any:
     raise Unsupported("text.format")
 
 
-def _tools(tools: Any, choice: Any) -> list[dict[str, Any]]:
-    if not tools or choice == "none":
-        return []
+def _request_tools(body: Mapping[str, Any]) -> list[Any]:
+    """Every tool the request offers: its ``tools``, then those of its ``additional_tools``
+    input items (where Codex's lite requests carry them all)."""
+    tools = body.get("tools") or []
     if not isinstance(tools, list):
         raise RequestError("tools must be a list.", param="tools")
+    items = body.get("input")
+    for item in items if isinstance(items, list) else ():
+        if isinstance(item, dict) and item.get("type") == "additional_tools":
+            more = item.get("tools") or []
+            if not isinstance(more, list):
+                raise RequestError("The tools of an additional_tools item must be a list.", param="input")
+            tools = [*tools, *more]
+    return tools
+
+
+def _tools(tools: list[Any], choice: Any) -> tuple[list[dict[str, Any]], dict[str, OfferedTool]]:
+    """The functions offered to Ollama, and the client's tool behind each function name."""
+    if not tools or choice == "none":
+        return [], {}
     functions: list[dict[str, Any]] = []
+    offered: dict[str, OfferedTool] = {}
     for tool in tools:
-        functions.extend(_functions(tool, ""))
+        functions.extend(_functions(tool, None, offered))
     allowed = _allowed(choice)
     if allowed is not None:
         functions = [f for f in functions if f["function"]["name"] in allowed]
-    return functions
+    return functions, offered
 
 
-def _functions(tool: Any, namespace: str) -> list[dict[str, Any]]:
+def _functions(tool: Any, namespace: str | None, offered: dict[str, OfferedTool]) -> list[dict[str, Any]]:
+    """The Ollama functions for one tool (a namespace gives one per member); ``offered``
+    learns what each name stands for."""
     kind = tool.get("type") if isinstance(tool, dict) else None
     if kind in _HOSTED_TOOLS:
         return []
-    if kind == "namespace" and not namespace and isinstance(tool, dict):
-        prefix = f"{tool.get('name') or ''}."
-        return [f for member in tool.get("tools") or () for f in _functions(member, prefix)]
+    if kind == "namespace" and namespace is None and isinstance(tool, dict):
+        inner = str(tool.get("name") or "")
+        return [f for member in tool.get("tools") or () for f in _functions(member, inner, offered)]
     if kind not in ("function", "custom") or not isinstance(tool, dict) or not tool.get("name"):
         raise Unsupported(f"tool {kind!r}")
-    function: dict[str, Any] = {"name": namespace + str(tool["name"])}
+    name = ollama_name(str(tool["name"]), namespace)
+    shown = namespace if namespace and namespace != PLAIN_NAMESPACE else None
+    offered[name] = OfferedTool(custom=kind == "custom", name=str(tool["name"]), namespace=shown)
+    function: dict[str, Any] = {"name": name}
     if kind == "custom":
         function["parameters"] = CUSTOM_INPUT
         description = str(tool.get("description") or "")
@@ -265,6 +301,8 @@ def _input_messages(value: Any, names: dict[str, str]) -> list[dict[str, Any]]:
             out.append(message)
         elif kind == "reasoning":
             _add_thinking(out, _reasoning_text(item))
+        elif kind == "additional_tools":
+            continue  # tools, not conversation: offered with the others (_request_tools)
         else:
             raise Unsupported(f"input item {kind!r}")
     return [m for m in out if not _thinking_only(m)]
@@ -298,9 +336,7 @@ def _add_message(out: list[dict[str, Any]], item: Mapping[str, Any]) -> None:
 
 
 def _add_call(out: list[dict[str, Any]], item: Mapping[str, Any], names: dict[str, str]) -> None:
-    name = str(item.get("name") or "")
-    if item.get("namespace"):
-        name = f"{item['namespace']}.{name}"
+    name = ollama_name(str(item.get("name") or ""), item.get("namespace"))
     arguments = {"input": str(item.get("input") or "")} if "input" in item else item.get("arguments") or "{}"
     if isinstance(arguments, str):
         try:

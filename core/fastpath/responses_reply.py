@@ -18,6 +18,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from core.fastpath.wire import sse_event
@@ -25,6 +26,30 @@ from core.fastpath.wire import sse_event
 #: Called with the response id and the answer as Ollama messages once it is complete.
 Remember = Callable[[str, list[dict[str, Any]]], None]
 _CALLS = frozenset({"function_call", "custom_tool_call"})
+
+#: The namespace of the Responses API's plain functions (Codex's lite requests name it): its
+#: tools are called by their own names.
+PLAIN_NAMESPACE = "functions"
+
+
+def ollama_name(name: str, namespace: str | None) -> str:
+    """The function name Ollama knows a tool by: ``namespace.name`` for one in a namespace."""
+    return f"{namespace}.{name}" if namespace and namespace != PLAIN_NAMESPACE else name
+
+
+@dataclass(frozen=True)
+class OfferedTool:
+    """The client's tool behind one function offered to Ollama: how a call of it is answered.
+
+    Attributes:
+        custom: a custom (free-form) tool, answered as a ``custom_tool_call``.
+        name: the tool's own name.
+        namespace: the namespace it was offered in, if any (echoed on the call).
+    """
+
+    custom: bool
+    name: str
+    namespace: str | None = None
 
 
 def _new_id(prefix: str) -> str:
@@ -52,17 +77,22 @@ class ResponseReply:
         requested: the model name the client asked for (the answer's ``model``).
         request: the client's request body.
         remember: called once the answer is complete (``previous_response_id``).
+        offered: the client's tool behind each function name Ollama was offered.
     """
 
-    def __init__(self, requested: str, request: Mapping[str, Any], remember: Remember) -> None:
+    def __init__(
+        self,
+        requested: str,
+        request: Mapping[str, Any],
+        remember: Remember,
+        offered: Mapping[str, OfferedTool],
+    ) -> None:
         self.id = _new_id("resp")
         self.created_at = int(time.time())
         self._requested = requested
         self._request = request
         self._remember = remember
-        tools = [t for t in request.get("tools") or () if isinstance(t, dict)]
-        self._namespaces = {str(t.get("name")) for t in tools if t.get("type") == "namespace"}
-        self._custom = {str(t.get("name")) for t in tools if t.get("type") == "custom"}
+        self._offered = offered
 
     def envelope(
         self,
@@ -112,26 +142,16 @@ class ResponseReply:
         function = call.get("function") or {}
         name = str(function.get("name") or "")
         call_id = str(call.get("id") or _new_id("call"))
-        if name in self._custom:
-            return {
-                "id": _new_id("ctc"),
-                "type": "custom_tool_call",
-                "status": status,
-                "call_id": call_id,
-                "name": name,
-                "input": _custom_input(function.get("arguments")),
-            }
-        item: dict[str, Any] = {
-            "id": _new_id("fc"),
-            "type": "function_call",
-            "status": status,
-            "call_id": call_id,
-            "name": name,
-            "arguments": _arguments(function.get("arguments")),
-        }
-        namespace, _, short = name.rpartition(".")
-        if namespace in self._namespaces:
-            item["name"], item["namespace"] = short, namespace
+        tool = self._offered.get(name) or OfferedTool(custom=False, name=name)  # a name it made up
+        item: dict[str, Any] = {"id": _new_id("ctc" if tool.custom else "fc")}
+        if tool.custom:
+            item |= {"type": "custom_tool_call", "status": status, "call_id": call_id, "name": tool.name}
+            item["input"] = _custom_input(function.get("arguments"))
+        else:
+            item |= {"type": "function_call", "status": status, "call_id": call_id, "name": tool.name}
+            item["arguments"] = _arguments(function.get("arguments"))
+        if tool.namespace:
+            item["namespace"] = tool.namespace
         return item
 
     def finish(
@@ -313,7 +333,7 @@ def _custom_input(arguments: Any) -> str:
 
 
 def _ollama_call(item: Mapping[str, Any]) -> dict[str, Any]:
-    name = f"{item['namespace']}.{item['name']}" if item.get("namespace") else item["name"]
+    name = ollama_name(item["name"], item.get("namespace"))
     if item["type"] == "custom_tool_call":
         return {"id": item["call_id"], "function": {"name": name, "arguments": {"input": item["input"]}}}
     try:

@@ -19,7 +19,7 @@ import httpx
 import openai
 import pytest
 
-from core.config.schema import Mapping
+from core.config.schema import Mapping, ModelOptions
 from core.fastpath.responses_memory import ResponseGone, ResponseMemory
 from core.gateway.service import Gateway
 from core.metrics.recorder import MetricsRecorder
@@ -72,8 +72,10 @@ def recorder() -> Iterator[MetricsRecorder]:
 @pytest.fixture(scope="module")
 def gateway(fake: FakeOllama, recorder: MetricsRecorder) -> Iterator[Gateway]:
     config = tier_config(fake.url, free_port())
+    # Codex's own default model (its lite requests ask for it) gets a context they fit in
+    codex_default = Mapping(name="gpt-6*", model=LLAMA, options=ModelOptions(num_ctx=32768))
     config = config.model_copy(
-        update={"mappings": [Mapping(name="codex-thinker", model=THINKER), *config.mappings]}
+        update={"mappings": [Mapping(name="codex-thinker", model=THINKER), codex_default, *config.mappings]}
     )
     with running(Gateway(config, master_key=KEY, metrics=recorder)) as gw:
         yield gw
@@ -670,3 +672,130 @@ def test_codex_asking_for_reasoning(gateway: Gateway, fake: FakeOllama, model: s
     assert message["content"][0]["text"] == "Done."
     kinds = [e["type"] for e in events]
     assert kinds.index("response.reasoning_summary_text.delta") < kinds.index("response.output_text.delta")
+
+
+# ------------------------------------------- the Codex CLI's "lite" requests (no model named)
+#: What Ollama is offered for Codex's lite requests: the tools of their ``additional_tools``
+#: item, those of the plain ``functions`` namespace by their own names (code mode's ``exec``
+#: first), the others as ``namespace.tool``.
+LITE_TOOLS = [
+    "exec",
+    "wait",
+    "request_user_input",
+    "request_user_input_async",
+    "send_message_to_user_async",
+    "clock.sleep",
+    "collaboration.followup_task",
+    "collaboration.interrupt_agent",
+    "collaboration.list_agents",
+    "collaboration.send_message",
+    "collaboration.spawn_agent",
+    "collaboration.wait_agent",
+]
+EXEC_SOURCE = 'const r = await tools.exec_command({cmd: "ls"}); text(r);'
+
+
+@pytest.mark.parametrize(
+    "name", ["first_turn", "tool_result_turn", "lite_first_turn", "lite_exec_result_turn"]
+)
+def test_every_recorded_codex_request_is_answered_directly(
+    gateway: Gateway, fake: FakeOllama, name: str
+) -> None:
+    headers, body = codex_request(name)
+    fake.set_reply(LLAMA, "Ready when you are.")
+    path, events = replay(gateway, headers, body)
+    assert path == "direct"
+    (message,) = completed(events)["output"]
+    assert message["content"][0]["text"] == "Ready when you are."
+    assert chat_body(fake)["tools"], "Codex's tools reached the model"
+
+
+def test_codex_lite_request_offers_the_tools_of_its_additional_tools_item(
+    gateway: Gateway, fake: FakeOllama
+) -> None:
+    headers, body = codex_request("lite_first_turn")
+    assert headers["x-openai-internal-codex-responses-lite"] == "true" and "tools" not in body
+    fake.set_reply(LLAMA, "Ready when you are.")
+    path, events = replay(gateway, headers, body)
+    assert path == "direct"
+    sent = chat_body(fake)
+    assert [t["function"]["name"] for t in sent["tools"]] == LITE_TOOLS
+    exec_tool = sent["tools"][0]["function"]
+    assert exec_tool["parameters"]["required"] == ["input"]  # a custom tool: one string, its input
+    assert "lark grammar" in exec_tool["description"]
+    # the four developer messages, then the user's: the additional_tools item is no message
+    assert [m["role"] for m in sent["messages"]] == ["system"] * 4 + ["user"] * 2
+    assert sent["messages"][-1]["content"] == body["input"][-1]["content"][0]["text"]
+
+
+def test_codex_lite_fields_with_no_ollama_meaning_change_nothing(gateway: Gateway, fake: FakeOllama) -> None:
+    """``text.verbosity``, ``reasoning.context`` and ``client_metadata`` are left aside: the
+    same request without them reaches Ollama the same."""
+    headers, body = codex_request("lite_first_turn")
+    assert body["text"] == {"verbosity": "low"} and body["reasoning"]["context"] == "all_turns"
+    fake.set_reply(LLAMA, "Ready when you are.")
+    replay(gateway, headers, body)
+    plain = {k: v for k, v in body.items() if k not in ("text", "client_metadata")}
+    plain["reasoning"] = {"effort": body["reasoning"]["effort"]}
+    replay(gateway, headers, plain)
+    assert chat_body(fake, -2) == chat_body(fake, -1)
+
+
+@pytest.mark.parametrize(
+    ("called", "expected"),
+    [
+        (
+            {"name": "exec", "arguments": {"input": EXEC_SOURCE}},
+            {"type": "custom_tool_call", "name": "exec", "input": EXEC_SOURCE},
+        ),
+        (
+            {"name": "clock.sleep", "arguments": {"duration_ms": 10}},
+            {
+                "type": "function_call",
+                "name": "sleep",
+                "namespace": "clock",
+                "arguments": '{"duration_ms": 10}',
+            },
+        ),
+    ],
+    ids=["code-mode-exec", "namespaced"],
+)
+def test_codex_lite_gets_its_calls_back_as_it_offered_the_tools(
+    gateway: Gateway, fake: FakeOllama, called: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    headers, body = codex_request("lite_first_turn")
+    fake.set_reply(LLAMA, "", tool_calls=[{"function": called}])
+    path, events = replay(gateway, headers, body)
+    assert path == "direct"
+    (call,) = completed(events)["output"]
+    assert {k: call.get(k) for k in expected} == expected
+    assert "namespace" in call or expected["type"] == "custom_tool_call" and "namespace" not in call
+    if expected["type"] == "custom_tool_call":
+        deltas = [e["delta"] for e in events if e["type"] == "response.custom_tool_call_input.delta"]
+        assert "".join(deltas) == EXEC_SOURCE
+
+
+def test_codex_lite_exec_output_goes_back_with_its_call(gateway: Gateway, fake: FakeOllama) -> None:
+    headers, body = codex_request("lite_exec_result_turn")
+    said, call, result = body["input"][-3:]
+    assert (call["type"], result["type"]) == ("custom_tool_call", "custom_tool_call_output")
+    fake.set_reply(LLAMA, "The command printed the marker.")
+    path, events = replay(gateway, headers, body)
+    assert path == "direct"
+    (message,) = completed(events)["output"]
+    assert message["content"][0]["text"] == "The command printed the marker."
+    assert chat_body(fake)["messages"][-2:] == [
+        {
+            "role": "assistant",
+            "content": said["content"][0]["text"],
+            "tool_calls": [
+                {"id": call["call_id"], "function": {"name": "exec", "arguments": {"input": call["input"]}}}
+            ],
+        },
+        {
+            "role": "tool",
+            "content": "\n".join(part["text"] for part in result["output"]),
+            "tool_call_id": call["call_id"],
+            "tool_name": "exec",
+        },
+    ]

@@ -34,9 +34,22 @@ def gateway_key() -> str:
     return key
 
 
+def run_cli(cli: Path, workdir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """A client CLI run to its end in ``workdir`` with ``env``, no terminal, its output kept."""
+    require(cli)
+    return subprocess.run(
+        [str(cli), *args],
+        cwd=workdir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
 def run_claude(base_url: str, workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The real ``claude`` with ``args``, pointed at ``base_url`` as a user would, offline."""
-    require(CLAUDE)
     env = {
         **os.environ,
         "ANTHROPIC_BASE_URL": base_url,
@@ -45,14 +58,14 @@ def run_claude(base_url: str, workdir: Path, *args: str) -> subprocess.Completed
         "DISABLE_TELEMETRY": "1",
         "DISABLE_ERROR_REPORTING": "1",
     }
-    return subprocess.run(
-        [str(CLAUDE), *args],
-        cwd=workdir,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=240,
+    return run_cli(CLAUDE, workdir, env, *args)
+
+
+def run_codex_exec(workdir: Path, env: dict[str, str], prompt: str) -> subprocess.CompletedProcess[str]:
+    """The real ``codex exec`` on ``prompt`` in ``workdir`` with ``env``, offline, allowed to run
+    the commands the (fake) model asks for."""
+    return run_cli(
+        CODEX, workdir, env, "exec", "--skip-git-repo-check", "--sandbox", "danger-full-access", prompt
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,20 +22,23 @@ import pytest
 from core.clients.codex import codex_model
 from core.clients.codex_config_file import write_codex_config
 from core.config.store import ConfigStore
-from tests.core.clients_e2e.support import CODEX, QWEN, gateway_key, model_requests, require
-from tests.core.gateway_support import REPO
+from core.metrics.request_log import read_log
+from core.paths import AppPaths
+from tests.core.clients_e2e.support import CODEX, QWEN, gateway_key, model_requests, require, run_codex_exec
+from tests.core.gateway_support import REPO, wait_until
 from tests.fakes.fake_ollama import FakeOllama
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 MARKER = "gatedeck-codex-e2e"
 
 
-def codex_home(folder: Path, base_url: str) -> Path:
-    """A fresh ``CODEX_HOME`` whose config sends Codex to GateDeck."""
+def codex_home(folder: Path, base_url: str, model: str | None = "gatedeck-coder") -> Path:
+    """A fresh ``CODEX_HOME`` whose config sends Codex to GateDeck (``model``: the model it asks
+    for; ``None``, Codex's own default)."""
     folder.mkdir()
+    chosen = f'model = "{model}"\n' if model else ""
     (folder / "config.toml").write_text(
-        'model = "gatedeck-coder"\n'
-        'model_provider = "gatedeck"\n'
+        f'{chosen}model_provider = "gatedeck"\n'
         "\n"
         "[model_providers.gatedeck]\n"
         'name = "GateDeck"\n'
@@ -65,22 +69,7 @@ def test_codex_runs_a_shell_command_through_gatedecks_fast_path(
         "CODEX_HOME": str(codex_home(tmp_path / "codex-home", proxy)),
         "GATEDECK_API_KEY": gateway_key(),
     }
-    done = subprocess.run(
-        [
-            str(CODEX),
-            "exec",
-            "--skip-git-repo-check",
-            "--sandbox",
-            "danger-full-access",
-            f"Run `echo {MARKER}` and tell me what it printed.",
-        ],
-        cwd=workdir,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    done = run_codex_exec(workdir, env, f"Run `echo {MARKER}` and tell me what it printed.")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "The command printed the marker." in done.stdout
     asked = model_requests(out, "/v1/responses")
@@ -117,21 +106,10 @@ def test_codex_works_with_the_config_toml_gatedeck_wrote(
     assert gateway_key() not in written.path.read_text()
     workdir = tmp_path / "project"
     workdir.mkdir()
-    done = subprocess.run(
-        [
-            str(CODEX),
-            "exec",
-            "--skip-git-repo-check",
-            "--sandbox",
-            "danger-full-access",
-            f"Run `echo {MARKER}` and tell me what it printed.",
-        ],
-        cwd=workdir,
-        env={**os.environ, "GATEDECK_API_KEY": gateway_key()},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=240,
+    done = run_codex_exec(
+        workdir,
+        {**os.environ, "GATEDECK_API_KEY": gateway_key()},
+        f"Run `echo {MARKER}` and tell me what it printed.",
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "The command printed the marker." in done.stdout
@@ -139,6 +117,53 @@ def test_codex_works_with_the_config_toml_gatedeck_wrote(
     assert len(asked) >= 2 and all(r["answered_by"] == "direct" for r in asked), asked
     chats = [body for body in fake.bodies("/api/chat") if isinstance(body, dict)]
     assert MARKER in [m for m in chats[-1]["messages"] if m["role"] == "tool"][-1]["content"]
+
+
+def test_codex_with_only_a_config_file_and_no_model_is_answered_by_the_fast_path(
+    fake: FakeOllama, recorded: tuple[str, Path], tmp_path: Path
+) -> None:
+    """A user who points Codex at GateDeck by its ``config.toml`` alone, naming no model: Codex
+    asks for its own default model with its "lite" requests (its tools in an ``additional_tools``
+    input item, code mode's ``exec`` running JavaScript). GateDeck's catch-all serves that name
+    on the fast path, and the command the model writes really runs."""
+    require(CODEX)
+    source = f'const r = await tools.exec_command({{cmd: "echo {MARKER}"}}); text(r);'
+    fake.set_reply(
+        QWEN,
+        "The command printed the marker.",
+        tool_calls=[{"function": {"name": "exec", "arguments": {"input": source}}}],
+        round_trip=True,
+    )
+    proxy, out = recorded
+    home = codex_home(tmp_path / "codex-home", proxy, model=None)
+    assert "model =" not in (home / "config.toml").read_text()
+    workdir = tmp_path / "project"
+    workdir.mkdir()
+    started = time.time()
+    done = run_codex_exec(
+        workdir,
+        {**os.environ, "CODEX_HOME": str(home), "GATEDECK_API_KEY": gateway_key()},
+        f"Run `echo {MARKER}` and tell me what it printed.",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "The command printed the marker." in done.stdout
+    asked = model_requests(out, "/v1/responses")
+    assert len(asked) >= 2, asked  # the exec call, then the answer after its output
+    assert all(r["headers"].get("x-openai-internal-codex-responses-lite") == "true" for r in asked)
+    assert all("tools" not in r["body"] for r in asked)
+    assert [(r["status"], r["answered_by"]) for r in asked] == [(200, "direct")] * len(asked)
+    default_model = asked[0]["body"]["model"]
+    assert default_model not in ("", QWEN)  # Codex's own name, served by the catch-all
+    folder = AppPaths.from_env().log_dir
+    wait_until(lambda: len(list(read_log(folder, since=started))) >= len(asked), 30, "the request log")
+    logged = list(read_log(folder, since=started))
+    assert [(r["route"], r["dialect"], r["requested"], r["model"]) for r in logged] == [
+        ("fastpath", "responses", default_model, QWEN)
+    ] * len(asked)
+    chats = [body for body in fake.bodies("/api/chat") if isinstance(body, dict)]
+    assert "exec" in [t["function"]["name"] for t in chats[0]["tools"]]
+    result = [m for m in chats[-1]["messages"] if m["role"] == "tool"][-1]
+    assert result["tool_name"] == "exec" and MARKER in result["content"]  # the command really ran
 
 
 def test_gatedeck_codex_starts_codex_on_the_running_gateway(
