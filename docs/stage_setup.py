@@ -53,7 +53,7 @@ async def setup_steps(controller: object, fake: FakeOllama, out: Path, suffix: s
     machine = desktop()
     assert isinstance(machine, HardwareInfo)
     fake.add_model(qwen3_8b().copy_as(CHOSEN), installed=False)
-    fake.set_pull_plan(CHOSEN, [18_550_000_000, 1_429, 487], steps_per_layer=400)
+    fake.set_pull_plan(CHOSEN, [18_999_998_084, 1_429, 487], steps_per_layer=400)  # 19.0 GB, as listed
     ollama = OllamaState(lambda: controller.holder.config.backends[0].url, read_hardware=lambda: machine)
     # Claude Code's and Codex's settings go to a throwaway home, shown as ~/… as a user sees them.
     home, real_home = tempfile.mkdtemp(prefix="gatedeck-shots-home-"), os.environ.get("HOME")
