@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
+from core.config.host_edits import with_host
 from core.config.schema import OllamaBackend
 from core.errors import GateDeckError
 from core.setup.ollama_check import OllamaCheck, OllamaFound, check_ollama
@@ -121,20 +122,25 @@ class OllamaPage(SetupPage):
         return (await self.look()).found is OllamaFound.RUNNING
 
     async def use_typed_address(self) -> bool:
-        """Point the config's Ollama address at the typed one, then look there."""
+        """Point the first Ollama host at the typed address (its mappings stay on it), then look there."""
         services = self.services
         config = services.holder.config
+        first = config.backends[0]
         try:
-            backend = OllamaBackend(name=config.backends[0].name, url=self.address.text().strip())
+            backend = OllamaBackend(name=first.name, url=self.address.text().strip())
+            updated = with_host(config, backend, replacing=first.name)
         except ValidationError as exc:
-            self.address_error.setText(
-                escape(exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, "))
-            )
+            problem = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+            self.address_error.setText(escape(problem))
+            self.address_error.show()
+            return False
+        except ValueError as exc:
+            self.address_error.setText(escape(str(exc)))
             self.address_error.show()
             return False
         self.address_error.hide()
         self.address.setText(backend.url)
-        await services.gateway.apply(config.model_copy(update={"backends": [backend, *config.backends[1:]]}))
+        await services.gateway.apply(updated)
         self.address_changed.emit()
         return (await self.look()).found is OllamaFound.RUNNING
 
