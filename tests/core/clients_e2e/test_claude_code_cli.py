@@ -72,3 +72,27 @@ def test_with_ollama_down_claude_code_shows_gatedecks_message_within_seconds(
     assert "ollama serve" in done.stdout + done.stderr
     # without x-should-retry: false Claude Code retried for minutes (184 s measured)
     assert elapsed < 3.0, done.stdout + done.stderr
+
+
+def test_claude_code_compacting_a_conversation_is_answered_by_the_fast_path(
+    fake: FakeOllama,
+    recorded: tuple[str, Path],
+    tmp_path: Path,
+) -> None:
+    """``claude -p`` with no ``--model`` (its own default model), then ``/compact`` on that
+    conversation: the summary Claude Code asks for goes to Ollama straight, like every turn."""
+    fake.set_reply(QWEN, "<summary>The user said hello.</summary>")
+    proxy, out = recorded
+    workdir = tmp_path / "project"
+    workdir.mkdir()
+    first = run_claude(proxy, workdir, "-p", "Say hello.")
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = len(model_requests(out, "/v1/messages"))
+    compacted = run_claude(proxy, workdir, "-p", "--continue", "/compact")
+    assert compacted.returncode == 0, compacted.stdout + compacted.stderr
+    asked = model_requests(out, "/v1/messages")
+    assert before >= 1 and len(asked) > before, "the compaction asked the model for a summary"
+    assert [(r["status"], r["answered_by"]) for r in asked] == [(200, "direct")] * len(asked)
+    summary = asked[-1]["body"]
+    assert summary["messages"][0] == asked[0]["body"]["messages"][0]  # the conversation it summed up
+    assert len([body for body in fake.bodies("/api/chat") if isinstance(body, dict)]) == len(asked)
