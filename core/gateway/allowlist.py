@@ -29,8 +29,9 @@ POST_PATHS = frozenset(
 GET_PATHS = frozenset(
     {"/v1/models", "/models", "/health/liveliness", "/health/liveness", "/health/readiness", "/metrics"}
 )
-#: Probed with HEAD by clients at start (Claude Code: ``HEAD /``); answered 200 here, empty.
-HEAD_PROBES = frozenset({"/"})
+#: Probed with HEAD by clients at start, answered 200 here, empty: ``HEAD /``, and Claude Code's
+#: ``HEAD /api/hello`` (it opens the connection early with it; 2.1.332 sends it on every run).
+HEAD_PROBES = frozenset({"/", "/api/hello"})
 
 
 def allowed(method: str, path: str) -> bool:
