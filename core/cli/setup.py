@@ -20,6 +20,7 @@ from core.cli.config import report_load_problems
 from core.cli.format import describe_hardware, human_bytes, parse_size, table
 from core.cli.models import pull_with_bar
 from core.clients.claude_code import claude_code_env, write_settings
+from core.clients.probe_verdicts import keep_verdict
 from core.clients.tool_probe import ProbeResult, probe_tool_calls
 from core.config.first_run import Installation, open_installation
 from core.config.schema import Config
@@ -30,7 +31,7 @@ from core.ollama.models import ModelDetails
 from core.ollama.pull import Pull, PullPhase
 from core.ollama.server import OllamaServer
 from core.ollama.storage import is_local_url, ollama_models_dir
-from core.setup.apply import map_claude_tiers, probe_target
+from core.setup.apply import map_claude_tiers, probe_target, tiers_like
 from core.setup.ollama_check import OllamaFound, check_ollama
 from core.setup.recommend import Recommendation, k_tokens, rate, recommend, recommendation_for
 
@@ -229,14 +230,29 @@ async def _installed(client: OllamaClient) -> list[tuple[str, ModelDetails, int]
 
 # ---------------------------------------------------------------------- choosing
 def _print_recommendations(recs: Sequence[Recommendation], out: TextIO) -> None:
-    out.write("\nModels that fit here at Claude Code's context (best first)\n")
+    """The table's models best first, then (numbered on) the installed ones outside the table."""
+    numbered = list(enumerate(recs, 1))
+    tested = [(number, rec) for number, rec in numbered if not rec.untested]
+    untested = [(number, rec) for number, rec in numbered if rec.untested]
+    if tested:
+        out.write("\nModels that fit here at Claude Code's context (best first)\n")
+        _recommendation_rows(tested, out)
+    if untested:
+        out.write(
+            "\nAlso installed here (not in GateDeck's table: whether they call tools is untested, "
+            "the probe checks it)\n"
+        )
+        _recommendation_rows(untested, out)
+
+
+def _recommendation_rows(recs: Sequence[tuple[int, Recommendation]], out: TextIO) -> None:
     rows = [("#", "MODEL", "FIT", "DOWNLOAD", "CONTEXT", "TOOLS")]
-    for number, rec in enumerate(recs, 1):
+    for number, rec in recs:
         download = "installed" if rec.installed else human_bytes(rec.download_bytes)
         tools = rec.tools.value if rec.tools else "untested"
         rows.append((str(number), rec.model, rate(rec.fit).label, download, k_tokens(rec.num_ctx), tools))
     table(rows, out)
-    for number, rec in enumerate(recs, 1):
+    for number, rec in recs:
         out.write(f"  {number}. {rec.reason}\n")
 
 
@@ -283,7 +299,9 @@ async def _probe(config: Config, install: Installation, runs: int, out: TextIO) 
     port = free_port_near(settings.host, settings.port) or settings.port
     probe_config = config.model_copy(update={"gateway": settings.model_copy(update={"port": port})})
     name = probe_target(probe_config)
-    num_ctx = next((m.options.num_ctx for m in probe_config.mappings if m.is_claude), None)
+    mapping = probe_config.mapping_for(name)
+    assert mapping is not None, "probe_target names a mapped model"
+    num_ctx = mapping.options.num_ctx
     out.write(
         f"\nChecking tool calls: {runs} run(s) of a Claude-Code-sized request to '{name}' "
         "(starting a gateway first; on a CPU this takes minutes)\n"
@@ -296,6 +314,8 @@ async def _probe(config: Config, install: Installation, runs: int, out: TextIO) 
         )
     finally:
         await gateway.stop()
+    # Kept for every tier on the model, as the Mappings panel shows it (they share its load options).
+    keep_verdict(install.paths.data_dir, result, mapping.model, num_ctx, tiers_like(probe_config, mapping))
     mark = "PASS" if result.passed else "FAIL"
     out.write(f"  {mark}: {result.verdict}\n")
     return result

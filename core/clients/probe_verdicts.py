@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -84,12 +85,22 @@ def save_verdicts(folder: Path, verdicts: dict[str, SavedVerdict]) -> None:
 
 
 def keep_verdict(
-    folder: Path, result: ProbeResult, model: str, num_ctx: int | None
+    folder: Path,
+    result: ProbeResult,
+    model: str,
+    num_ctx: int | None,
+    mappings: Sequence[str] | None = None,
 ) -> dict[str, SavedVerdict]:
-    """Save ``result``'s verdict for its mapping (a failed probe changes nothing); returns all."""
+    """Save ``result``'s verdict (a failed probe changes nothing); returns all.
+
+    It is saved for ``mappings`` — mappings that run ``model`` with the same load options as
+    the one probed, so the verdict is theirs too — or else for the mapping probed.
+    """
     verdicts = load_verdicts(folder)
     if result.outcome is not None:
-        verdicts[result.mapping] = SavedVerdict.of(result, model, num_ctx)
+        saved = SavedVerdict.of(result, model, num_ctx)
+        for name in [result.mapping] if mappings is None else mappings:
+            verdicts[name] = saved
         save_verdicts(folder, verdicts)
     return verdicts
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.config.defaults import CLAUDE_TIERS
 from core.config.schema import Config, Mapping, ModelOptions
-from core.ollama.load_options import LOAD_OPTIONS
+from core.ollama.load_options import LOAD_OPTIONS, load_key
 
 
 def map_claude_tiers(config: Config, model: str, num_ctx: int) -> Config:
@@ -37,6 +37,19 @@ def map_claude_tiers(config: Config, model: str, num_ctx: int) -> Config:
         first_pattern = next((i for i, m in enumerate(mappings) if m.is_pattern), len(mappings))
         mappings[first_pattern:first_pattern] = tiers
     return config.model_copy(update={"mappings": mappings})
+
+
+def tiers_like(config: Config, probed: Mapping) -> list[str]:
+    """The names of Claude's mappings that run ``probed``'s model on its backends with its load
+    options — after :func:`map_claude_tiers`, every tier: a tool-call verdict on one is theirs too."""
+    return [
+        m.name
+        for m in config.mappings
+        if m.is_claude
+        and m.model == probed.model
+        and m.backends == probed.backends
+        and load_key(m.options) == load_key(probed.options)
+    ]
 
 
 #: Model names Claude Code asks for, one per tier, to send the tool-call probe through a tier

@@ -4,8 +4,12 @@ A model is worth recommending when it fits at :data:`CLAUDE_CODE_MIN_CONTEXT` (C
 prompt is ~30k tokens). Its context is then the largest that keeps it where it sits: a model that
 is all on the GPU at 32k gets as much context as still fits on the GPU; one split between GPU and
 CPU keeps its GPU layer count (each layer moved to the CPU slows every token).
-The list is ordered: all on the GPU before split before CPU, then reliable tool calling before
-the rest, then the larger model (more parameters, better answers).
+The list holds the models of GateDeck's table first (installed ones among them, without a
+download), ordered: all on the GPU before split before CPU, then reliable tool calling before
+the rest, then the larger model (more parameters, better answers). Installed models that are not
+in the table come after all of them, in the same order, as an untested tail
+(:attr:`Recommendation.untested`): nothing is known of their tool calling, so a model known to
+call tools reliably is the better advice even when it is split between GPU and CPU.
 
 :func:`rate` is the badge the Models panel and ``gatedeck hw --fit`` show for an estimate.
 """
@@ -78,6 +82,11 @@ class Recommendation:
     fit: FitEstimate
     tools: ToolCalling | None
     reason: str
+
+    @property
+    def untested(self) -> bool:
+        """Installed but not in GateDeck's table: its tool calling is unknown until probed."""
+        return self.catalog is None
 
 
 def k_tokens(num_ctx: int) -> str:
@@ -202,7 +211,8 @@ def recommend(
     *,
     limit: int = 3,
 ) -> list[Recommendation]:
-    """The best ``limit`` models for Claude Code here, then any other installed model that fits.
+    """The best ``limit`` models of the table for Claude Code here, then any other installed
+    model that fits: installed table models ranked below them, then the untested tail.
 
     ``installed`` is each installed model's name, ``/api/show`` details and size. Nothing that
     does not fit at :data:`CLAUDE_CODE_MIN_CONTEXT` is listed.
@@ -220,8 +230,9 @@ def recommend(
         if rec is not None:
             candidates.append(rec)
     ranked = sorted(candidates, key=_order)
-    best = ranked[:limit]
-    return best + [rec for rec in ranked[limit:] if rec.installed]
+    tested = [rec for rec in ranked if not rec.untested]
+    untested = [rec for rec in ranked if rec.untested]  # all installed: only those can be untested
+    return tested[:limit] + [rec for rec in tested[limit:] if rec.installed] + untested
 
 
 def recommendation_for(

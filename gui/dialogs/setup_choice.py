@@ -1,6 +1,6 @@
 """The first-run setup's choice of model: two or three that fit this machine at Claude Code's
-context, best first, each with its fit, download, context and tool calling; installed ones that
-fit too."""
+context, best first, each with its fit, download, context and tool calling; then, apart, installed
+models outside GateDeck's table that fit too (their tool calling untested)."""
 
 from __future__ import annotations
 
@@ -81,8 +81,8 @@ class RecommendationCard(QFrame):
 
 
 class ModelsPage(SetupPage):
-    """Two or three models that fit here at Claude Code's context, best first; and installed
-    ones that fit too."""
+    """Two or three models that fit here at Claude Code's context, best first; and, under
+    "Also installed here", installed models outside the table that fit too."""
 
     title = "Choose a model"
 
@@ -94,8 +94,19 @@ class ModelsPage(SetupPage):
         self._worked_out_for = ""  # the Ollama address the cards were worked out for
         self.status = note("Working out what fits…", "setupModelsStatus")
         self.list = QVBoxLayout()
+        self.also = note(
+            "<b>Also installed here</b> — not in GateDeck's table, so whether they call tools is "
+            "untested (the check in step 5 finds out):",
+            "setupModelsAlso",
+        )
+        tint(self.also, Tone.MUTED)
+        self.also.hide()
+        self.also_list = QVBoxLayout()
         self.column.addWidget(self.status)
         self.column.addLayout(self.list)
+        self.column.addSpacing(6)
+        self.column.addWidget(self.also)
+        self.column.addLayout(self.also_list)
         self.column.addStretch(1)
 
     async def enter(self) -> None:
@@ -123,11 +134,12 @@ class ModelsPage(SetupPage):
         self.run.recommendations = recommendations
         for card in self.cards:
             self.group.removeButton(card.choice)
-            self.list.removeWidget(card)
+            (self.also_list if card.rec.untested else self.list).removeWidget(card)
             card.deleteLater()
         self.cards = [RecommendationCard(rec, self.group) for rec in recommendations]
         for card in self.cards:
-            self.list.addWidget(card)
+            (self.also_list if card.rec.untested else self.list).addWidget(card)
+        self.also.setVisible(any(rec.untested for rec in recommendations))
         if not recommendations:
             tint(self.status, Tone.BAD)
             self.status.setText(
@@ -136,10 +148,17 @@ class ModelsPage(SetupPage):
             )
             return
         tint(self.status, None)
-        self.status.setText(
-            "These fit this machine with the context Claude Code needs, best first. "
-            "Pick one; the next steps download it and check that it calls tools."
-        )
+        if all(rec.untested for rec in recommendations):
+            tint(self.status, Tone.WARNING)
+            self.status.setText(
+                f"No model in GateDeck's table fits this machine with {k_tokens(CLAUDE_CODE_MIN_CONTEXT)} "
+                "of context; models installed here do. Pick one; the next steps check that it calls tools."
+            )
+        else:
+            self.status.setText(
+                "These fit this machine with the context Claude Code needs, best first. "
+                "Pick one; the next steps download it and check that it calls tools."
+            )
         self.choose(recommendations[0].model)
 
     def choose(self, model: str) -> bool:

@@ -14,7 +14,7 @@ from core.cli.format import human_bytes
 from core.clients.claude_code import TIER_PROBES
 from core.clients.probe_verdicts import keep_verdict
 from core.clients.tool_probe import ProbeResult
-from core.setup.apply import map_claude_tiers
+from core.setup.apply import map_claude_tiers, tiers_like
 from gui.dialogs.setup_run import SetupPage, SetupRun, note
 from gui.gateway_bridge import BridgeState, GatewayBridge
 from gui.ops import BackgroundOps, async_slot
@@ -211,12 +211,13 @@ class TiersPage(SetupPage):
                 return None
             mapping = services.holder.config.mapping_for(TIER_PROBES["sonnet"][0])
             assert mapping is not None, "map_claude_tiers maps every tier"
+            tiers = tiers_like(services.holder.config, mapping)  # the verdict on one is theirs too
             self.verdict.setText(f"Checking tool calls on {escape(chosen.model)}…")
             result = await services.probe(mapping.name, mapping.options.num_ctx)
         finally:
             self.map_button.setEnabled(True)
         if services.verdicts_dir is not None:
-            keep_verdict(services.verdicts_dir, result, chosen.model, mapping.options.num_ctx)
+            keep_verdict(services.verdicts_dir, result, chosen.model, mapping.options.num_ctx, tiers)
         self.result, self.probed_model = result, chosen.model
         self._show_verdict(result)
         return result

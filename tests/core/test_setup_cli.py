@@ -15,13 +15,16 @@ from pathlib import Path
 import pytest
 
 from core.cli.main import main
+from core.clients.probe_verdicts import load_verdicts
+from core.clients.tool_probe import Outcome
 from core.config.schema import Mapping
 from core.config.store import ConfigStore
 from core.ollama.load_options import reload_groups, runner_options
+from core.paths import AppPaths
 from tests.core.probe_model import probe_model
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.fake_ollama_exe import FakeOllamaExe
-from tests.fakes.ollama_catalog import nomic_embed_text, qwen25_coder_7b, tiny_model
+from tests.fakes.ollama_catalog import llama32_3b, nomic_embed_text, qwen25_coder_7b, tiny_model
 
 pytestmark = [
     pytest.mark.timeout(300),
@@ -79,6 +82,9 @@ def test_setup_yes_pulls_maps_probes_and_merges_claude_settings(
     chats = empty_ollama.bodies("/api/chat")
     assert chats and all(body["model"] == QWEN and body["options"]["num_ctx"] == 32768 for body in chats)
     assert len(chats[0]["tools"]) == 24, "the probe sent a Claude-Code-sized request through the gateway"
+    verdicts = load_verdicts(AppPaths.from_env().data_dir)
+    assert set(verdicts) == {m.name for m in mappings}, "the Mappings panel shows the verdict on every tier"
+    assert {(v.outcome, v.model, v.num_ctx) for v in verdicts.values()} == {(Outcome.WORKS, QWEN, 32768)}
 
     data = json.loads(settings.read_text())
     assert data["theme"] == "dark" and data["env"]["FOO"] == "bar", "the user's settings are kept"
@@ -180,6 +186,28 @@ def test_answers_come_from_the_terminal_without_yes(
     assert asked == ["Which model (1-3)? [1] "] * 2
     assert {m.model for m in saved_claude_mappings()} == {NEXT}
     assert os.path.exists(ConfigStore.from_env().path)
+
+
+def test_an_installed_model_outside_the_table_is_listed_apart_after_the_table_models(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """llama3.2:3b sits all on an 8 GiB GPU, but its tool calling is untested: the table's models
+    come first (the split 30B ones too), and it is listed under its own heading, numbered on."""
+    with FakeOllama(models=[llama32_3b()], library=[qwen25_coder_7b()]) as fake:
+        fake.set_pull_plan(QWEN, [3_000_000, 1_000, 500], steps_per_layer=3)
+        code = main(
+            [
+                "--ollama-url", fake.url, "setup", "--yes", "--skip-probe", "--no-claude-settings",
+                *EIGHT_GB_GPU,
+            ]
+        )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    table_part, _, tail = out.partition("Also installed here")
+    assert re.search(r"^1\s+qwen2\.5-coder:7b\s", table_part, re.M) and "llama3.2" not in table_part, out
+    assert re.search(r"^3\s+\S+\s+◐", table_part, re.M), "a split table model still ranks above it"
+    assert re.search(r"^4\s+llama3\.2:3b\s+✓ GPU @ \d+k\s+installed\s+\d+k\s+untested", tail, re.M), out
+    assert {m.model for m in saved_claude_mappings()} == {QWEN}, "--yes takes the table's first"
 
 
 def test_setup_starts_an_installed_ollama_that_is_not_running(

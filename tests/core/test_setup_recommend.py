@@ -12,7 +12,7 @@ from core.hardware.facts import CpuInfo, GpuInfo, HardwareInfo, MemoryInfo
 from core.hardware.fit import Placement, estimate_on
 from core.ollama.load_options import reload_groups, runner_options
 from core.ollama.models import ModelDetails
-from core.setup.apply import map_claude_tiers, probe_target
+from core.setup.apply import map_claude_tiers, probe_target, tiers_like
 from core.setup.catalog import CATALOG, ToolCalling, find
 from core.setup.ollama_check import OllamaFound, check_ollama, install_hint
 from core.setup.recommend import (
@@ -183,6 +183,25 @@ def test_installed_models_that_fit_are_offered_without_a_download() -> None:
     assert recs[3:] == [coder, mine], "installed models beyond the best three follow them (known tools first)"
 
 
+def test_an_installed_model_outside_the_table_comes_after_the_table_models_even_when_it_fits_better() -> None:
+    """On the 8 GB desktop a small installed llama sits all on the GPU, but nothing is known of its
+    tool calling: the table's models, split ones included, are the advice; it follows them."""
+    installed = [("llama3.2:3b", details("llama3.2:3b"), 2_019_393_189)]
+    recs = recommend(EIGHT_GB, SERVER, installed)
+    assert [r.model for r in recs] == ["qwen2.5-coder:7b", "qwen3-coder:30b", "qwen3:30b-a3b", "llama3.2:3b"]
+    assert [r.untested for r in recs] == [False, False, False, True]
+    mine = recs[-1]
+    assert mine.fit.placement is Placement.FULL and recs[1].fit.placement is Placement.PARTIAL
+    assert mine.installed and mine.download_bytes == 0 and mine.tools is None
+
+
+def test_with_nothing_from_the_table_fitting_the_installed_untested_model_is_still_offered() -> None:
+    small = machine(ram_free=4)
+    assert recommend(small, SERVER) == [], "no table model fits in 4 GiB at 32k"
+    recs = recommend(small, SERVER, [("my-tuned:1b", details("my-tuned:1b"), 1_300_000_000)])
+    assert [(r.model, r.untested) for r in recs] == [("my-tuned:1b", True)]
+
+
 def test_a_named_model_gets_its_recommendation_or_a_clear_reason() -> None:
     rec = recommendation_for("devstral:24b", TWENTY_FOUR_GB, SERVER)
     assert rec.model == "devstral:24b" and rec.fit.fits and not rec.installed
@@ -220,6 +239,25 @@ def test_claude_tiers_move_to_the_model_with_one_set_of_load_options() -> None:
     assert haiku.options.temperature == 0.2, "per-request options stay the mapping's own"
     assert mapped.mappings[0] == mine, "other mappings are untouched"
     assert config.mappings[1].model == "llama3.2:3b", "the original config is not changed"
+
+
+def test_a_probe_verdict_holds_for_every_tier_on_the_model_with_the_same_load_options() -> None:
+    mine = Mapping(name="my-helper", model="qwen3:8b", options=ModelOptions(num_ctx=40_960))
+    config = default_config("http://127.0.0.1:11434", "llama3.2:3b")
+    mapped = map_claude_tiers(
+        config.model_copy(update={"mappings": [mine, *config.mappings]}), "qwen3:8b", 40_960
+    )
+    sonnet = mapped.mapping_for("claude-sonnet-4-5")
+    assert sonnet is not None
+    assert tiers_like(mapped, sonnet) == ["claude-*opus*", "claude-*sonnet*", "claude-*haiku*", "*"]
+    smaller = [
+        m.model_copy(update={"options": ModelOptions(num_ctx=32_768)}) if m.name == "claude-*haiku*" else m
+        for m in mapped.mappings
+    ]
+    changed = mapped.model_copy(update={"mappings": smaller})
+    assert tiers_like(changed, sonnet) == ["claude-*opus*", "claude-*sonnet*", "*"], (
+        "haiku loads it otherwise"
+    )
 
 
 def test_a_config_without_claude_mappings_gets_the_tiers_ahead_of_its_patterns() -> None:

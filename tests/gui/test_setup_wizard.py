@@ -18,7 +18,7 @@ from core.clients.probe_verdicts import load_verdicts
 from core.clients.tool_probe import ProbeResult, probe_tool_calls
 from core.config.first_run import Installation, open_installation
 from core.config.holder import ConfigHolder
-from core.config.schema import GatewaySettings, OllamaBackend
+from core.config.schema import Config, GatewaySettings, OllamaBackend
 from core.config.store import ConfigStore
 from core.config.ui_state import UiStateFile
 from core.hardware.facts import CpuInfo, GpuInfo, HardwareInfo, MemoryInfo
@@ -30,12 +30,14 @@ from gui.controller import AppController
 from gui.dialogs.setup_run import SetupServices
 from gui.dialogs.setup_wizard import SetupWizard
 from gui.gateway_bridge import GatewayBridge
+from gui.panels.mappings import MappingsPanel
 from gui.pull_queue import JobState, PullQueue
+from gui.widgets.mappings_table import COLUMNS
 from tests.core.gateway_support import free_port
 from tests.core.probe_model import probe_model
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.fake_ollama_exe import FakeOllamaExe
-from tests.fakes.ollama_catalog import FakeModel, qwen3_8b, qwen25_coder_7b
+from tests.fakes.ollama_catalog import FakeModel, llama32_3b, qwen3_8b, qwen25_coder_7b
 from tests.gui.conftest import Run
 from tests.gui.qt_support import asyncio_like, dispose
 
@@ -54,6 +56,7 @@ DESKTOP = HardwareInfo(
     (GpuInfo("NVIDIA", 0, "GeForce RTX 4060", 8 * GIB, int(7.5 * GIB), "550.54"),),
 )
 QWEN, CODER = "qwen2.5-coder:7b", "qwen3-coder:30b"
+VERDICT = [key for key, _ in COLUMNS].index("tool_probe")
 ENGINE_MS = 120_000  # the first import of the gateway engine takes seconds on a busy 2-core box
 
 
@@ -136,6 +139,10 @@ def setup(
         dispose(wizard)
 
 
+async def _never_applied(_config: Config) -> str:
+    raise AssertionError("showing the verdicts applies nothing")
+
+
 def go_next(qtbot: QtBot, wizard: SetupWizard) -> None:
     """Click Next (it must be enabled: the step is done) and wait for the following step."""
     before = wizard.current
@@ -181,6 +188,7 @@ def test_a_new_user_goes_from_no_model_to_claude_code_on_a_checked_local_model(
     assert first.context.text() == f"Context: {CLAUDE_CODE_MIN_CONTEXT:,} tokens"
     assert "writes some as text" in first.tools.text()
     assert "◐" in page.cards[1].fit.text(), "the 30B model is split between GPU and CPU"
+    assert page.also.isHidden(), "nothing installed: no untested models to show apart"
     go_next(qtbot, wizard)
 
     # 4. The download, through the Models panel's queue.
@@ -214,7 +222,16 @@ def test_a_new_user_goes_from_no_model_to_claude_code_on_a_checked_local_model(
     assert setup.gateway.serving, "the check started the gateway"
     chats = fake.bodies("/api/chat")
     assert chats and {b["options"]["num_ctx"] for b in chats} == {CLAUDE_CODE_MIN_CONTEXT}
-    assert load_verdicts(setup.verdicts)["claude-*sonnet*"].model == QWEN, "the Mappings panel shows it"
+    assert load_verdicts(setup.verdicts)["claude-*sonnet*"].model == QWEN
+    panel = MappingsPanel(setup.holder, _never_applied, verdicts_dir=setup.verdicts)
+    qtbot.addWidget(panel)
+    shown = {
+        str(panel.model.index(row, 0).data()): panel.model.index(row, VERDICT).data()
+        for row in range(panel.model.rowCount())
+    }
+    assert {name: shown[name] for name in mapped} == dict.fromkeys(mapped, "✓ works"), (
+        "the Mappings table shows the one verdict on every tier set up on the model"
+    )
     go_next(qtbot, wizard)
 
     # 6. Claude Code's settings, merged and backed up.
@@ -424,3 +441,21 @@ def test_the_models_are_worked_out_again_for_another_ollama_address(
     again = wizard.models_page.cards[0]
     assert again.rec.model == QWEN and again.rec.installed and "installed" in again.choice.text()
     assert wizard.run.chosen == again.rec
+
+
+def test_an_installed_model_outside_the_table_is_shown_apart_after_the_tables_models(
+    qtbot: QtBot, arun: Run, setup: Setup, fake: FakeOllama
+) -> None:
+    """llama3.2:3b fits all on the desktop's GPU, but nothing is known of its tool calling: the
+    table's models come first (the split 30B one too), and it is shown under its own heading."""
+    fake.add_model(llama32_3b())
+    wizard = setup.wizard
+    arun(wizard.go_to(wizard.models_page))
+    page = wizard.models_page
+    models = [card.rec.model for card in page.cards]
+    assert models[:2] == [QWEN, CODER] and models[-1] == "llama3.2:3b", models
+    assert "◐" in page.cards[1].fit.text() and page.cards[-1].fit.text().startswith("✓ GPU")
+    assert page.also.isVisibleTo(page) and "Also installed here" in page.also.text()
+    assert page.also_list.indexOf(page.cards[-1]) == 0 and page.list.indexOf(page.cards[-1]) == -1
+    assert "untested" in page.cards[-1].tools.text() and "installed" in page.cards[-1].choice.text()
+    assert page.cards[0].choice.isChecked(), "the table's first stays the choice"
