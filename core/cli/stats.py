@@ -1,5 +1,6 @@
-"""``gatedeck stats``: p50/p95 TTFT, latency and tokens/s per mapping, and what running locally
-saved (today, this week, per mapping: the cloud price of the requested models), from the request log;
+"""``gatedeck stats``: p50/p95 TTFT, latency and tokens/s per mapping, what running locally
+saved (today, this week, per mapping: the cloud price of the requested models) and why the fast
+path passed requests for a mapping on to LiteLLM (a line per mapping), from the request log;
 the same figures per Ollama host when several answered (``--hosts``: those alone), and the
 embeddings requests per mapping (texts, tokens, latency) when there were any (``--embeddings``:
 those alone).
@@ -95,6 +96,7 @@ def cmd_stats(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return 0
     if not args.hosts:
         print_table(stats, out)
+        print_declined(stats, out)
     if args.hosts or len(hosts) > 1:
         out.write("\nPer Ollama host:\n" if not args.hosts else "")
         print_host_table(hosts, out)
@@ -102,6 +104,17 @@ def cmd_stats(args: argparse.Namespace, out: TextIO | None = None) -> int:
         out.write("\nEmbeddings:\n")
         print_embeddings_table(embeddings, out)
     return 0
+
+
+def print_declined(stats: list[MappingStats], out: TextIO) -> None:
+    """A line per mapping whose requests the fast path passed on to LiteLLM, with its top reasons."""
+    for s in stats:
+        if s.declined:
+            reasons = ", ".join(f"{reason} ({count})" for reason, count in s.declined_reasons)
+            plural = "request" if s.declined == 1 else "requests"
+            out.write(
+                f"{s.mapping}: {s.declined} {plural} passed to LiteLLM by the fast path; top reasons: {reasons}\n"
+            )
 
 
 def print_embeddings_table(stats: list[EmbeddingStats], out: TextIO) -> None:

@@ -8,7 +8,9 @@ to Ollama's ``/api/chat`` (the same body LiteLLM would build: the mapping's ``op
 ``keep_alive``, tools) and translates the answer (:mod:`core.fastpath.openai`,
 :mod:`core.fastpath.anthropic`), streaming chunk by chunk. Everything else — other routes,
 cloud models, requests using features the translation does not cover — goes to LiteLLM
-unchanged (a chat request's client hanging up cancels LiteLLM's work on it). For a mapping on
+unchanged (a chat request's client hanging up cancels LiteLLM's work on it); for an Ollama
+mapping's request, LiteLLM's record says why the fast path passed it on
+(:attr:`core.metrics.recorder.RequestRecord.declined`, through :data:`HANDED_ON`). For a mapping on
 several Ollama hosts, :class:`core.fastpath.hosts.HostChooser` picks the host: the one that
 served the conversation before (its prompt is in that host's cache), else the least busy
 healthy one; a host that refuses or drops the connection before answering is skipped, the next
@@ -78,7 +80,14 @@ from core.gateway.auth import ASGIApp, Message, Receive, Scope, Send
 from core.gateway.intake import PARSED_BODY
 from core.logs import scrub
 from core.metrics.litellm_hook import HANDED_ON, HandedOn
-from core.metrics.recorder import MetricsRecorder, RequestRecord, generation_speed, likely_truncated
+from core.metrics.recorder import (
+    DECLINED_ERROR,
+    DECLINED_MAX,
+    MetricsRecorder,
+    RequestRecord,
+    generation_speed,
+    likely_truncated,
+)
 
 if TYPE_CHECKING:
     import aiohttp
@@ -233,6 +242,7 @@ class DirectRoute:
         if plan is None:
             await _pass_on(self.app, scope, body, receive, send)
             return
+        route: Route | None = None
         try:
             parsed = scope.pop(PARSED_BODY, None)  # the gateway's intake parsed it already
             request = parsed if isinstance(parsed, dict) else loads(body)
@@ -253,9 +263,12 @@ class DirectRoute:
             self.served += 1
             await _send_error(send, dialect.DIALECT, 400, problem.message, problem, final=True)
             return
-        except (Unsupported, ValueError, TypeError, KeyError, AttributeError):
+        except (Unsupported, ValueError, TypeError, KeyError, AttributeError) as problem:
             self.passed_on += 1
-            await _pass_on(self.app, scope, body, receive, send)
+            if route is None:  # not an Ollama mapping's request: LiteLLM's own
+                await _pass_on(self.app, scope, body, receive, send)
+                return
+            await self._decline(str(requested), route.group, problem, scope, body, receive, send)
             return
         self.served += 1
         call = _Call(
@@ -435,6 +448,26 @@ class DirectRoute:
         timeout = aiohttp.ClientTimeout(total=min(5.0, self._timeout_s()))
         async with self._client().get(api_base + "/api/version", timeout=timeout) as response:
             return response.status == 200
+
+    async def _decline(
+        self,
+        requested: str,
+        group: str,
+        problem: Exception,
+        scope: Scope,
+        body: bytes,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """Pass a request for the Ollama mapping ``group`` that the fast path does not
+        translate on to LiteLLM; LiteLLM's record of it says why (``problem``)."""
+        reason = declined_reason(problem)
+        log.debug("fast path: LiteLLM answers a request for '%s' (%s)", group, reason, exc_info=problem)
+        token = HANDED_ON.set(HandedOn(requested, "", time.time(), declined=reason))
+        try:
+            await _pass_on(self.app, scope, body, receive, send)
+        finally:
+            HANDED_ON.reset(token)
 
     async def _hand_on(
         self, call: _Call, scope: Scope, request: Mapping[str, Any], group: str, receive: Receive, send: Send
@@ -791,6 +824,16 @@ async def _read_body(receive: Receive) -> bytes:
         if not message.get("more_body"):
             break
     return b"".join(parts)
+
+
+def declined_reason(problem: Exception) -> str:
+    """Why the fast path passed a request on, for its record: what :class:`Unsupported` names,
+    or an unexpected exception's class and message; one line, secrets scrubbed, bounded."""
+    if isinstance(problem, Unsupported):
+        text = str(problem) or "unsupported"
+    else:
+        text = f"{DECLINED_ERROR}{type(problem).__name__}: {problem}"
+    return scrub(" ".join(text.split()))[:DECLINED_MAX]
 
 
 async def _pass_on(app: ASGIApp, scope: Scope, body: bytes, receive: Receive, send: Send) -> None:

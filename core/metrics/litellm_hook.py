@@ -42,18 +42,22 @@ MAX_PENDING = 4096
 
 @dataclass(frozen=True)
 class HandedOn:
-    """A request the fast path hands to LiteLLM for a mapping's fallback it cannot serve
-    itself (a cloud model), after the mapping's Ollama model failed: what its record keeps.
+    """A request the fast path hands to LiteLLM: for a mapping's fallback it cannot serve
+    itself (a cloud model), after the mapping's Ollama model failed, or for an Ollama mapping
+    whose request it does not translate. What its record keeps.
 
     Attributes:
         requested: the name the client asked for.
-        mapping: the mapping whose Ollama model failed.
+        mapping: the mapping whose Ollama model failed (empty: none failed).
         at: ``time.time()`` when the gateway received the request.
+        declined: why the fast path passed the request on untranslated (empty: it did not);
+            see :attr:`core.metrics.recorder.RequestRecord.declined`.
     """
 
     requested: str
     mapping: str
     at: float
+    declined: str = ""
 
 
 #: Set by the fast path (:mod:`core.fastpath.route`) while it hands a request on; LiteLLM's
@@ -70,6 +74,7 @@ class _Pending:
     backend: str = ""
     num_ctx: int | None = None
     fell_back_from: str = ""  # the mapping that failed on the fast path (see HANDED_ON)
+    declined: str = ""  # why the fast path passed it on (see HANDED_ON)
 
 
 class RecordBuilder:
@@ -90,7 +95,9 @@ class RecordBuilder:
         if hop is None:
             pending = _Pending(requested, dialect, self._clock())
         else:
-            pending = _Pending(hop.requested, dialect, hop.at, fell_back_from=hop.mapping)
+            pending = _Pending(
+                hop.requested, dialect, hop.at, fell_back_from=hop.mapping, declined=hop.declined
+            )
         with self._lock:
             self._pending[call_id] = pending
             while len(self._pending) > MAX_PENDING:
@@ -143,6 +150,7 @@ class RecordBuilder:
                 num_ctx=num_ctx,
                 likely_truncated=likely_truncated(prompt, num_ctx),
                 route="litellm",
+                declined=pending.declined if pending else "",
             )
         )
 
@@ -168,6 +176,7 @@ class RecordBuilder:
                 latency_s=max(0.0, now - pending.at) if pending else 0.0,
                 num_ctx=pending.num_ctx if pending else None,
                 route="litellm",
+                declined=pending.declined if pending else "",
             )
         )
 

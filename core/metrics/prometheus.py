@@ -3,7 +3,9 @@
 :class:`PrometheusMetrics` listens to the :class:`~core.metrics.recorder.MetricsRecorder`
 (one call per request, on the gateway's thread) and counts into a registry of its own, never
 ``prometheus_client``'s global one. Every series is labelled by mapping, model, backend and
-route (``fastpath`` or ``litellm``). Label values stay few: a mapping is named as the config's
+route (``fastpath`` or ``litellm``); the requests the fast path passed on to LiteLLM are also
+counted by the kind of reason (:func:`~core.metrics.recorder.decline_kind`: ``input item``,
+``fields``…, ``error`` for an unexpected exception). Label values stay few: a mapping is named as the config's
 routing names it (a name nothing routes becomes ``unmapped``), and models and backends beyond
 :data:`MAX_VALUES` distinct values per label are counted as ``other``.
 
@@ -20,7 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from core.gateway.auth import ASGIApp, Receive, Scope, Send
-from core.metrics.recorder import RequestRecord
+from core.metrics.recorder import RequestRecord, decline_kind
 
 __all__ = ["MAX_VALUES", "METRICS_PATH", "MetricsEndpoint", "PrometheusMetrics", "is_refused_overflow"]
 
@@ -79,6 +81,7 @@ class PrometheusMetrics:
         self._model = _Bounded(max_values)
         self._backend = _Bounded(max_values)
         self._mapping = _Bounded(max_values)  # the config's names; bounded all the same
+        self._reason = _Bounded(max_values)  # a fixed set of kinds; bounded all the same
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -143,6 +146,13 @@ class PrometheusMetrics:
             registry=r,
         )
 
+        self.declined = Counter(
+            "gatedeck_fastpath_declined",
+            "Requests for Ollama mappings the fast path passed on to LiteLLM, by the kind of reason",
+            [*_LABELS, "reason"],
+            registry=r,
+        )
+
     def labels(self, record: RequestRecord) -> tuple[str, str, str, str]:
         """The bounded ``mapping, model, backend, route`` labels of ``record``."""
         group = self._group_of(record.mapping) if record.mapping else None
@@ -179,6 +189,8 @@ class PrometheusMetrics:
             self.saved.labels(*labels).inc(record.cloud_cost)
         if record.inputs and record.ok:
             self.embedded.labels(*labels).inc(record.inputs)
+        if record.declined:
+            self.declined.labels(*labels, self._reason(decline_kind(record.declined))).inc()
 
     def render(self) -> bytes:
         """The registry in the Prometheus text exposition format."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import threading
 from collections import deque
@@ -30,9 +31,12 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "CONTEXT_GUARD_RATIO",
+    "DECLINED_ERROR",
+    "DECLINED_MAX",
     "MetricsRecorder",
     "RecordListener",
     "RequestRecord",
+    "decline_kind",
     "generation_speed",
     "likely_truncated",
 ]
@@ -40,6 +44,27 @@ __all__ = [
 #: A prompt that fills this share of the context window has most likely been cut by Ollama,
 #: which truncates silently and reports the tokens it kept (never more than ``num_ctx``).
 CONTEXT_GUARD_RATIO = 0.9
+
+
+#: The longest reason a record keeps for the fast path passing a request on.
+DECLINED_MAX = 200
+#: How the reason for an unexpected exception begins (its class and message follow).
+DECLINED_ERROR = "error: "
+_LITERALS = frozenset({"None", "True", "False"})
+
+
+def decline_kind(reason: str) -> str:
+    """The kind of a reason the fast path passed a request on, from a small fixed set (for a
+    metric's label): the reason's words up to the first that is not a plain word, where what
+    the client sent begins (``input item 'x'`` → ``input item``, ``fields ['logprobs']`` →
+    ``fields``, ``tool None`` → ``tool``), ``error`` for an unexpected exception; empty for
+    no reason."""
+    if not reason:
+        return ""
+    if reason.startswith(DECLINED_ERROR):
+        return "error"
+    words = list(itertools.takewhile(lambda w: w.isalpha() and w not in _LITERALS, reason.split()))
+    return " ".join(words)[:40] or "other"
 
 
 def generation_speed(tokens: int | None, stream: bool, generating_s: float, latency_s: float) -> float | None:
@@ -96,6 +121,10 @@ class RequestRecord:
             tokens, in US dollars, at LiteLLM's bundled prices (``None``: a name without a price,
             or a cloud model answered); see :mod:`core.metrics.savings`.
         inputs: how many texts an embeddings request asked to embed (``None``: not one).
+        declined: why the fast path passed a request for an Ollama mapping on to LiteLLM
+            (what it does not translate: ``input item 'item_reference'``; an unexpected
+            exception: ``error: KeyError: …``); at most :data:`DECLINED_MAX` characters, empty
+            when it did not (see :func:`decline_kind`).
         seq: position in this recorder's stream of records (0 when read back from the log).
     """
 
@@ -123,6 +152,7 @@ class RequestRecord:
     route: str = ""
     cloud_cost: float | None = None
     inputs: int | None = None
+    declined: str = ""
     seq: int = 0
 
     @property

@@ -1,9 +1,11 @@
-"""p50/p95 of TTFT, latency and tokens/s, and what was saved, per mapping (and per Ollama host),
-and the embeddings requests per mapping: for ``gatedeck stats`` and the monitor."""
+"""p50/p95 of TTFT, latency and tokens/s, what was saved and why the fast path passed requests on
+to LiteLLM, per mapping (and per Ollama host), and the embeddings requests per mapping: for
+``gatedeck stats`` and the monitor."""
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -53,6 +55,14 @@ class MappingStats:
     last_at: float
     #: US dollars the requested cloud models would have cost (:mod:`core.metrics.savings`)
     saved: float = 0.0
+    #: requests the fast path passed on to LiteLLM (it does not translate them)
+    declined: int = 0
+    #: why, the most frequent reasons first: ``(reason, requests)``, at most :data:`TOP_REASONS`
+    declined_reasons: tuple[tuple[str, int], ...] = ()
+
+
+#: How many reasons for passing requests on each mapping's stats keep.
+TOP_REASONS = 3
 
 
 def summarize(records: Iterable[RequestRecord]) -> list[MappingStats]:
@@ -66,6 +76,7 @@ def summarize(records: Iterable[RequestRecord]) -> list[MappingStats]:
 
 def _stats(mapping: str, records: list[RequestRecord]) -> MappingStats:
     good = [r for r in records if r.ok]
+    reasons = Counter(r.declined for r in records if r.declined)
     return MappingStats(
         mapping=mapping,
         requests=len(records),
@@ -77,6 +88,8 @@ def _stats(mapping: str, records: list[RequestRecord]) -> MappingStats:
         tokens_per_s=Spread.of([r.tokens_per_s for r in good if r.tokens_per_s is not None]),
         last_at=max(r.at for r in records),
         saved=saved(records),
+        declined=sum(reasons.values()),
+        declined_reasons=tuple(reasons.most_common(TOP_REASONS)),
     )
 
 

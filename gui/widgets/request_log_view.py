@@ -62,6 +62,8 @@ def notes(record: RequestRecord) -> str:
         parts.append(record.error)
     if record.fallback:
         parts.append(f"fallback: {record.mapping} failed, {record.fallback} answered")
+    if record.declined:
+        parts.append(f"answered by LiteLLM: fast path declined: {record.declined}")
     if record.likely_truncated:
         parts.append(
             f"prompt likely truncated ({record.prompt_tokens} of {record.num_ctx} tokens of context)"
