@@ -204,3 +204,21 @@ def test_a_declined_request_read_back_from_the_log_keeps_its_reason() -> None:
     assert RequestRecord.from_json(record.to_json()).declined == "tool 'web'"
     older = {k: v for k, v in record.to_json().items() if k != "declined"}  # logged before GateDeck said
     assert RequestRecord.from_json(older).declined == ""
+
+
+def test_a_passed_on_request_that_fails_in_litellm_too_still_says_why(
+    gateway: Gateway, recorder: MetricsRecorder, fake: FakeOllama
+) -> None:
+    seen = Collector(recorder)
+    fake.fail("/api/chat", status=400, error="option num_ctx must be of type integer")
+    try:
+        with pytest.raises(openai.BadRequestError):
+            client(gateway).chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": "hi"}], logprobs=True
+            )
+    finally:
+        fake.clear_faults()
+    (record,) = seen.wait(1)
+    seen.remove()
+    assert (record.ok, record.status, record.route) == (False, 400, "litellm")
+    assert record.declined == "fields ['logprobs']" and "num_ctx" in record.error
