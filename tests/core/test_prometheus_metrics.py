@@ -169,6 +169,9 @@ def test_fallbacks_refused_overflows_and_reloads_are_counted_as_they_happen(
     an = anthropic.Anthropic(base_url=gateway.url, auth_token=KEY, max_retries=0, timeout=60)
     oa.chat.completions.create(model="flaky", messages=[{"role": "user", "content": "hi"}])
     assert len(oa.embeddings.create(model="nomic-embed-text:latest", input=["a", "b"]).data) == 2
+    oa.chat.completions.create(  # logprobs: the fast path passes it on to LiteLLM, and says why
+        model="gpt-4o", messages=[{"role": "user", "content": "hi"}], logprobs=True
+    )
     with pytest.raises(anthropic.BadRequestError, match="prompt is too long"):  # 32k context
         an.messages.create(
             model="claude-sonnet-4-5", max_tokens=16, messages=[{"role": "user", "content": "word " * 40_000}]
