@@ -61,6 +61,9 @@ class HostStatsTable(QTableWidget):
 
     def rows(self) -> list[list[str]]:
         return [
-            [(item.text() if (item := self.item(r, c)) is not None else "") for c in range(self.columnCount())]
+            [
+                (item.text() if (item := self.item(r, c)) is not None else "")
+                for c in range(self.columnCount())
+            ]
             for r in range(self.rowCount())
         ]
