@@ -35,6 +35,7 @@ from core.ollama.hosts import OllamaHosts
 from core.ollama.load_options import with_same_load_options
 from core.ollama.names import full_name
 from core.ollama.state import OllamaState, StateChange
+from core.setup.apply import tiers_like
 from gui.ops import BackgroundOps, async_slot
 from gui.palette import Tone, tint
 from gui.widgets.mappings_table import COLUMNS, MappingDelegate, MappingTableModel
@@ -334,7 +335,11 @@ class MappingsPanel(QWidget):
             self._probing = False
             self._update_buttons()
         if self._verdicts_dir is not None:
-            self._verdicts = keep_verdict(self._verdicts_dir, result, saved.model, saved.options.num_ctx)
+            # Claude's tiers on the same model, hosts and load options share the verdict
+            shared = tiers_like(self._holder.config, saved) if saved.is_claude else None
+            self._verdicts = keep_verdict(
+                self._verdicts_dir, result, saved.model, saved.options.num_ctx, shared
+            )
         elif result.outcome is not None:
             self._verdicts[name] = SavedVerdict.of(result, saved.model, saved.options.num_ctx)
         self.model.set_verdicts(self._verdicts)

@@ -104,6 +104,38 @@ def test_the_probe_run_from_the_panel_shows_each_verdict_in_the_table(
     fake.set_reply(LLAMA, f"Hello from {LLAMA}.")
 
 
+def test_a_verdict_is_shared_by_the_claude_tiers_on_the_same_model_and_load_options(
+    qtbot: QtBot,
+    loop: object,
+    install: Installation,
+    config: Config,
+    gateway: Gateway,
+    fake: FakeOllama,
+    tmp_path: Path,
+) -> None:
+    # opus given sonnet's load options: Ollama runs one copy for both, so one probe answers for
+    # both; haiku (another model) and gpt-4o (not a Claude tier, other options) keep their own
+    sonnet = next(m for m in config.mappings if m.name == "claude-*sonnet*")
+    same = [
+        m.model_copy(update={"options": sonnet.options}) if m.name == "claude-*opus*" else m
+        for m in config.mappings
+    ]
+    shared = config.model_copy(update={"mappings": same})
+    panel = make_panel(qtbot, install, shared, gateway, tmp_path)
+    names = [m.name for m in shared.mappings]
+    fake.set_replier(QWEN, probe_model("calls"))
+    try:
+        panel.table.selectRow(names.index("claude-*sonnet*"))
+        panel.probe_button.click()
+        qtbot.waitUntil(lambda: not panel.probe_button.isEnabled(), timeout=5_000)
+        qtbot.waitUntil(panel.probe_button.isEnabled, timeout=120_000)
+    finally:
+        fake.set_reply(QWEN, f"Hello from {QWEN}.")
+    shown = {name: panel.model.index(row, VERDICT).data() for row, name in enumerate(names)}
+    assert shown["claude-*sonnet*"] == shown["claude-*opus*"] == "✓ works"
+    assert shown["claude-*haiku*"] == shown["gpt-4o"] == NOT_PROBED
+
+
 def test_a_verdict_kept_elsewhere_shows_when_the_panel_is_shown_again(
     arun: Run, opened: Opener, config: Config, gateway: Gateway, fake: FakeOllama, tmp_path: Path
 ) -> None:
