@@ -9,9 +9,9 @@ import pytest
 
 from core.clients.chat import ChatClient, ChatTurn, ReplyDone, TextDelta
 from core.gateway.service import Gateway
-from tests.core.gateway_support import KEY, free_port, running, tier_config
+from tests.core.gateway_fixtures import embedded_gateway, fake_ollama
+from tests.core.gateway_support import KEY
 from tests.fakes.fake_ollama import FakeOllama
-from tests.fakes.ollama_catalog import default_models
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -22,16 +22,8 @@ QWEN = "qwen2.5-coder:7b"
 LLAMA = "llama3.2:3b"
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOllama]:
-    with FakeOllama(models=default_models()) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def gateway(fake: FakeOllama) -> Iterator[Gateway]:
-    with running(Gateway(tier_config(fake.url, free_port()), master_key=KEY)) as gw:
-        yield gw
+fake = fake_ollama()
+gateway = embedded_gateway()
 
 
 @pytest.fixture(autouse=True)
