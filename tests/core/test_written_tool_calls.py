@@ -20,18 +20,15 @@ import pytest
 from core.config.schema import Mapping, ModelOptions
 from core.gateway.service import Gateway
 from core.metrics.recorder import MetricsRecorder
+from tests.core.gateway_fixtures import embedded_gateway, fake_ollama, metrics_recorder
 from tests.core.gateway_support import (
     KEY,
     PARIS_CALL,
     WEATHER_TOOL_ANTHROPIC,
     WEATHER_TOOL_OPENAI,
-    free_port,
-    running,
-    tier_config,
 )
 from tests.core.metrics_support import Collector
 from tests.fakes.fake_ollama import FakeOllama
-from tests.fakes.ollama_catalog import default_models
 from tests.fakes.ollama_records import WRITTEN_SHAPES, written_calls
 
 pytestmark = [
@@ -44,31 +41,12 @@ WEATHER_TOOL_RESPONSES = {"type": "function", **WEATHER_TOOL_OPENAI["function"]}
 ASK = [{"role": "user", "content": "Weather in Paris?"}]
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOllama]:
-    with FakeOllama(models=default_models()) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def recorder() -> MetricsRecorder:
-    return MetricsRecorder()
-
-
-@pytest.fixture(scope="module")
-def gateway(fake: FakeOllama, recorder: MetricsRecorder) -> Iterator[Gateway]:
-    config = tier_config(fake.url, free_port())
-    big = ModelOptions(num_ctx=32768)
-    config = config.model_copy(
-        update={
-            "mappings": [
-                Mapping(name="plain-coder", model=QWEN, options=big, repair_tool_calls=False),
-                *config.mappings,
-            ]
-        }
-    )
-    with running(Gateway(config, master_key=KEY, metrics=recorder)) as gw:
-        yield gw
+fake = fake_ollama()
+recorder = metrics_recorder()
+gateway = embedded_gateway(
+    Mapping(name="plain-coder", model=QWEN, options=ModelOptions(num_ctx=32768), repair_tool_calls=False),
+    metrics=True,
+)
 
 
 @pytest.fixture
