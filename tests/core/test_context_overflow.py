@@ -25,10 +25,10 @@ import pytest
 from core.config.schema import Mapping, ModelOptions
 from core.gateway.service import Gateway
 from core.metrics.recorder import MetricsRecorder
-from tests.core.gateway_support import KEY, free_port, running, tier_config
+from tests.core.gateway_fixtures import embedded_gateway, fake_ollama, metrics_recorder
+from tests.core.gateway_support import KEY
 from tests.core.metrics_support import Collector
 from tests.fakes.fake_ollama import FakeOllama
-from tests.fakes.ollama_catalog import default_models
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -43,33 +43,15 @@ LONG = "The quick brown fox jumps over the lazy dog. " * 900
 TOO_LONG = re.compile(r"^prompt is too long: (\d+) tokens > (\d+) maximum$")
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOllama]:
-    with FakeOllama(models=default_models()) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def recorder() -> MetricsRecorder:
-    return MetricsRecorder()
-
-
-@pytest.fixture(scope="module")
-def gateway(fake: FakeOllama, recorder: MetricsRecorder) -> Iterator[Gateway]:
-    config = tier_config(fake.url, free_port())
-    config = config.model_copy(
-        update={
-            "mappings": [
-                Mapping(name="claude-small", model=LLAMA, options=SMALL),
-                Mapping(name="claude-cut", model=LLAMA, options=SMALL, on_overflow="truncate"),
-                Mapping(name="small-coder", model=LLAMA, options=SMALL),
-                Mapping(name="strict-coder", model=LLAMA, options=SMALL, on_overflow="refuse"),
-                *config.mappings,
-            ]
-        }
-    )
-    with running(Gateway(config, master_key=KEY, metrics=recorder)) as gw:
-        yield gw
+fake = fake_ollama()
+recorder = metrics_recorder()
+gateway = embedded_gateway(
+    Mapping(name="claude-small", model=LLAMA, options=SMALL),
+    Mapping(name="claude-cut", model=LLAMA, options=SMALL, on_overflow="truncate"),
+    Mapping(name="small-coder", model=LLAMA, options=SMALL),
+    Mapping(name="strict-coder", model=LLAMA, options=SMALL, on_overflow="refuse"),
+    metrics=True,
+)
 
 
 @pytest.fixture
