@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 
 import anthropic
 import httpx
@@ -15,22 +14,20 @@ import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from core.config.schema import Mapping, OllamaBackend
+from core.config.schema import Mapping
 from core.gateway.service import Gateway
 from core.metrics.prometheus import PrometheusMetrics, is_refused_overflow
 from core.metrics.recorder import MetricsRecorder, RequestRecord
+from tests.core.gateway_fixtures import embedded_gateway, fake_ollama, metrics_recorder
 from tests.core.gateway_support import (
     KEY,
     PARIS_CALL,
     REPO,
     WEATHER_TOOL_OPENAI,
-    free_port,
-    running,
-    tier_config,
 )
 from tests.core.metrics_support import Collector
 from tests.fakes.fake_ollama import FakeOllama
-from tests.fakes.ollama_catalog import default_models, nomic_embed_text
+from tests.fakes.ollama_catalog import nomic_embed_text
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -42,33 +39,15 @@ METRICS_TOKEN = "gd-metrics-read-only-token-for-tests"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOllama]:
-    with FakeOllama(models=[*default_models(), nomic_embed_text()]) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def recorder() -> MetricsRecorder:
-    return MetricsRecorder()
-
-
-@pytest.fixture(scope="module")
-def gateway(fake: FakeOllama, recorder: MetricsRecorder) -> Iterator[Gateway]:
-    config = tier_config(fake.url, free_port())
-    down_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    config = config.model_copy(
-        update={
-            "backends": [*config.backends, OllamaBackend(name="down", url=down_url)],
-            "mappings": [
-                Mapping(name="gone", model=QWEN, backends=["down"]),
-                Mapping(name="flaky", model=QWEN, backends=["down"], fallbacks=["gpt-4o"]),
-                *config.mappings,
-            ],
-        }
-    )
-    with running(Gateway(config, master_key=KEY, metrics_key=METRICS_TOKEN, metrics=recorder)) as gw:
-        yield gw
+fake = fake_ollama(nomic_embed_text())
+recorder = metrics_recorder()
+gateway = embedded_gateway(
+    Mapping(name="gone", model=QWEN, backends=["down"]),
+    Mapping(name="flaky", model=QWEN, backends=["down"], fallbacks=["gpt-4o"]),
+    down=True,
+    metrics=True,
+    metrics_key=METRICS_TOKEN,
+)
 
 
 def set_direct(gateway: Gateway, on: bool) -> None:
