@@ -15,16 +15,16 @@ import anthropic
 import openai
 import pytest
 
-from core.config.schema import Mapping, ModelOptions, OllamaBackend
+from core.config.schema import Mapping, ModelOptions
 from core.gateway import engine as gateway_engine
 from core.gateway.service import Gateway
 from core.metrics.alerts import AlertPolicy
 from core.metrics.recorder import MetricsRecorder, RequestRecord
 from core.metrics.request_log import LOG_FILE, RequestLog, read_log
-from tests.core.gateway_support import KEY, free_port, running, tier_config
+from tests.core.gateway_fixtures import embedded_gateway, fake_ollama
+from tests.core.gateway_support import KEY
 from tests.core.metrics_support import Collector
 from tests.fakes.fake_ollama import FakeOllama
-from tests.fakes.ollama_catalog import default_models
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -34,10 +34,7 @@ pytestmark = [
 QWEN = "qwen2.5-coder:7b"
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOllama]:
-    with FakeOllama(models=default_models()) as server:
-        yield server
+fake = fake_ollama()
 
 
 @pytest.fixture(scope="module")
@@ -52,22 +49,12 @@ def recorder(log_dir: Path) -> Iterator[MetricsRecorder]:
     recorder.close()
 
 
-@pytest.fixture(scope="module")
-def gateway(fake: FakeOllama, recorder: MetricsRecorder) -> Iterator[Gateway]:
-    config = tier_config(fake.url, free_port())
-    down_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    config = config.model_copy(
-        update={
-            "backends": [*config.backends, OllamaBackend(name="down", url=down_url)],
-            "mappings": [
-                Mapping(name="flaky", model=QWEN, backends=["down"], fallbacks=["gpt-4o"]),
-                Mapping(name="gone", model=QWEN, backends=["down"], options=ModelOptions(num_ctx=8192)),
-                *config.mappings,
-            ],
-        }
-    )
-    with running(Gateway(config, master_key=KEY, metrics=recorder)) as gw:
-        yield gw
+gateway = embedded_gateway(
+    Mapping(name="flaky", model=QWEN, backends=["down"], fallbacks=["gpt-4o"]),
+    Mapping(name="gone", model=QWEN, backends=["down"], options=ModelOptions(num_ctx=8192)),
+    down=True,
+    metrics=True,
+)
 
 
 @pytest.fixture
