@@ -15,15 +15,20 @@ import anthropic
 import openai
 import pytest
 
-from core.config.schema import CloudModel, Mapping, OllamaBackend
+from core.config.schema import Mapping
 from core.gateway.service import Gateway
 from core.metrics.recorder import MetricsRecorder
-from core.metrics.request_log import RequestLog
-from tests.core.gateway_support import KEY, free_port, running, tier_config
+from tests.core.gateway_fixtures import (
+    CLOUD_MODEL,
+    embedded_gateway,
+    fake_cloud,
+    fake_ollama,
+    metrics_recorder,
+)
+from tests.core.gateway_support import KEY
 from tests.core.metrics_support import Collector
 from tests.fakes.fake_cloud import FakeCloud
 from tests.fakes.fake_ollama import FakeOllama
-from tests.fakes.ollama_catalog import default_models
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -32,54 +37,24 @@ pytestmark = [
 ]
 QWEN = "qwen2.5-coder:7b"
 LLAMA = "llama3.2:3b"
-CLOUD_MODEL = "gpt-4o-mini"
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOllama]:
-    with FakeOllama(models=default_models()) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def cloud() -> Iterator[FakeCloud]:
-    with FakeCloud("Hello from the cloud.") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def recorder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MetricsRecorder]:
-    recorder = MetricsRecorder(RequestLog(tmp_path_factory.mktemp("request-log")))
-    yield recorder
-    recorder.close()
-
-
-@pytest.fixture(scope="module")
-def gateway(fake: FakeOllama, cloud: FakeCloud, recorder: MetricsRecorder) -> Iterator[Gateway]:
-    config = tier_config(fake.url, free_port())
-    down_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    config = config.model_copy(
-        update={
-            "backends": [*config.backends, OllamaBackend(name="down", url=down_url)],
-            "mappings": [
-                # its model is not installed: Ollama answers 404
-                Mapping(name="coder-next", model="qwen3-coder:30b", fallbacks=["coder-small"]),
-                Mapping(name="coder-small", model=QWEN),
-                # its Ollama is not running
-                Mapping(name="away", model=QWEN, backends=["down"], fallbacks=["cloud-mini"]),
-                # its model answers, and may break half-way
-                Mapping(name="steady", model=QWEN, fallbacks=["llama-small"]),
-                Mapping(name="llama-small", model=LLAMA),
-                *config.mappings,
-            ],
-            "cloud": [
-                CloudModel(name="cloud-mini", provider="openai", model=CLOUD_MODEL, api_base=cloud.url)
-            ],
-        }
-    )
-    gateway = Gateway(config, master_key=KEY, metrics=recorder, cloud_key=lambda entry: "sk-cloud-test")
-    with running(gateway) as gw:
-        yield gw
+fake = fake_ollama()
+cloud = fake_cloud()
+recorder = metrics_recorder(request_log=True)
+gateway = embedded_gateway(
+    # its model is not installed: Ollama answers 404
+    Mapping(name="coder-next", model="qwen3-coder:30b", fallbacks=["coder-small"]),
+    Mapping(name="coder-small", model=QWEN),
+    # its Ollama is not running
+    Mapping(name="away", model=QWEN, backends=["down"], fallbacks=["cloud-mini"]),
+    # its model answers, and may break half-way
+    Mapping(name="steady", model=QWEN, fallbacks=["llama-small"]),
+    Mapping(name="llama-small", model=LLAMA),
+    down=True,
+    cloud=True,
+    metrics=True,
+)
 
 
 @pytest.fixture
