@@ -17,18 +17,16 @@ import openai
 import pytest
 
 from core.cli.main import main
-from core.config.schema import CloudModel
 from core.fastpath.route import declined_reason
 from core.fastpath.wire import Unsupported
 from core.gateway.service import Gateway
 from core.metrics.recorder import DECLINED_MAX, MetricsRecorder, RequestRecord, decline_kind
 from core.metrics.request_log import RequestLog
-from tests.core.gateway_support import KEY, free_port, running, tier_config
+from tests.core.gateway_fixtures import embedded_gateway, fake_cloud, fake_ollama
+from tests.core.gateway_support import KEY
 from tests.core.metrics_support import Collector
 from tests.core.test_prometheus_metrics import Samples, parsed, total
-from tests.fakes.fake_cloud import FakeCloud
 from tests.fakes.fake_ollama import FakeOllama
-from tests.fakes.ollama_catalog import default_models
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -38,10 +36,8 @@ pytestmark = [
 DECLINED = "gatedeck_fastpath_declined_total"
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOllama]:
-    with FakeOllama(models=default_models()) as server:
-        yield server
+fake = fake_ollama()
+cloud = fake_cloud()
 
 
 @pytest.fixture(scope="module")
@@ -56,25 +52,7 @@ def recorder(data_dir: Path) -> Iterator[MetricsRecorder]:
     recorder.close()
 
 
-@pytest.fixture(scope="module")
-def cloud() -> Iterator[FakeCloud]:
-    with FakeCloud("Hello from the cloud.") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def gateway(fake: FakeOllama, cloud: FakeCloud, recorder: MetricsRecorder) -> Iterator[Gateway]:
-    config = tier_config(fake.url, free_port())
-    config = config.model_copy(
-        update={
-            "cloud": [
-                CloudModel(name="cloud-mini", provider="openai", model="gpt-4o-mini", api_base=cloud.url)
-            ]
-        }
-    )
-    gateway = Gateway(config, master_key=KEY, metrics=recorder, cloud_key=lambda entry: "sk-cloud-test")
-    with running(gateway) as gw:
-        yield gw
+gateway = embedded_gateway(cloud=True, metrics=True)
 
 
 def client(gateway: Gateway) -> openai.OpenAI:
