@@ -21,18 +21,16 @@ import pytest
 
 from core.config.schema import Mapping
 from core.gateway.service import Gateway
+from tests.core.gateway_fixtures import embedded_gateway, fake_ollama
 from tests.core.gateway_support import (
     KEY,
     PARIS_CALL,
     WEATHER_TOOL_ANTHROPIC,
     WEATHER_TOOL_OPENAI,
     auth,
-    free_port,
-    running,
-    tier_config,
 )
 from tests.fakes.fake_ollama import FakeOllama
-from tests.fakes.ollama_catalog import default_models, qwen3_8b, tiny_model
+from tests.fakes.ollama_catalog import qwen3_8b, tiny_model
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -42,27 +40,12 @@ pytestmark = [
 QWEN = "qwen2.5-coder:7b"
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOllama]:
-    # tinyllama is installed but not mapped: GateDeck does not ask whether it can think
-    with FakeOllama(models=[*default_models(), qwen3_8b(), tiny_model()]) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def gateway(fake: FakeOllama) -> Iterator[Gateway]:
-    config = tier_config(fake.url, free_port())
-    config = config.model_copy(
-        update={
-            "mappings": [
-                Mapping(name="with-fallback", model=QWEN, fallbacks=["gpt-4o"]),
-                Mapping(name="claude-thinker", model="qwen3:8b"),
-                *config.mappings,
-            ]
-        }
-    )
-    with running(Gateway(config, master_key=KEY)) as gw:
-        yield gw
+# tinyllama is installed but not mapped: GateDeck does not ask whether it can think
+fake = fake_ollama(qwen3_8b(), tiny_model())
+gateway = embedded_gateway(
+    Mapping(name="with-fallback", model=QWEN, fallbacks=["gpt-4o"]),
+    Mapping(name="claude-thinker", model="qwen3:8b"),
+)
 
 
 @pytest.fixture(autouse=True)
