@@ -16,9 +16,10 @@ import httpx
 import openai
 import pytest
 
-from core.config.schema import Mapping, OllamaBackend
+from core.config.schema import Mapping
 from core.gateway.health import check_health, models_that_cannot_think
 from core.gateway.service import Gateway, GatewayState
+from tests.core.gateway_fixtures import embedded_gateway, fake_ollama
 from tests.core.gateway_support import (
     KEY,
     PARIS_CALL,
@@ -26,13 +27,9 @@ from tests.core.gateway_support import (
     WEATHER_TOOL_OPENAI,
     auth,
     chat,
-    free_port,
-    running,
-    tier_config,
     wait_until,
 )
 from tests.fakes.fake_ollama import FakeOllama
-from tests.fakes.ollama_catalog import default_models
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -43,32 +40,15 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOllama]:
-    with FakeOllama(models=default_models()) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def gateway(fake: FakeOllama) -> Iterator[Gateway]:
-    config = tier_config(fake.url, free_port())
-    down_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    config = config.model_copy(
-        update={
-            "backends": [*config.backends, OllamaBackend(name="down", url=down_url)],
-            "mappings": [
-                Mapping(name="flaky", model="qwen2.5-coder:7b", backends=["down"], fallbacks=["gpt-4o"]),
-                Mapping(name="not-pulled", model="mistral:7b", fallbacks=["claude-*haiku*"]),
-                Mapping(name="nowhere", model="qwen2.5-coder:7b", backends=["down"]),
-                Mapping(name="pair", model="qwen2.5-coder:7b", backends=["down", "local"]),
-                Mapping(name="never-pulled", model="phi3:mini"),
-                *config.mappings,
-            ],
-        }
-    )
-    gw = Gateway(config, master_key=KEY)
-    with running(gw):
-        yield gw
+fake = fake_ollama()
+gateway = embedded_gateway(
+    Mapping(name="flaky", model="qwen2.5-coder:7b", backends=["down"], fallbacks=["gpt-4o"]),
+    Mapping(name="not-pulled", model="mistral:7b", fallbacks=["claude-*haiku*"]),
+    Mapping(name="nowhere", model="qwen2.5-coder:7b", backends=["down"]),
+    Mapping(name="pair", model="qwen2.5-coder:7b", backends=["down", "local"]),
+    Mapping(name="never-pulled", model="phi3:mini"),
+    down=True,
+)
 
 
 @pytest.fixture(autouse=True)
