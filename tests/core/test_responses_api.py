@@ -23,10 +23,11 @@ from core.config.schema import Mapping, ModelOptions
 from core.fastpath.responses_memory import ResponseGone, ResponseMemory
 from core.gateway.service import Gateway
 from core.metrics.recorder import MetricsRecorder
-from tests.core.gateway_support import KEY, PARIS_CALL, REPO, free_port, running, tier_config
+from tests.core.gateway_fixtures import embedded_gateway, fake_ollama, metrics_recorder
+from tests.core.gateway_support import KEY, PARIS_CALL, REPO
 from tests.core.metrics_support import Collector
 from tests.fakes.fake_ollama import FakeOllama
-from tests.fakes.ollama_catalog import default_models, qwen3_8b
+from tests.fakes.ollama_catalog import qwen3_8b
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -56,29 +57,14 @@ TWO_CALLS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOllama]:
-    with FakeOllama(models=[*default_models(), qwen3_8b()]) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def recorder() -> Iterator[MetricsRecorder]:
-    recorder = MetricsRecorder()
-    yield recorder
-    recorder.close()
-
-
-@pytest.fixture(scope="module")
-def gateway(fake: FakeOllama, recorder: MetricsRecorder) -> Iterator[Gateway]:
-    config = tier_config(fake.url, free_port())
+fake = fake_ollama(qwen3_8b())
+recorder = metrics_recorder()
+gateway = embedded_gateway(
+    Mapping(name="codex-thinker", model=THINKER),
     # Codex's own default model (its lite requests ask for it) gets a context they fit in
-    codex_default = Mapping(name="gpt-6*", model=LLAMA, options=ModelOptions(num_ctx=32768))
-    config = config.model_copy(
-        update={"mappings": [Mapping(name="codex-thinker", model=THINKER), codex_default, *config.mappings]}
-    )
-    with running(Gateway(config, master_key=KEY, metrics=recorder)) as gw:
-        yield gw
+    Mapping(name="gpt-6*", model=LLAMA, options=ModelOptions(num_ctx=32768)),
+    metrics=True,
+)
 
 
 @pytest.fixture
