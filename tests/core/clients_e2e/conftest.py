@@ -10,12 +10,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from core.config.schema import Config, GatewaySettings, Mapping, ModelOptions, OllamaBackend
 from core.config.store import ConfigStore
-from tests.core.clients_e2e.support import QWEN
+from tests.core.clients_e2e.support import QWEN, gatedeck_serve
 from tests.core.gateway_support import REPO, free_port, wait_until
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.ollama_catalog import default_models
@@ -44,28 +43,8 @@ def serve(fake: FakeOllama, tmp_path: Path, num_ctx: int) -> Iterator[str]:
             mappings=[Mapping(name="*", model=QWEN, options=ModelOptions(num_ctx=num_ctx))],
         )
     )
-    log = tmp_path / "serve.log"  # a file, not a pipe nobody reads (a full pipe would stall it)
-    console = log.open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "core.cli.main", "serve"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=console
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gatedeck serve exited: {log.read_text()[-2000:]}")
-        try:
-            return httpx.get(f"{url}/health/liveliness", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(up, 120, "gatedeck serve")
+    with gatedeck_serve(port, tmp_path / "serve.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        console.close()
 
 
 @pytest.fixture

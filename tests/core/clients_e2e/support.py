@@ -4,17 +4,22 @@ recorded."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from core.paths import AppPaths
 from core.secrets import MASTER_KEY, open_secret_store
-from tests.core.gateway_support import REPO
+from tests.core.gateway_support import REPO, wait_until
+from tests.fakes.fake_ollama import FakeOllama
 
 CLIENTS = REPO / "tests" / "clients" / "node_modules" / ".bin"
 CLAUDE = CLIENTS / "claude"
@@ -32,6 +37,49 @@ def gateway_key() -> str:
     key = open_secret_store(AppPaths.from_env()).get(MASTER_KEY)
     assert key, "gatedeck serve made a gateway key"
     return key
+
+
+@contextlib.contextmanager
+def gatedeck_serve(port: int, log: Path) -> Iterator[str]:
+    """``gatedeck serve`` (a real process) on the config in use, its console in ``log`` (a file,
+    not a pipe nobody reads: a full pipe would stall it); yields its URL once it answers on
+    ``port``, and stops it at the end."""
+    with log.open("wb") as console:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "core.cli.main", "serve"],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=console,
+        )
+        url = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"gatedeck serve exited: {log.read_text()[-2000:]}")
+            try:
+                return httpx.get(f"{url}/health/liveliness", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        try:
+            wait_until(up, 120, "gatedeck serve")
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
+def asks_for_bash(fake: FakeOllama, command: str, then: str) -> None:
+    """The fake model asks Claude Code to run ``command`` with its ``Bash`` tool, then, once the
+    command's output comes back, answers ``then``."""
+    fake.set_reply(
+        QWEN,
+        then,
+        tool_calls=[
+            {"function": {"name": "Bash", "arguments": {"command": command, "description": "Run it"}}}
+        ],
+        round_trip=True,
+    )
 
 
 def run_cli(cli: Path, workdir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.core.clients_e2e.support import QWEN, model_requests, run_claude
+from tests.core.clients_e2e.support import QWEN, asks_for_bash, model_requests, run_claude
 from tests.fakes.fake_ollama import FakeOllama
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -27,19 +27,7 @@ def test_claude_code_runs_a_bash_command_through_gatedecks_fast_path(
     recorded: tuple[str, Path],
     tmp_path: Path,
 ) -> None:
-    fake.set_reply(
-        QWEN,
-        "The command printed the marker.",
-        tool_calls=[
-            {
-                "function": {
-                    "name": "Bash",
-                    "arguments": {"command": f"echo {MARKER}", "description": "Print it"},
-                }
-            }
-        ],
-        round_trip=True,
-    )
+    asks_for_bash(fake, f"echo {MARKER}", then="The command printed the marker.")
     proxy, out = recorded
     workdir = tmp_path / "project"
     workdir.mkdir()
