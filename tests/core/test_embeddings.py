@@ -13,7 +13,6 @@ import os
 import struct
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import anthropic
 import httpx
@@ -29,31 +28,23 @@ from core.gateway.service import Gateway
 from core.metrics.request_log import RequestLog
 from core.paths import AppPaths
 from core.secrets import MASTER_KEY, open_secret_store
-from tests.core.gateway_support import KEY, REPO, Lines, auth, free_port, running, tier_config, wait_until
+from tests.core.gateway_fixtures import embedded_gateway, fake_ollama
+from tests.core.gateway_support import KEY, REPO, Lines, auth, free_port, tier_config, wait_until
 from tests.fakes.fake_ollama import FakeOllama
-from tests.fakes.ollama_catalog import default_models, nomic_embed_text
+from tests.fakes.ollama_catalog import nomic_embed_text
 
 pytestmark = [pytest.mark.timeout(180)]
 EMBED = "nomic-embed-text:latest"
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOllama]:
-    with FakeOllama(models=[*default_models(), nomic_embed_text()]) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def gateway(fake: FakeOllama) -> Iterator[Gateway]:
-    config = tier_config(fake.url, free_port())
-    embedder = Mapping(
+fake = fake_ollama(nomic_embed_text())
+gateway = embedded_gateway(
+    Mapping(
         name="embedder",
         model="nomic-embed-text",
         options=ModelOptions(num_ctx=1024, num_gpu=99, num_thread=3, keep_alive="9m"),
     )
-    config = config.model_copy(update={"mappings": [embedder, *config.mappings]})
-    with running(Gateway(config, master_key=KEY)) as gw:
-        yield gw
+)
 
 
 @pytest.fixture(autouse=True)
