@@ -13,10 +13,10 @@ from core.clients.probe_verdicts import SavedVerdict, load_verdicts, save_verdic
 from core.clients.tool_probe import Outcome, probe_tool_calls
 from core.config.schema import Config, GatewaySettings, Mapping, ModelOptions, OllamaBackend
 from core.gateway.service import Gateway
-from tests.core.gateway_support import KEY, free_port, running
+from tests.core.gateway_fixtures import embedded_gateway, fake_ollama
+from tests.core.gateway_support import KEY
 from tests.core.probe_model import probe_model
 from tests.fakes.fake_ollama import FakeOllama
-from tests.fakes.ollama_catalog import default_models
 
 pytestmark = [
     pytest.mark.timeout(300),
@@ -26,17 +26,14 @@ pytestmark = [
 QWEN = "qwen2.5-coder:7b"
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOllama]:
-    with FakeOllama(models=default_models()) as server:
-        yield server
+fake = fake_ollama()
 
 
-@pytest.fixture(scope="module")
-def gateway(fake: FakeOllama) -> Iterator[Gateway]:
-    config = Config(
-        gateway=GatewaySettings(port=free_port()),
-        backends=[OllamaBackend(name="local", url=fake.url)],
+def coders(ollama_url: str, port: int) -> Config:
+    """One model behind four mappings that differ in context, overflow and tool-call repair."""
+    return Config(
+        gateway=GatewaySettings(port=port),
+        backends=[OllamaBackend(name="local", url=ollama_url)],
         mappings=[
             Mapping(name="coder", model=QWEN, options=ModelOptions(num_ctx=32768)),
             Mapping(
@@ -50,8 +47,9 @@ def gateway(fake: FakeOllama) -> Iterator[Gateway]:
             ),
         ],
     )
-    with running(Gateway(config, master_key=KEY)) as gw:
-        yield gw
+
+
+gateway = embedded_gateway(base=coders)
 
 
 @pytest.fixture(autouse=True)
