@@ -20,17 +20,17 @@ import pytest
 
 from core.config.schema import Config, GatewaySettings, Mapping, ModelOptions, OllamaBackend
 from core.gateway.service import Gateway
+from tests.core.gateway_fixtures import embedded_gateway, fake_ollama
 from tests.core.gateway_support import (
     KEY,
     WEATHER_TOOL_ANTHROPIC,
     WEATHER_TOOL_OPENAI,
     auth,
     free_port,
-    running,
     wait_until,
 )
 from tests.fakes.fake_ollama import FakeOllama
-from tests.fakes.ollama_catalog import default_models, qwen3_8b
+from tests.fakes.ollama_catalog import qwen3_8b
 
 pytestmark = [pytest.mark.timeout(180)]
 QWEN = "qwen2.5-coder:7b"
@@ -42,18 +42,15 @@ TIME_TOOL_ANTHROPIC = {
 HI = [{"role": "user", "content": "hi"}]
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOllama]:
-    with FakeOllama(models=[*default_models(), qwen3_8b()]) as server:
-        yield server
+fake = fake_ollama(qwen3_8b())
 
 
-@pytest.fixture(scope="module")
-def gateway(fake: FakeOllama) -> Iterator[Gateway]:
-    config = Config(
-        gateway=GatewaySettings(port=free_port()),
+def conformance_config(ollama_url: str, port: int) -> Config:
+    """A thinking model, one not installed, one whose Ollama is not running, and a catch-all."""
+    return Config(
+        gateway=GatewaySettings(port=port),
         backends=[
-            OllamaBackend(name="local", url=fake.url),
+            OllamaBackend(name="local", url=ollama_url),
             OllamaBackend(name="away", url=f"http://127.0.0.1:{free_port()}"),  # nothing listens
         ],
         mappings=[
@@ -63,8 +60,9 @@ def gateway(fake: FakeOllama) -> Iterator[Gateway]:
             Mapping(name="*", model=QWEN, options=ModelOptions(num_ctx=8192)),
         ],
     )
-    with running(Gateway(config, master_key=KEY)) as gw:
-        yield gw
+
+
+gateway = embedded_gateway(base=conformance_config)
 
 
 @pytest.fixture(autouse=True)
