@@ -24,9 +24,10 @@ import pytest
 
 from core.config.schema import Config, GatewaySettings, Mapping, ModelOptions, OllamaBackend
 from core.gateway.service import Gateway
-from tests.core.gateway_support import KEY, free_port, running
+from tests.core.gateway_fixtures import embedded_gateway, fake_ollama
+from tests.core.gateway_support import KEY
 from tests.fakes.fake_ollama import FakeOllama
-from tests.fakes.ollama_catalog import default_models, qwen3_8b
+from tests.fakes.ollama_catalog import qwen3_8b
 
 pytestmark = [pytest.mark.timeout(180)]
 
@@ -51,25 +52,23 @@ def fixture(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOllama]:
-    with FakeOllama(models=[*default_models(), qwen3_8b()]) as server:
-        yield server
+fake = fake_ollama(qwen3_8b())
 
 
-@pytest.fixture(scope="module")
-def gateway(fake: FakeOllama) -> Iterator[Gateway]:
-    config = Config(
-        gateway=GatewaySettings(port=free_port()),
-        backends=[OllamaBackend(name="local", url=fake.url)],
+def claude_tiers(ollama_url: str, port: int) -> Config:
+    """Opus on a model that cannot think, haiku on one that can, everything else on llama."""
+    return Config(
+        gateway=GatewaySettings(port=port),
+        backends=[OllamaBackend(name="local", url=ollama_url)],
         mappings=[
             Mapping(name="claude-*opus*", model=QWEN, options=ModelOptions(num_ctx=65536)),
             Mapping(name="claude-*haiku*", model=THINKER, options=ModelOptions(num_ctx=32768)),
             Mapping(name="*", model="llama3.2:3b", options=ModelOptions(num_ctx=4096)),
         ],
     )
-    with running(Gateway(config, master_key=KEY)) as gw:
-        yield gw
+
+
+gateway = embedded_gateway(base=claude_tiers)
 
 
 @pytest.fixture(autouse=True)
