@@ -176,7 +176,7 @@ async def _setup(args: argparse.Namespace, ask: Ask, out: TextIO) -> int:
             out.write(_STRUGGLES)
             break
 
-    _point_clients(config, install, args, out)
+    await _point_clients(config, install, args, out)
     return 0 if passed else 2
 
 
@@ -322,8 +322,11 @@ async def _probe(config: Config, install: Installation, runs: int, out: TextIO) 
 
 
 # ---------------------------------------------------------------------- clients
-def _point_clients(config: Config, install: Installation, args: argparse.Namespace, out: TextIO) -> None:
+async def _point_clients(
+    config: Config, install: Installation, args: argparse.Namespace, out: TextIO
+) -> None:
     from core.cli.gateway import current_gateway_url
+    from core.gateway.doctor import port_check
 
     url, running = current_gateway_url(install)
     if running:
@@ -331,6 +334,13 @@ def _point_clients(config: Config, install: Installation, args: argparse.Namespa
             f"\nA GateDeck gateway is running at {url} with the mappings it had: restart it (Gateway "
             "panel, or stop and start `gatedeck serve`) to serve the new ones.\n"
         )
+    else:  # the clients are pointed at the config's port: say now when serve cannot listen there
+        port = await port_check(config, per_request_s=3.0)
+        if port.status == "fail":
+            out.write(
+                f"\nWarning: {port.title}: {port.detail}. `gatedeck serve` cannot listen there until "
+                f"that changes, and it is the address the clients are pointed at. To fix: {port.fix}.\n"
+            )
     out.write("\nClaude Code\n")
     if args.no_claude_settings:
         out.write(

@@ -36,7 +36,7 @@ async def diagnose(
     per_request_s: float = 3.0,
 ) -> list[Check]:
     """Every check, in the order a person would fix them."""
-    checks = [await _port_check(config, per_request_s)]
+    checks = [await port_check(config, per_request_s)]
     checks.append(
         Check("Gateway key", "ok", "stored")
         if master_key
@@ -139,7 +139,8 @@ async def diagnose(
     return checks
 
 
-async def _port_check(config: Config, per_request_s: float) -> Check:
+async def port_check(config: Config, per_request_s: float) -> Check:
+    """Whether the gateway can listen on the config's port (or a gateway already does)."""
     settings = config.gateway
     title = f"Gateway port {settings.port}"
     try:
@@ -156,8 +157,9 @@ async def _port_check(config: Config, per_request_s: float) -> Check:
             title,
             "fail",
             f"in use by {holder}",
-            f"stop {holder}, or choose another port{alternative}: `gatedeck serve --port "
-            f"{exc.suggestion or settings.port + 1}`",
+            f"stop {holder}, or choose another port{alternative}: gateway.port in the config (or "
+            "the Gateway panel), then `gatedeck claude-env --write-settings` so Claude Code's "
+            "settings follow it",
         )
     except OSError as exc:
         return Check(

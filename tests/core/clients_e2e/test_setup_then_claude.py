@@ -91,6 +91,9 @@ def test_setup_yes_then_plain_claude_runs_a_bash_command_on_the_model_setup_chos
         setup = gatedeck_setup(empty_ollama.url)
     assert setup.returncode == 0, setup.stdout + setup.stderr
     assert "PASS: Tool calls work" in setup.stdout, setup.stdout
+    assert f"Warning: Gateway port {port}: in use by" in setup.stdout, (
+        "the setup says serve cannot listen yet"
+    )
     assert empty_ollama.installed() == sorted(["nomic-embed-text:latest", QWEN])
 
     settings_path = Path.home() / ".claude" / "settings.json"
