@@ -59,3 +59,11 @@ class AppPaths:
         """Create the folders, readable by this user only."""
         for folder in (self.config_dir, self.data_dir):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+def home_path(path: Path) -> str:
+    """``path`` as people write it: ``~/.claude/settings.json`` for a file in the home folder."""
+    try:
+        return "~/" + str(path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)

@@ -96,7 +96,7 @@ async def setup_steps(controller: object, fake: FakeOllama, out: Path, suffix: s
         await shoot("5-check")
         await wizard.next()
         wizard.claude_page.write_settings()
-        wizard.claude_page.write_codex()
+        wizard.claude_page.codex.write()
         await shoot("6-claude")
     finally:
         if real_home is not None:

@@ -29,6 +29,7 @@ from core.clients.claude_code import (
 from core.clients.codex import codex_model
 from core.config.schema import Config
 from core.errors import ClaudeSettingsError
+from core.paths import home_path
 from gui.widgets.codex_config import CodexConfigWidget
 
 TABS: tuple[tuple[Shell, str], ...] = (
@@ -107,7 +108,7 @@ class ClaudeCodeDialog(QDialog):
             self.status.setText(
                 f"⚠ No mapping serves Claude Code's {', '.join(missing)} model(s): add one on the Mappings panel."
             )
-        self.write_button = QPushButton(f"Write to {home_relative(self.settings_path)}")
+        self.write_button = QPushButton(f"Write to {home_path(self.settings_path)}")
         self.write_button.setObjectName("writeClaudeSettings")
         self.write_button.clicked.connect(self.write)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -138,14 +139,6 @@ class ClaudeCodeDialog(QDialog):
         written, message = write_claude_settings(self.env, self.settings_path)
         self.status.setText(message)
         return written
-
-
-def home_relative(path: Path) -> str:
-    """``path`` as people write it: ``~/.claude/settings.json`` for a file in the home folder."""
-    try:
-        return "~/" + str(path.relative_to(Path.home()))
-    except ValueError:
-        return str(path)
 
 
 def write_claude_settings(env: dict[str, str], path: Path) -> tuple[bool, str]:

@@ -6,17 +6,16 @@ from __future__ import annotations
 from html import escape
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFontDatabase, QGuiApplication
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from core.clients.claude_code import claude_code_env, default_settings_path
-from core.clients.codex import KEY_VARIABLE, codex_config, codex_model
-from core.clients.codex_config_file import default_codex_config_path, write_codex_config
-from core.errors import CodexConfigError
-from gui.dialogs.claude import ClaudeCodeDialog, home_relative, write_claude_settings
+from core.clients.codex import codex_model
+from core.paths import home_path
+from gui.dialogs.claude import ClaudeCodeDialog, write_claude_settings
 from gui.dialogs.setup_run import SetupPage, SetupRun, note
 from gui.ops import BackgroundOps
 from gui.palette import Tone, tint
+from gui.widgets.codex_config import CodexConfigWidget
 
 
 class ClaudePage(SetupPage):
@@ -27,9 +26,8 @@ class ClaudePage(SetupPage):
     def __init__(self, run: SetupRun, ops: BackgroundOps, parent: QWidget | None = None) -> None:
         super().__init__(run, ops, parent)
         self.settings_path = self.services.settings_path or default_settings_path()
-        self.codex_path = self.services.codex_config_path or default_codex_config_path()
         self.summary = note("", "setupClaudeSummary")
-        self.write_button = QPushButton(f"Write to {home_relative(self.settings_path)}")
+        self.write_button = QPushButton(f"Write to {home_path(self.settings_path)}")
         self.write_button.setObjectName("setupWriteClaudeSettings")
         self.write_button.setToolTip(
             f"Merges GateDeck's address, key and model names into {self.settings_path}; other "
@@ -49,41 +47,15 @@ class ClaudePage(SetupPage):
             "<code>gatedeck claude</code>",
             "setupClaudeLauncher",
         )
-        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-        self.codex_text = QPlainTextEdit()
-        self.codex_text.setObjectName("setupCodexConfig")
-        self.codex_text.setReadOnly(True)
-        self.codex_text.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.codex_text.setFont(mono)
-        copy_codex = QPushButton("Copy")
-        copy_codex.setObjectName("setupCopyCodex")
-        copy_codex.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.codex_text.toPlainText()))
-        self.codex_button = QPushButton(f"Write to {home_relative(self.codex_path)}")
-        self.codex_button.setObjectName("setupWriteCodexConfig")
-        self.codex_button.setToolTip(
-            "Merges these lines into Codex's config.toml; every other line stays, and the old file "
-            "is kept as config.toml.bak."
+        self.codex = CodexConfigWidget(
+            self.services.claude_base_url(), self._codex_model(), self.services.codex_config_path
         )
-        self.codex_button.clicked.connect(self.write_codex)
-        self.codex_status = note("", "setupCodexStatus")
+        self.codex.text.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        inner = self.codex.layout()
+        if inner is not None:  # the group box's own margins are enough
+            inner.setContentsMargins(0, 0, 0, 0)
         codex = QGroupBox("Codex CLI (optional)")
-        codex_column = QVBoxLayout(codex)
-        codex_column.addWidget(
-            note(
-                "Codex uses GateDeck with these lines in its <code>config.toml</code> and "
-                f"<code>{KEY_VARIABLE}</code> set to the gateway's master key where it runs; "
-                "or run <code>gatedeck codex</code>, which needs neither."
-            )
-        )
-        codex_row = QHBoxLayout()
-        codex_row.addWidget(self.codex_text, 1)
-        codex_buttons = QVBoxLayout()
-        codex_buttons.addWidget(self.codex_button)
-        codex_buttons.addWidget(copy_codex)
-        codex_buttons.addStretch(1)
-        codex_row.addLayout(codex_buttons)
-        codex_column.addLayout(codex_row)
-        codex_column.addWidget(self.codex_status)
+        QVBoxLayout(codex).addWidget(self.codex)
         self.column.addWidget(self.summary)
         self.column.addLayout(buttons)
         self.column.addWidget(self.status)
@@ -108,11 +80,11 @@ class ClaudePage(SetupPage):
             f"{served}. Writing its settings file makes every new Claude Code session use GateDeck"
             + (f" (model names: {', '.join(models)})." if models else ".")
         )
-        text = codex_config(self.services.claude_base_url(), self._codex_model()).rstrip("\n")
-        self.codex_text.setPlainText(text)
-        box = self.codex_text  # tall enough for every line, no scroll bar
+        self.codex.point_at(self.services.claude_base_url(), self._codex_model())
+        box = self.codex.text  # tall enough for every line, no scroll bar
+        lines = box.toPlainText().rstrip("\n").count("\n") + 1
         margins = 2 * (box.frameWidth() + box.document().documentMargin())
-        box.setFixedHeight(round(box.fontMetrics().lineSpacing() * (text.count("\n") + 1.5) + margins))
+        box.setFixedHeight(round(box.fontMetrics().lineSpacing() * (lines + 0.5) + margins))
         self.set_done(True)
 
     def write_settings(self) -> bool:
@@ -120,25 +92,6 @@ class ClaudePage(SetupPage):
         tint(self.status, Tone.GOOD if written else Tone.BAD)
         self.status.setText(message)
         return written
-
-    def write_codex(self) -> bool:
-        """Merge GateDeck's provider into Codex's config.toml (other lines kept, old file backed up)."""
-        try:
-            written = write_codex_config(
-                self.services.claude_base_url(), self.codex_path, self._codex_model()
-            )
-        except (CodexConfigError, OSError) as exc:
-            tint(self.codex_status, Tone.BAD)
-            self.codex_status.setText(f"Not written: {exc}")
-            return False
-        if not written.changed:
-            message = f"{written.path} already uses GateDeck."
-        else:
-            backup = f" The previous file is kept as {written.backup.name}." if written.backup else ""
-            message = f"Written to {written.path}.{backup} Export {KEY_VARIABLE} (the gateway key) where Codex runs."
-        tint(self.codex_status, Tone.GOOD)
-        self.codex_status.setText(f"{message} {written.note}".strip())
-        return True
 
     def _codex_model(self) -> str | None:
         return codex_model(self.services.holder.config)
@@ -151,5 +104,6 @@ class ClaudePage(SetupPage):
             services.gateway.master_key,
             settings_path=self.settings_path,
             parent=self,
+            codex_path=services.codex_config_path,
         )
         dialog.open()

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, 
 from core.clients.codex import KEY_VARIABLE, codex_config
 from core.clients.codex_config_file import default_codex_config_path, write_codex_config
 from core.errors import CodexConfigError
+from core.paths import home_path
 from gui.palette import Tone, tint
 
 
@@ -33,14 +34,6 @@ def write_codex(base_url: str, path: Path, model: str | None) -> tuple[bool, str
     return True, " ".join(part for part in (message, written.note, key) if part)
 
 
-def home_path(path: Path) -> str:
-    """``path`` as people write it: ``~/.codex/config.toml`` for a file in the home folder."""
-    try:
-        return "~/" + str(path.relative_to(Path.home()))
-    except ValueError:
-        return str(path)
-
-
 class CodexConfigWidget(QWidget):
     """The lines that point Codex at the gateway at ``base_url``, and a button that merges them
     into Codex's ``config.toml`` (``path``; ``None``: where Codex looks, ``$CODEX_HOME``)."""
@@ -49,7 +42,6 @@ class CodexConfigWidget(QWidget):
         self, base_url: str, model: str | None, path: Path | None = None, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
-        self.base_url, self.model = base_url, model
         self.path = path or default_codex_config_path()
         intro = QLabel(
             f"Codex uses GateDeck with these lines in its <code>config.toml</code> and the gateway key "
@@ -58,7 +50,7 @@ class CodexConfigWidget(QWidget):
             "which needs neither."
         )
         intro.setWordWrap(True)
-        self.text = QPlainTextEdit(codex_config(base_url, model))
+        self.text = QPlainTextEdit()
         self.text.setObjectName("codexConfigText")
         self.text.setReadOnly(True)
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
@@ -80,6 +72,12 @@ class CodexConfigWidget(QWidget):
         column.addWidget(self.text, 1)
         column.addLayout(buttons)
         column.addWidget(self.status)
+        self.point_at(base_url, model)
+
+    def point_at(self, base_url: str, model: str | None) -> None:
+        """Show (and write, from now on) the lines for the gateway at ``base_url`` and ``model``."""
+        self.base_url, self.model = base_url, model
+        self.text.setPlainText(codex_config(base_url, model))
 
     def copy(self) -> None:
         QGuiApplication.clipboard().setText(self.text.toPlainText())

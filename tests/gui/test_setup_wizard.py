@@ -238,7 +238,7 @@ def test_a_new_user_goes_from_no_model_to_claude_code_on_a_checked_local_model(
     claude = wizard.claude_page
     assert wizard.current is claude and wizard.finish_button.isVisible()
     assert setup.gateway.url in claude.summary.text()
-    assert 'model_provider = "gatedeck"' in claude.codex_text.toPlainText()
+    assert 'model_provider = "gatedeck"' in claude.codex.text.toPlainText()
     claude.write_button.click()
     written = json.loads(setup.settings.read_text())
     assert written["theme"] == "dark" and written["env"]["DISABLE_TELEMETRY"] == "1"
@@ -247,10 +247,10 @@ def test_a_new_user_goes_from_no_model_to_claude_code_on_a_checked_local_model(
     backup = json.loads(setup.settings.with_name("settings.json.bak").read_text())
     assert backup == {"theme": "dark", "env": {"DISABLE_TELEMETRY": "1"}}
     assert "settings.json.bak" in claude.status.text()
-    claude.codex_button.click()
+    claude.codex.write_button.click()
     codex = (tmp_path / "codex-home" / "config.toml").read_text()
     assert 'model_provider = "gatedeck"' in codex and f'base_url = "{setup.gateway.url}/v1"' in codex
-    assert "GATEDECK_API_KEY" in claude.codex_status.text() and setup.gateway.master_key not in codex
+    assert "GATEDECK_API_KEY" in claude.codex.status.text() and setup.gateway.master_key not in codex
 
     wizard.finish_button.click()
     assert wizard.result() == QDialog.DialogCode.Accepted and not wizard.isVisible()
