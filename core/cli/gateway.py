@@ -247,6 +247,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"note: {note}", file=sys.stderr)
         # The key is not printed: this output ends up in service logs.
         print(f"GateDeck gateway running at {gateway.url}")
+        served = ", ".join(f"{m.name} ({m.model})" for m in config.mappings)
+        print(f"Mappings:       {served or 'none'}")
+        installed = sorted({name for names in gateway.installed.values() for name in names})
+        print(f"Ollama models:  {', '.join(installed) or 'none seen yet'} (by name; any as ollama/<name>)")
         print(f"OpenAI clients: base URL {gateway.url}/v1, API key: `gatedeck config show --show-secrets`")
         print('Claude Code:    `gatedeck claude`, or eval "$(gatedeck claude-env)" and run `claude`')
         print("Codex:          `gatedeck codex`")

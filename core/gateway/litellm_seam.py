@@ -21,6 +21,9 @@ refuses to start and says why. What the touches work around (DESIGN.md):
 - the Ollama stream reader skips a line that is not JSON, so a cut answer ended with
   ``end_turn`` / ``[DONE]`` as if complete; such a line is an error here
   (:func:`strict_ollama_stream`).
+- the proxy prints coloured lines to stdout at each start ("LiteLLM: Proxy initialized with
+  Config, Set models:" and every model name); they go to GateDeck's log at debug instead
+  (:func:`quiet_startup_lines`), so ``gatedeck setup``'s and ``serve``'s output is GateDeck's own.
 
 The speed-ups (issue 9: functions py-spy showed on every request) are made here too, each
 switched by ``GATEDECK_GATEWAY_SPEEDUPS`` (:mod:`core.gateway.speedups`); ``0`` leaves LiteLLM's
@@ -36,7 +39,9 @@ import functools
 import importlib
 import importlib.metadata
 import inspect
+import logging
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -49,6 +54,8 @@ from typing import Any, Protocol
 from core import heap
 from core.gateway import pins, speedups
 from core.gateway.pins import Pin
+
+log = logging.getLogger(__name__)
 
 _MANAGER = "litellm.proxy.shutdown.graceful_shutdown_manager:GracefulShutdownManager"
 _HOOK_METHODS = (
@@ -259,6 +266,7 @@ def load() -> Proxy:
 
         apply_speedups(version())
         strict_ollama_stream(version())
+        quiet_startup_lines(version())
     return Proxy(litellm, proxy_server)
 
 
@@ -627,9 +635,47 @@ def strict_ollama_stream(library: str = "") -> bool:
     return True
 
 
+# --------------------------------------------------------------------------- the proxy's prints
+
+STARTUP_PRINTS = Pin(
+    "the proxy's startup lines kept off stdout",
+    "litellm.proxy.proxy_server:ProxyConfig",
+    sources={"load_config": "ab3905dc04bafa705794de4d907bfafacbec1b93ca554f767624fa889681aff9"},
+    fallback="LiteLLM prints its coloured 'Proxy initialized with Config' lines to stdout at each start",
+)
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def quiet_startup_lines(library: str = "") -> bool:
+    """Send what LiteLLM's proxy module prints to GateDeck's log (at debug, without colour codes).
+
+    The proxy prints with the built-in ``print`` (the model list at every start, a feedback box,
+    cache and alerting notices); a module-level ``print`` in its namespace takes the place of
+    the built-in for that module alone. Lines it writes to another stream than stdout go there
+    as before. Idempotent.
+    """
+    if not pins.fits(STARTUP_PRINTS, library):
+        return False
+    module = importlib.import_module(STARTUP_PRINTS.owner.partition(":")[0])
+    module.print = _print_to_log  # type: ignore[attr-defined]
+    return True
+
+
+def _print_to_log(
+    *values: object, sep: str | None = " ", end: str | None = "\n", file: Any = None, flush: bool = False
+) -> None:
+    if file is not None and file is not sys.stdout:
+        print(*values, sep=sep, end=end, file=file, flush=flush)
+        return
+    line = _ANSI.sub("", (" " if sep is None else sep).join(map(str, values))).strip()
+    if line:
+        log.debug("litellm: %s", line)
+
+
 #: Every pin of this module (the speed-ups' included), for tests/core/test_seams.py.
 PINS: tuple[Pin, ...] = (
     STRICT_OLLAMA_STREAM,
+    STARTUP_PRINTS,
     PRICE_MAP,
     CONFIG_IN_MEMORY,
     CONFIG_READER,

@@ -279,6 +279,13 @@ def test_serve_runs_headless_without_qt_and_stops_quickly_on_sigterm(
         assert running.strip().endswith(f"http://127.0.0.1:{port}")
         claude = lines.wait_for("Claude Code:", 10)
         assert "gatedeck claude" in claude
+        served = next(line for line in lines.seen if line.startswith("Mappings:"))
+        assert "(qwen2.5-coder:7b)" in served, "serve says which model answers each mapping"
+        models = next(line for line in lines.seen if line.startswith("Ollama models:"))
+        assert "llama3.2:3b" in models and "qwen2.5-coder:7b" in models, "and which models it serves by name"
+        assert not any("\x1b[" in line or "Proxy initialized" in line for line in lines.seen), (
+            f"LiteLLM's coloured startup lines stay out of serve's output: {lines.seen}"
+        )
         key = master_key()
         assert not any(key in line for line in lines.seen), "the key is never printed (service logs keep it)"
 

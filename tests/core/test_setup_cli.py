@@ -67,6 +67,7 @@ def test_setup_yes_pulls_maps_probes_and_merges_claude_settings(
     out = capsys.readouterr().out
 
     assert code == 0, out
+    assert "\x1b[" not in out and "Proxy initialized" not in out, "no LiteLLM banner in setup's output"
     assert "Ollama 0." in out and "is running at" in out
     assert re.search(r"^1\s+qwen2\.5-coder:7b\s+✓ GPU @ 32k\s+4\.7 GB\s+32k\s+mostly", out, re.M), out
     assert empty_ollama.installed() == sorted(["nomic-embed-text:latest", QWEN])
