@@ -212,26 +212,53 @@ def write_settings(env: dict[str, str], path: Path | None = None) -> SettingsWri
         ClaudeSettingsError: the file exists but is not a JSON object (it is left untouched).
     """
     path = path or default_settings_path()
-    data: dict[str, object] = {}
+    data, section = _read_settings(path)
     backup: Path | None = None
     if path.exists():
-        text = path.read_text(encoding="utf-8")
-        try:
-            loaded = json.loads(text) if text.strip() else {}
-        except json.JSONDecodeError as exc:
-            raise ClaudeSettingsError(
-                f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}). "
-                "GateDeck left it as it is: fix it, or move it away and run this again."
-            ) from None
-        if not isinstance(loaded, dict):
-            raise ClaudeSettingsError(f"{path} does not hold a JSON object; GateDeck left it as it is.")
-        data = loaded
         backup = path.with_name(path.name + ".bak")
         shutil.copy2(path, backup)
-    section = data.get("env", {})
-    if not isinstance(section, dict):
-        raise ClaudeSettingsError(f'"env" in {path} is not an object; GateDeck left the file as it is.')
     changed = tuple(name for name, value in env.items() if section.get(name) != value)
     data["env"] = {**section, **env}
     replace_file(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
     return SettingsWritten(path=path, backup=backup, changed=changed)
+
+
+def _read_settings(path: Path) -> tuple[dict[str, object], dict[str, object]]:
+    """The settings file's object and its ``env`` block (both empty when there is no file).
+
+    Raises:
+        ClaudeSettingsError: the file is not a JSON object, or its ``env`` is not one.
+    """
+    if not path.exists():
+        return {}, {}
+    text = path.read_text(encoding="utf-8")
+    try:
+        loaded = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise ClaudeSettingsError(
+            f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}). "
+            "GateDeck left it as it is: fix it, or move it away and run this again."
+        ) from None
+    if not isinstance(loaded, dict):
+        raise ClaudeSettingsError(f"{path} does not hold a JSON object; GateDeck left it as it is.")
+    section = loaded.get("env", {})
+    if not isinstance(section, dict):
+        raise ClaudeSettingsError(f'"env" in {path} is not an object; GateDeck left the file as it is.')
+    return loaded, section
+
+
+def follow_new_key(old_key: str, new_key: str, path: Path | None = None) -> SettingsWritten | None:
+    """Put ``new_key`` in Claude Code's settings where they hold ``old_key`` (the gateway's
+    key before it was regenerated), so new Claude Code sessions are not refused.
+
+    Settings that hold another key (another gateway's, or none) and a file GateDeck cannot
+    read are left as they are: ``None``. Otherwise as :func:`write_settings` (old file backed up).
+    """
+    path = path or default_settings_path()
+    try:
+        _data, section = _read_settings(path)
+    except (ClaudeSettingsError, OSError):
+        return None
+    if not old_key or section.get("ANTHROPIC_AUTH_TOKEN") != old_key:
+        return None
+    return write_settings({"ANTHROPIC_AUTH_TOKEN": new_key}, path)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.clients.claude_code import follow_new_key
 from core.config.holder import ConfigHolder
 from core.gateway.net import exposure_warning
 from core.ollama.hosts import OllamaHosts
@@ -267,11 +268,20 @@ class GatewayPanel(QWidget):
         await self.ops.shutdown()
 
     async def regenerate_key(self) -> str:
+        """A new master key; Claude Code's settings follow it where they held the old one."""
+        old = self._gateway.master_key
         key = await self._gateway.regenerate_master_key()
         self.key_field.setText(key)
+        followed = await self.ops.in_thread(follow_new_key, old, key)
+        claude = (
+            f" Claude Code's settings ({followed.path}) now hold it: Claude Code sessions started "
+            "from now on use it (restart the ones already running)."
+            if followed
+            else ""
+        )
         self.banner.show_message(
-            "A new master key is in use. Clients using the old key now get 401: give them the new one "
-            "(the Claude Code setup shows it).",
+            f"A new master key is in use.{claude} Clients using the old key now get 401: give them "
+            "the new one (the Claude Code setup shows it).",
             "info",
         )
         return key
@@ -301,8 +311,9 @@ class GatewayPanel(QWidget):
         if await ask_yes_no(
             self,
             "Regenerate the master key?",
-            "Every client using the current key (Claude Code included) will be refused until you "
-            "give it the new key. Continue?",
+            "Every client using the current key will be refused until you give it the new key. "
+            "Claude Code's settings file gets it where it holds the current key; Claude Code "
+            "sessions already running must be restarted. Continue?",
         ):
             await self.regenerate_key()
 

@@ -12,6 +12,7 @@ import pytest
 from core.clients.claude_code import (
     claude_code_env,
     claude_context,
+    follow_new_key,
     render_env,
     unserved_tiers,
     write_settings,
@@ -145,3 +146,43 @@ def test_unreadable_settings_are_left_untouched(tmp_path: Path, text: str) -> No
     with pytest.raises(ClaudeSettingsError, match="left"):
         write_settings({"ANTHROPIC_BASE_URL": URL}, path)
     assert path.read_text() == text
+
+
+def test_a_regenerated_key_replaces_the_old_one_in_claude_codes_settings(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    write_settings({"ANTHROPIC_BASE_URL": URL, "ANTHROPIC_AUTH_TOKEN": "sk-gd-old"}, path)
+    before = json.loads(path.read_text())
+
+    written = follow_new_key("sk-gd-old", "sk-gd-new", path)
+
+    assert written is not None and written.changed == ("ANTHROPIC_AUTH_TOKEN",)
+    assert json.loads(path.read_text())["env"] == {
+        "ANTHROPIC_BASE_URL": URL,
+        "ANTHROPIC_AUTH_TOKEN": "sk-gd-new",
+    }
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert written.backup is not None and json.loads(written.backup.read_text()) == before
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        json.dumps(
+            {"env": {"ANTHROPIC_BASE_URL": "https://other.example", "ANTHROPIC_AUTH_TOKEN": "sk-theirs"}}
+        ),
+        json.dumps({"theme": "dark"}),
+        '{"env": ',
+    ],
+)
+def test_settings_without_the_old_key_are_left_as_they_are(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(text)
+    assert follow_new_key("sk-gd-old", "sk-gd-new", path) is None
+    assert path.read_text() == text
+    assert not path.with_name("settings.json.bak").exists()
+
+
+def test_no_settings_file_is_not_created_for_a_new_key(tmp_path: Path) -> None:
+    path = tmp_path / ".claude" / "settings.json"
+    assert follow_new_key("sk-gd-old", "sk-gd-new", path) is None
+    assert not path.parent.exists()
