@@ -25,16 +25,12 @@ import pytest
 from core.config.schema import Mapping, ModelOptions
 from core.gateway.service import Gateway
 from core.metrics.recorder import MetricsRecorder
-from tests.core.gateway_fixtures import embedded_gateway, fake_ollama, metrics_recorder
+from tests.core.gateway_fixtures import SDK_WARNINGS, embedded_gateway, fake_ollama, metrics_recorder
 from tests.core.gateway_support import KEY
 from tests.core.metrics_support import Collector
 from tests.fakes.fake_ollama import FakeOllama
 
-pytestmark = [
-    pytest.mark.timeout(180),
-    pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:Items? .* `ReadOnly` qualifier:UserWarning"),
-]
+pytestmark = [pytest.mark.timeout(180), *SDK_WARNINGS]
 QWEN = "qwen2.5-coder:7b"
 LLAMA = "llama3.2:3b"
 SMALL = ModelOptions(num_ctx=4096)

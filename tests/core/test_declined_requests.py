@@ -22,17 +22,13 @@ from core.fastpath.wire import Unsupported
 from core.gateway.service import Gateway
 from core.metrics.recorder import DECLINED_MAX, MetricsRecorder, RequestRecord, decline_kind
 from core.metrics.request_log import RequestLog
-from tests.core.gateway_fixtures import embedded_gateway, fake_cloud, fake_ollama
+from tests.core.gateway_fixtures import SDK_WARNINGS, embedded_gateway, fake_cloud, fake_ollama
 from tests.core.gateway_support import KEY
 from tests.core.metrics_support import Collector
 from tests.core.test_prometheus_metrics import Samples, parsed, total
 from tests.fakes.fake_ollama import FakeOllama
 
-pytestmark = [
-    pytest.mark.timeout(180),
-    pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:Items? .* `ReadOnly` qualifier:UserWarning"),
-]
+pytestmark = [pytest.mark.timeout(180), *SDK_WARNINGS]
 DECLINED = "gatedeck_fastpath_declined_total"
 
 

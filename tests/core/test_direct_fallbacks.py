@@ -20,6 +20,7 @@ from core.gateway.service import Gateway
 from core.metrics.recorder import MetricsRecorder
 from tests.core.gateway_fixtures import (
     CLOUD_MODEL,
+    SDK_WARNINGS,
     embedded_gateway,
     fake_cloud,
     fake_ollama,
@@ -30,11 +31,7 @@ from tests.core.metrics_support import Collector
 from tests.fakes.fake_cloud import FakeCloud
 from tests.fakes.fake_ollama import FakeOllama
 
-pytestmark = [
-    pytest.mark.timeout(180),
-    pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:Items? .* `ReadOnly` qualifier:UserWarning"),
-]
+pytestmark = [pytest.mark.timeout(180), *SDK_WARNINGS]
 QWEN = "qwen2.5-coder:7b"
 LLAMA = "llama3.2:3b"
 

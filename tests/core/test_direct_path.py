@@ -21,7 +21,7 @@ import pytest
 
 from core.config.schema import Mapping
 from core.gateway.service import Gateway
-from tests.core.gateway_fixtures import embedded_gateway, fake_ollama
+from tests.core.gateway_fixtures import SDK_WARNINGS, embedded_gateway, fake_ollama
 from tests.core.gateway_support import (
     KEY,
     PARIS_CALL,
@@ -32,11 +32,7 @@ from tests.core.gateway_support import (
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.ollama_catalog import qwen3_8b, tiny_model
 
-pytestmark = [
-    pytest.mark.timeout(180),
-    pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:Items? .* `ReadOnly` qualifier:UserWarning"),
-]
+pytestmark = [pytest.mark.timeout(180), *SDK_WARNINGS]
 QWEN = "qwen2.5-coder:7b"
 
 

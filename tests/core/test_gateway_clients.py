@@ -19,7 +19,7 @@ import pytest
 from core.config.schema import Mapping
 from core.gateway.health import check_health, models_that_cannot_think
 from core.gateway.service import Gateway, GatewayState
-from tests.core.gateway_fixtures import embedded_gateway, fake_ollama
+from tests.core.gateway_fixtures import SDK_WARNINGS, embedded_gateway, fake_ollama
 from tests.core.gateway_support import (
     KEY,
     PARIS_CALL,
@@ -31,13 +31,7 @@ from tests.core.gateway_support import (
 )
 from tests.fakes.fake_ollama import FakeOllama
 
-pytestmark = [
-    pytest.mark.timeout(180),
-    # the anthropic SDK warns about retired Claude names; Claude Code still sends them
-    pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
-    # litellm's own TypedDicts trip a pydantic notice when its Anthropic route first loads
-    pytest.mark.filterwarnings("ignore:Items? .* `ReadOnly` qualifier:UserWarning"),
-]
+pytestmark = [pytest.mark.timeout(180), *SDK_WARNINGS]
 
 
 fake = fake_ollama()

@@ -17,13 +17,10 @@ import pytest
 
 from core.config.schema import Config, GatewaySettings, Mapping, ModelOptions, OllamaBackend
 from core.gateway.service import Gateway, GatewayState
+from tests.core.gateway_fixtures import SDK_WARNINGS
 from tests.core.gateway_support import KEY, REPO, auth, free_port, running
 
-pytestmark = [
-    pytest.mark.timeout(180),
-    pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:Items? .* `ReadOnly` qualifier:UserWarning"),
-]
+pytestmark = [pytest.mark.timeout(180), *SDK_WARNINGS]
 
 SLOW_FAKE = """
 import threading

@@ -21,16 +21,12 @@ from core.gateway.service import Gateway
 from core.metrics.alerts import AlertPolicy
 from core.metrics.recorder import MetricsRecorder, RequestRecord
 from core.metrics.request_log import LOG_FILE, RequestLog, read_log
-from tests.core.gateway_fixtures import embedded_gateway, fake_ollama
+from tests.core.gateway_fixtures import SDK_WARNINGS, embedded_gateway, fake_ollama
 from tests.core.gateway_support import KEY
 from tests.core.metrics_support import Collector
 from tests.fakes.fake_ollama import FakeOllama
 
-pytestmark = [
-    pytest.mark.timeout(180),
-    pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:Items? .* `ReadOnly` qualifier:UserWarning"),
-]
+pytestmark = [pytest.mark.timeout(180), *SDK_WARNINGS]
 QWEN = "qwen2.5-coder:7b"
 
 

@@ -18,7 +18,7 @@ from core.config.schema import Mapping
 from core.gateway.service import Gateway
 from core.metrics.prometheus import PrometheusMetrics, is_refused_overflow
 from core.metrics.recorder import MetricsRecorder, RequestRecord
-from tests.core.gateway_fixtures import embedded_gateway, fake_ollama, metrics_recorder
+from tests.core.gateway_fixtures import SDK_WARNINGS, embedded_gateway, fake_ollama, metrics_recorder
 from tests.core.gateway_support import (
     KEY,
     PARIS_CALL,
@@ -29,11 +29,7 @@ from tests.core.metrics_support import Collector
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.ollama_catalog import nomic_embed_text
 
-pytestmark = [
-    pytest.mark.timeout(180),
-    pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:Items? .* `ReadOnly` qualifier:UserWarning"),
-]
+pytestmark = [pytest.mark.timeout(180), *SDK_WARNINGS]
 QWEN = "qwen2.5-coder:7b"
 METRICS_TOKEN = "gd-metrics-read-only-token-for-tests"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

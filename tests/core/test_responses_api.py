@@ -23,17 +23,13 @@ from core.config.schema import Mapping, ModelOptions
 from core.fastpath.responses_memory import ResponseGone, ResponseMemory
 from core.gateway.service import Gateway
 from core.metrics.recorder import MetricsRecorder
-from tests.core.gateway_fixtures import embedded_gateway, fake_ollama, metrics_recorder
+from tests.core.gateway_fixtures import SDK_WARNINGS, embedded_gateway, fake_ollama, metrics_recorder
 from tests.core.gateway_support import KEY, PARIS_CALL, REPO
 from tests.core.metrics_support import Collector
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.ollama_catalog import qwen3_8b
 
-pytestmark = [
-    pytest.mark.timeout(180),
-    pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:Items? .* `ReadOnly` qualifier:UserWarning"),
-]
+pytestmark = [pytest.mark.timeout(180), *SDK_WARNINGS]
 QWEN = "qwen2.5-coder:7b"
 THINKER = "qwen3:8b"
 LLAMA = "llama3.2:3b"  # the catch-all mapping's, which the Codex fixtures were recorded with

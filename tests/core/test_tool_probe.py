@@ -13,16 +13,12 @@ from core.clients.probe_verdicts import SavedVerdict, load_verdicts, save_verdic
 from core.clients.tool_probe import Outcome, probe_tool_calls
 from core.config.schema import Config, GatewaySettings, Mapping, ModelOptions, OllamaBackend
 from core.gateway.service import Gateway
-from tests.core.gateway_fixtures import embedded_gateway, fake_ollama
+from tests.core.gateway_fixtures import SDK_WARNINGS, embedded_gateway, fake_ollama
 from tests.core.gateway_support import KEY
 from tests.core.probe_model import probe_model
 from tests.fakes.fake_ollama import FakeOllama
 
-pytestmark = [
-    pytest.mark.timeout(300),
-    pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:Items? .* `ReadOnly` qualifier:UserWarning"),
-]
+pytestmark = [pytest.mark.timeout(300), *SDK_WARNINGS]
 QWEN = "qwen2.5-coder:7b"
 
 
