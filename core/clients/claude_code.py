@@ -247,18 +247,22 @@ def _read_settings(path: Path) -> tuple[dict[str, object], dict[str, object]]:
     return loaded, section
 
 
-def follow_new_key(old_key: str, new_key: str, path: Path | None = None) -> SettingsWritten | None:
-    """Put ``new_key`` in Claude Code's settings where they hold ``old_key`` (the gateway's
-    key before it was regenerated), so new Claude Code sessions are not refused.
+def follow_gateway(
+    before: dict[str, str], after: dict[str, str], path: Path | None = None
+) -> SettingsWritten | None:
+    """Write ``after`` into Claude Code's settings when they hold every value of ``before``: the
+    gateway they point at got a new key (``ANTHROPIC_AUTH_TOKEN``) or a new address
+    (``ANTHROPIC_BASE_URL``), and new Claude Code sessions should follow it.
 
-    Settings that hold another key (another gateway's, or none) and a file GateDeck cannot
-    read are left as they are: ``None``. Otherwise as :func:`write_settings` (old file backed up).
+    Settings that point elsewhere (another value for any variable of ``before``) and a file
+    GateDeck cannot read are left as they are: ``None``. Otherwise as :func:`write_settings`
+    (the old file backed up).
     """
     path = path or default_settings_path()
     try:
         _data, section = _read_settings(path)
     except (ClaudeSettingsError, OSError):
         return None
-    if not old_key or section.get("ANTHROPIC_AUTH_TOKEN") != old_key:
+    if not before or any(not value or section.get(name) != value for name, value in before.items()):
         return None
-    return write_settings({"ANTHROPIC_AUTH_TOKEN": new_key}, path)
+    return write_settings(after, path)

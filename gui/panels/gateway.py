@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.clients.claude_code import follow_new_key
+from core.clients.claude_code import follow_gateway
 from core.config.holder import ConfigHolder
 from core.gateway.net import exposure_warning
 from core.ollama.hosts import OllamaHosts
@@ -255,10 +255,17 @@ class GatewayPanel(QWidget):
                 "direct_path": self.direct_path.isChecked(),
             }
         )
+        before = {"ANTHROPIC_BASE_URL": self._gateway.url, "ANTHROPIC_AUTH_TOKEN": self._gateway.master_key}
         message = await self._gateway.apply(config.model_copy(update={"gateway": gateway}))
         self._update_save_button()
         self.url_field.setText(self._gateway.url)
         self.metrics_box.show_gateway(self._gateway.url)
+        if self._gateway.url != before["ANTHROPIC_BASE_URL"]:
+            followed = await self.ops.in_thread(
+                follow_gateway, before, {"ANTHROPIC_BASE_URL": self._gateway.url}
+            )
+            if followed:
+                message += f" Claude Code's settings ({followed.path}) now point at {self._gateway.url}."
         self.settings_status.setText(message)
         return True
 
@@ -272,7 +279,9 @@ class GatewayPanel(QWidget):
         old = self._gateway.master_key
         key = await self._gateway.regenerate_master_key()
         self.key_field.setText(key)
-        followed = await self.ops.in_thread(follow_new_key, old, key)
+        followed = await self.ops.in_thread(
+            follow_gateway, {"ANTHROPIC_AUTH_TOKEN": old}, {"ANTHROPIC_AUTH_TOKEN": key}
+        )
         claude = (
             f" Claude Code's settings ({followed.path}) now hold it: Claude Code sessions started "
             "from now on use it (restart the ones already running)."

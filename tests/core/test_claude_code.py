@@ -12,7 +12,7 @@ import pytest
 from core.clients.claude_code import (
     claude_code_env,
     claude_context,
-    follow_new_key,
+    follow_gateway,
     render_env,
     unserved_tiers,
     write_settings,
@@ -153,7 +153,9 @@ def test_a_regenerated_key_replaces_the_old_one_in_claude_codes_settings(tmp_pat
     write_settings({"ANTHROPIC_BASE_URL": URL, "ANTHROPIC_AUTH_TOKEN": "sk-gd-old"}, path)
     before = json.loads(path.read_text())
 
-    written = follow_new_key("sk-gd-old", "sk-gd-new", path)
+    written = follow_gateway(
+        {"ANTHROPIC_AUTH_TOKEN": "sk-gd-old"}, {"ANTHROPIC_AUTH_TOKEN": "sk-gd-new"}, path
+    )
 
     assert written is not None and written.changed == ("ANTHROPIC_AUTH_TOKEN",)
     assert json.loads(path.read_text())["env"] == {
@@ -177,12 +179,36 @@ def test_a_regenerated_key_replaces_the_old_one_in_claude_codes_settings(tmp_pat
 def test_settings_without_the_old_key_are_left_as_they_are(tmp_path: Path, text: str) -> None:
     path = tmp_path / "settings.json"
     path.write_text(text)
-    assert follow_new_key("sk-gd-old", "sk-gd-new", path) is None
+    assert (
+        follow_gateway({"ANTHROPIC_AUTH_TOKEN": "sk-gd-old"}, {"ANTHROPIC_AUTH_TOKEN": "sk-gd-new"}, path)
+        is None
+    )
     assert path.read_text() == text
     assert not path.with_name("settings.json.bak").exists()
 
 
 def test_no_settings_file_is_not_created_for_a_new_key(tmp_path: Path) -> None:
     path = tmp_path / ".claude" / "settings.json"
-    assert follow_new_key("sk-gd-old", "sk-gd-new", path) is None
+    assert (
+        follow_gateway({"ANTHROPIC_AUTH_TOKEN": "sk-gd-old"}, {"ANTHROPIC_AUTH_TOKEN": "sk-gd-new"}, path)
+        is None
+    )
     assert not path.parent.exists()
+
+
+def test_a_new_address_reaches_settings_that_point_at_this_gateway_only(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    write_settings({"ANTHROPIC_BASE_URL": URL, "ANTHROPIC_AUTH_TOKEN": "sk-gd-key"}, path)
+    moved = "http://127.0.0.1:4100"
+    here = {"ANTHROPIC_BASE_URL": URL, "ANTHROPIC_AUTH_TOKEN": "sk-gd-key"}
+
+    assert (
+        follow_gateway({**here, "ANTHROPIC_AUTH_TOKEN": "sk-gd-other"}, {"ANTHROPIC_BASE_URL": moved}, path)
+        is None
+    )
+    assert follow_gateway({**here, "ANTHROPIC_BASE_URL": moved}, {"ANTHROPIC_BASE_URL": moved}, path) is None
+    assert follow_gateway(here, {"ANTHROPIC_BASE_URL": moved}, path) is not None
+    assert json.loads(path.read_text())["env"] == {
+        "ANTHROPIC_BASE_URL": moved,
+        "ANTHROPIC_AUTH_TOKEN": "sk-gd-key",
+    }

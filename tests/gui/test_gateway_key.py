@@ -1,6 +1,6 @@
-"""Regenerating the gateway's master key on the Gateway panel: Claude Code's settings file, which
-the setup filled with the old key, gets the new one, so the next `claude` is not refused; a
-settings file that holds another gateway's key is left alone."""
+"""A new master key or a new port for the gateway on the Gateway panel: Claude Code's settings
+file, which the setup filled with the old ones, gets the new ones, so the next `claude` reaches
+the gateway and is not refused; a settings file that points at another gateway is left alone."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from core.ollama.hosts import OllamaHosts
 from core.secrets import MASTER_KEY
 from gui.gateway_bridge import GatewayBridge
 from gui.panels.gateway import GatewayPanel
+from tests.core.gateway_support import free_port
 from tests.gui.conftest import Run
 from tests.gui.qt_support import asyncio_like, dispose
 
@@ -73,3 +74,17 @@ def test_settings_holding_another_key_are_left_alone(
 
     assert default_settings_path().read_text() == before
     assert "Claude Code's settings" not in panel.banner.text.text()
+
+
+def test_a_new_port_saved_on_the_panel_reaches_claude_codes_settings(
+    panel: GatewayPanel, install: Installation, arun: Run
+) -> None:
+    write_settings({"ANTHROPIC_BASE_URL": panel.url_field.text(), "ANTHROPIC_AUTH_TOKEN": install.master_key})
+    port = free_port()
+    panel.port.setValue(port)
+
+    assert arun(panel.save_settings())
+
+    assert claude_env()["ANTHROPIC_BASE_URL"] == f"http://127.0.0.1:{port}"
+    assert claude_env()["ANTHROPIC_AUTH_TOKEN"] == install.master_key
+    assert f"now point at http://127.0.0.1:{port}" in panel.settings_status.text()
