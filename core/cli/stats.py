@@ -68,7 +68,9 @@ def cmd_stats(args: argparse.Namespace, out: TextIO | None = None) -> int:
     this_week = week_start(now)
     read = (_record(item) for item in read_log(folder, since=min(since or this_week, this_week)))
     mine = [r for r in read if r is not None and (not args.mapping or r.mapping == args.mapping)]
-    records = mine if since is None else [r for r in mine if r.at >= since]
+    window = mine if since is None else [r for r in mine if r.at >= since]
+    records = [r for r in window if not r.probe]
+    probes = len(window) - len(records)
     stats = summarize(records)
     hosts = summarize_hosts(records)
     embeddings = summarize_embeddings(records)
@@ -85,8 +87,12 @@ def cmd_stats(args: argparse.Namespace, out: TextIO | None = None) -> int:
             f"No requests{scope} in {where}.\nRequests through the gateway (GateDeck's window or "
             "`gatedeck serve`) are logged there.\n"
         )
+        if probes:
+            out.write(f"{probes} probe requests left out (GateDeck's tool-call test, not your usage)\n")
         return 0
     out.write(f"{len(records)} requests from {where}\n")
+    if probes:
+        out.write(f"{probes} probe requests left out (GateDeck's tool-call test, not your usage)\n")
     out.write(
         f"Saved by answering locally (cloud prices of the requested models): {dollars(savings.today)} "
         f"today, {dollars(savings.week)} this week\n\n"

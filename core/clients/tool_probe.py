@@ -16,6 +16,13 @@ three turns per run:
 
 N runs (3 by default) give the spread. The verdict is the most common outcome, the worse one
 on a tie.
+
+Each request carries :data:`core.metrics.recorder.PROBE_HEADER`, so the gateway's records of
+them say ``probe``: the Monitor's request log lists them with a "probe" note, and savings,
+``gatedeck stats``, the graphs, alerts and ``/metrics`` series leave them out (the person's own
+usage, not GateDeck's test of it). The header is a marker only, trusted as such: it takes the
+gateway key to send it, so the only traffic it can leave out of the numbers is the key
+holder's own.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from typing import Any, Protocol
 from core.clients.chat import error_text, tell_platform
 from core.clients.probe_request import NOTES_PATH, SYSTEM, TOOLS, call_turn, plain_turn, result_turn
 from core.fastpath.tool_repair import find_calls
-from core.metrics.recorder import RequestRecord, likely_truncated
+from core.metrics.recorder import PROBE_HEADER, RequestRecord, likely_truncated
 
 RUNS = 3
 _TOOL = "read_file"
@@ -158,7 +165,13 @@ async def probe_tool_calls(
     import anthropic  # here, not at the top: the SDK takes seconds to load
 
     began = time.perf_counter()
-    client = anthropic.AsyncAnthropic(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0)
+    client = anthropic.AsyncAnthropic(
+        base_url=base_url,
+        api_key=api_key,
+        timeout=timeout_s,
+        max_retries=0,
+        default_headers={PROBE_HEADER: "1"},
+    )
     tell_platform(client)
     turn = _Turn(client, mapping, max_tokens, num_ctx, records)
     done: list[RunResult] = []
@@ -225,7 +238,7 @@ class _Turn:
             return False
         deadline = time.monotonic() + _RECORD_WAIT_S
         while True:
-            mine = [r for r in self.records.records(since) if r.requested == self.mapping]
+            mine = [r for r in self.records.records(since) if r.probe and r.requested == self.mapping]
             if mine or time.monotonic() > deadline:
                 return any(getattr(r, "repaired", False) for r in mine)
             await asyncio.sleep(0.02)

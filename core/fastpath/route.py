@@ -26,6 +26,8 @@ would refuse too): an Ollama fallback here, a cloud one by handing the request, 
 LiteLLM. Once the answer has begun, a failure is the client's error event, never a second
 answer. The record names the mapping that failed and the fallback that answered. Each request it answers is recorded like LiteLLM's
 (:class:`core.metrics.recorder.RequestRecord`), and answers carry ``x-gatedeck-path: direct``.
+A request with GateDeck's probe header (:data:`core.metrics.recorder.PROBE_HEADER`) is marked
+for its record, this one's or LiteLLM's (through :data:`core.metrics.litellm_hook.PROBE`).
 
 Why (issue 9, measured with bench/gateway.py): LiteLLM's per-request machinery added 20–40 ms
 and ~10 ms of CPU per request under the GIL the window shares.
@@ -79,10 +81,11 @@ from core.fastpath.wire import RequestError, Unsupported, dumps, loads, requires
 from core.gateway.auth import ASGIApp, Message, Receive, Scope, Send
 from core.gateway.intake import PARSED_BODY
 from core.logs import scrub
-from core.metrics.litellm_hook import HANDED_ON, HandedOn
+from core.metrics.litellm_hook import HANDED_ON, PROBE, HandedOn
 from core.metrics.recorder import (
     DECLINED_ERROR,
     DECLINED_MAX,
+    PROBE_HEADER,
     MetricsRecorder,
     RequestRecord,
     generation_speed,
@@ -103,6 +106,7 @@ _DIALECTS: dict[str, Dialect] = {
 _JSON = [(b"content-type", b"application/json")]
 _COUNT_TOKENS = frozenset({"/v1/messages/count_tokens", "/messages/count_tokens"})
 _MARK = (b"x-gatedeck-path", b"direct")
+_PROBE = PROBE_HEADER.encode()
 _FINAL = (b"x-should-retry", b"false")
 _ANTHROPIC_ERRORS = {
     400: "invalid_request_error",
@@ -218,6 +222,16 @@ class DirectRoute:
             await session.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and any(name.lower() == _PROBE for name, _ in scope.get("headers", [])):
+            token = PROBE.set(True)  # the record says so, here or in LiteLLM's hook
+            try:
+                await self._serve(scope, receive, send)
+            finally:
+                PROBE.reset(token)
+            return
+        await self._serve(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("method") == "GET" and scope.get("path") in models.PATHS:
             plan = self._plan()
             if plan is not None:  # the names GateDeck serves, not LiteLLM's config entries
@@ -721,6 +735,7 @@ class DirectRoute:
                     unenforced=call.unenforced,
                     route="fastpath",
                     inputs=call.inputs,
+                    probe=PROBE.get(),
                     **outcome,
                 )
             )

@@ -117,6 +117,10 @@ class AlertPolicy:
             self._thresholds[mapping] = seconds
 
     def check(self, record: RequestRecord) -> list[Alert]:
+        """The alerts ``record`` raises (none for GateDeck's own probe requests: a slow or
+        overflowing probe is reported by the probe itself)."""
+        if record.probe:
+            return []
         alerts: list[Alert] = []
         context = self.guard.check(record)
         if context is not None:

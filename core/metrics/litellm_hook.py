@@ -64,6 +64,11 @@ class HandedOn:
 #: pre-call hook runs in that request's task, so :meth:`RecordBuilder.started` sees it there.
 HANDED_ON: ContextVar[HandedOn | None] = ContextVar("gatedeck_handed_on", default=None)
 
+#: Set by the fast path (:mod:`core.fastpath.route`, which every request passes) for a request
+#: that carries :data:`core.metrics.recorder.PROBE_HEADER`; its record, the fast path's or
+#: LiteLLM's, says ``probe``.
+PROBE: ContextVar[bool] = ContextVar("gatedeck_probe", default=False)
+
 
 @dataclass
 class _Pending:
@@ -75,6 +80,7 @@ class _Pending:
     num_ctx: int | None = None
     fell_back_from: str = ""  # the mapping that failed on the fast path (see HANDED_ON)
     declined: str = ""  # why the fast path passed it on (see HANDED_ON)
+    probe: bool = False  # GateDeck's tool-call probe sent it (see PROBE)
 
 
 class RecordBuilder:
@@ -93,10 +99,15 @@ class RecordBuilder:
         dialect = "anthropic" if call_type == "anthropic_messages" else "openai"
         hop = HANDED_ON.get()
         if hop is None:
-            pending = _Pending(requested, dialect, self._clock())
+            pending = _Pending(requested, dialect, self._clock(), probe=PROBE.get())
         else:
             pending = _Pending(
-                hop.requested, dialect, hop.at, fell_back_from=hop.mapping, declined=hop.declined
+                hop.requested,
+                dialect,
+                hop.at,
+                fell_back_from=hop.mapping,
+                declined=hop.declined,
+                probe=PROBE.get(),
             )
         with self._lock:
             self._pending[call_id] = pending
@@ -151,6 +162,7 @@ class RecordBuilder:
                 likely_truncated=likely_truncated(prompt, num_ctx),
                 route="litellm",
                 declined=pending.declined if pending else "",
+                probe=pending.probe if pending else False,
             )
         )
 
@@ -177,6 +189,7 @@ class RecordBuilder:
                 num_ctx=pending.num_ctx if pending else None,
                 route="litellm",
                 declined=pending.declined if pending else "",
+                probe=pending.probe if pending else False,
             )
         )
 

@@ -9,6 +9,11 @@ counted by the kind of reason (:func:`~core.metrics.recorder.decline_kind`: ``in
 routing names it (a name nothing routes becomes ``unmapped``), and models and backends beyond
 :data:`MAX_VALUES` distinct values per label are counted as ``other``.
 
+The requests of GateDeck's own tool-call probe (``probe`` records) are left out of every series
+and counted alone, by mapping, in ``gatedeck_probe_requests``: a ``probe`` label on each series
+would double them and make every dashboard query filter it, or count GateDeck's test of a model
+as the person's traffic, saved dollars and latency.
+
 :class:`MetricsEndpoint` serves the registry in the text exposition format; it sits behind the
 gateway's key check, so scraping needs the gateway key like every other route.
 """
@@ -84,6 +89,12 @@ class PrometheusMetrics:
         self._reason = _Bounded(max_values)  # a fixed set of kinds; bounded all the same
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        self.probes = Counter(
+            "gatedeck_probe_requests",
+            "GateDeck's own tool-call probe requests (left out of every other series)",
+            ["mapping"],
+            registry=r,
+        )
         self.requests = Counter(
             "gatedeck_requests", "Client requests answered, by HTTP status", [*_LABELS, "status"], registry=r
         )
@@ -163,6 +174,9 @@ class PrometheusMetrics:
     def observe(self, record: RequestRecord) -> None:
         """Count one request (a :class:`~core.metrics.recorder.MetricsRecorder` listener)."""
         labels = self.labels(record)
+        if record.probe:
+            self.probes.labels(labels[0]).inc()
+            return
         self.requests.labels(*labels, str(record.status)).inc()
         self.latency.labels(*labels).observe(record.latency_s)
         if record.ok and record.ttft_s is not None:

@@ -33,6 +33,7 @@ __all__ = [
     "CONTEXT_GUARD_RATIO",
     "DECLINED_ERROR",
     "DECLINED_MAX",
+    "PROBE_HEADER",
     "MetricsRecorder",
     "RecordListener",
     "RequestRecord",
@@ -45,6 +46,12 @@ __all__ = [
 #: which truncates silently and reports the tokens it kept (never more than ``num_ctx``).
 CONTEXT_GUARD_RATIO = 0.9
 
+
+#: The request header GateDeck's own tool-call probe (:mod:`core.clients.tool_probe`) sets on its
+#: requests, so their records say ``probe`` and the user's usage leaves them out. Only a marker:
+#: whoever sends it holds the gateway key already, and a request that carries it is still
+#: answered, logged and listed like any other.
+PROBE_HEADER = "x-gatedeck-probe"
 
 #: The longest reason a record keeps for the fast path passing a request on.
 DECLINED_MAX = 200
@@ -125,6 +132,9 @@ class RequestRecord:
             (what it does not translate: ``input item 'item_reference'``; an unexpected
             exception: ``error: KeyError: …``); at most :data:`DECLINED_MAX` characters, empty
             when it did not (see :func:`decline_kind`).
+        probe: GateDeck's own tool-call probe sent it (its :data:`PROBE_HEADER`): listed in the
+            request log, left out of savings, ``gatedeck stats``, the Monitor's graphs and
+            table, alerts and the ``/metrics`` series (``False`` in records logged before).
         seq: position in this recorder's stream of records (0 when read back from the log).
     """
 
@@ -153,6 +163,7 @@ class RequestRecord:
     cloud_cost: float | None = None
     inputs: int | None = None
     declined: str = ""
+    probe: bool = False
     seq: int = 0
 
     @property
@@ -204,6 +215,8 @@ class RequestRecord:
         ):
             if values.get(key) is not None and not isinstance(values[key], int | float):
                 raise ValueError(f"'{key}' must be a number")
+        if not isinstance(values.get("probe", False), bool):
+            raise ValueError("'probe' must be true or false")
         return cls(**values)
 
 

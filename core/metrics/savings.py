@@ -5,7 +5,8 @@ client asked for (``claude-sonnet-4-5``, ``gpt-4o``…) would have charged for t
 and completion tokens at LiteLLM's bundled prices (read through
 :func:`core.gateway.litellm_seam.prices`). A name without a price (a local model name) has none,
 and so has a request a cloud model answered: nothing was saved on it. :class:`PriceBook` resolves
-each name once; after that a record costs one dict lookup.
+each name once; after that a record costs one dict lookup. The requests of GateDeck's own
+tool-call probe (``probe`` records) saved the person nothing and are never counted.
 """
 
 from __future__ import annotations
@@ -82,8 +83,14 @@ class SavingsSummary:
 
 
 def saved(records: Iterable[RequestRecord]) -> float:
-    """The sum of ``cloud_cost`` over the answered records."""
-    return sum(r.cloud_cost for r in records if r.ok and r.cloud_cost is not None)
+    """The sum of ``cloud_cost`` over the answered records (the probe's left out)."""
+    return sum(r.cloud_cost for r in records if counts_as_saved(r) and r.cloud_cost is not None)
+
+
+def counts_as_saved(record: RequestRecord) -> bool:
+    """Whether ``record`` saved the person its ``cloud_cost``: answered, priced, and not one of
+    GateDeck's own probe requests."""
+    return record.ok and bool(record.cloud_cost) and not record.probe
 
 
 def day_start(now: float) -> float:
@@ -102,7 +109,7 @@ def summarize_savings(records: Iterable[RequestRecord], now: float) -> SavingsSu
     today = week = 0.0
     by_mapping: dict[str, float] = {}
     for r in records:
-        if not r.ok or r.cloud_cost is None:
+        if not counts_as_saved(r) or r.cloud_cost is None:
             continue
         name = r.mapping or r.requested
         by_mapping[name] = by_mapping.get(name, 0.0) + r.cloud_cost
@@ -121,7 +128,7 @@ def saved_by_day(folder: Path, since: float, before: float) -> dict[float, float
     days: dict[float, float] = {}
     for item in read_log(folder, since=since):
         cost = item.get("cloud_cost")
-        if not cost or not item.get("ok", True):
+        if not cost or not item.get("ok", True) or item.get("probe") is True:
             continue
         try:
             record = RequestRecord.from_json(item)

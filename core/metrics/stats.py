@@ -1,6 +1,7 @@
 """p50/p95 of TTFT, latency and tokens/s, what was saved and why the fast path passed requests on
 to LiteLLM, per mapping (and per Ollama host), and the embeddings requests per mapping: for
-``gatedeck stats`` and the monitor."""
+``gatedeck stats`` and the monitor. GateDeck's own tool-call probe requests (``probe`` records)
+are left out: they are not the person's usage."""
 
 from __future__ import annotations
 
@@ -69,7 +70,8 @@ def summarize(records: Iterable[RequestRecord]) -> list[MappingStats]:
     """Stats per mapping (the one the request was routed to), busiest first."""
     groups: dict[str, list[RequestRecord]] = {}
     for record in records:
-        groups.setdefault(record.mapping or record.requested, []).append(record)
+        if not record.probe:
+            groups.setdefault(record.mapping or record.requested, []).append(record)
     stats = [_stats(name, items) for name, items in groups.items()]
     return sorted(stats, key=lambda s: (-s.requests, s.mapping))
 
@@ -111,7 +113,7 @@ def summarize_hosts(records: Iterable[RequestRecord]) -> list[HostStats]:
     busiest first; requests no host was chosen for are left out."""
     hosts: dict[str, list[RequestRecord]] = {}
     for record in records:
-        if record.backend:
+        if record.backend and not record.probe:
             hosts.setdefault(record.backend, []).append(record)
     stats = []
     for host, items in hosts.items():
@@ -147,7 +149,7 @@ def summarize_embeddings(records: Iterable[RequestRecord]) -> list[EmbeddingStat
     """Stats of the embeddings requests per mapping, busiest first (none: an empty list)."""
     groups: dict[str, list[RequestRecord]] = {}
     for record in records:
-        if record.dialect == "embeddings":
+        if record.dialect == "embeddings" and not record.probe:
             groups.setdefault(record.mapping or record.requested, []).append(record)
     stats = []
     for mapping, items in groups.items():

@@ -3,7 +3,9 @@
 Records come from the :class:`core.metrics.recorder.MetricsRecorder` on the Qt thread's loop (the
 recorder delivers them with ``call_soon_threadsafe``). They are queued and drawn by a 100 ms
 timer, so however fast requests arrive the panel redraws at most ten times a second, in one
-batch (each plot in its own event-loop turn), and not at all while it is hidden.
+batch (each plot in its own event-loop turn), and not at all while it is hidden. The requests of
+GateDeck's own tool-call probe are listed in the request log, with a "probe" note, and left out
+of the graphs, the p50/p95 table and the savings.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QTabWid
 
 from core.metrics.alerts import RAISE_CONTEXT, Alert, AlertPolicy
 from core.metrics.recorder import MetricsRecorder, RequestRecord
-from core.metrics.savings import day_start, dollars, saved_by_day, week_start
+from core.metrics.savings import counts_as_saved, day_start, dollars, saved_by_day, week_start
 from core.metrics.stats import summarize, summarize_hosts
 from gui.ops import BackgroundOps
 from gui.palette import Tone, css, follow_palette
@@ -189,8 +191,9 @@ class MonitorPanel(QWidget):
         if not self._queued:
             return
         batch, self._queued = self._queued, []
-        self._history.extend(batch)
-        for record in batch:
+        usage = [r for r in batch if not r.probe]  # the probe's rows: in the log only
+        self._history.extend(usage)
+        for record in usage:
             self.graphs.add(record)
         self.request_log.model.add(batch)
         self._graphs_dirty = self._table_dirty = True
@@ -204,7 +207,7 @@ class MonitorPanel(QWidget):
         return self._saved_by_day.get(today, 0.0), week
 
     def _count_savings(self, batch: Sequence[RequestRecord]) -> None:
-        priced = [r for r in batch if r.ok and r.cloud_cost]
+        priced = [r for r in batch if counts_as_saved(r)]
         if not priced:
             return
         for record in priced:

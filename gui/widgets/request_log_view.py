@@ -41,6 +41,8 @@ COLUMN_WIDTHS = (70, 90, 360, 90, 80, 70, 70, 100, 60)
 ERROR_BG, TRUNCATED_BG, FALLBACK_BG = Tone.BAD, Tone.WARNING, Tone.INFO
 #: A load longer than this is Ollama (re)loading the model, not checking that it is loaded.
 RELOAD_NOTE_S = 0.5
+#: The note on a request GateDeck's own tool-call probe sent (left out of graphs and savings).
+PROBE_NOTE = "probe: GateDeck's tool-call test, not counted"
 #: How the notes name the ways a model wrote a tool call as text.
 REPAIRED_SHAPES = {
     "tool_call_tag": "<tool_call> text",
@@ -58,6 +60,8 @@ def seconds_text(value: float | None) -> str:
 
 def notes(record: RequestRecord) -> str:
     parts = []
+    if record.probe:
+        parts.append(PROBE_NOTE)
     if not record.ok:
         parts.append(record.error)
     if record.fallback:

@@ -21,7 +21,7 @@ from gui.palette import background as tinted
 from gui.panels.monitor import MonitorPanel
 from gui.widgets.monitor_graphs import MEASURES, LatencyGraphs
 from gui.widgets.monitor_stats_table import ALERT_COLUMN, HEADERS
-from gui.widgets.request_log_view import COLUMNS, ERROR_BG, FALLBACK_BG, MAX_ROWS, TRUNCATED_BG
+from gui.widgets.request_log_view import COLUMNS, ERROR_BG, FALLBACK_BG, MAX_ROWS, PROBE_NOTE, TRUNCATED_BG
 from tests.gui.conftest import Run
 
 NOW = 1_800_000_000.0
@@ -44,6 +44,14 @@ def rec(mapping: str = "gpt-4o", **changes: object) -> RequestRecord:
     }
     values.update(changes)
     return RequestRecord(**values)  # type: ignore[arg-type]
+
+
+def logged(folder: Path, *records: RequestRecord) -> None:
+    """Write ``records`` to the request log in ``folder``, as an earlier run of GateDeck did."""
+    log = RequestLog(folder)
+    for record in records:
+        log.append(record.to_json())
+    log.close()
 
 
 @pytest.fixture
@@ -95,6 +103,44 @@ def test_records_show_in_the_log_graphs_and_table_with_problems_highlighted(pane
     assert rows["gpt-4o"][1:5] == ["2", "1", "0", "1"]
     assert rows["flaky"][3] == "1"
     assert "4 requests" in panel.summary.text() and "1 failed" in panel.summary.text()
+
+
+def test_the_probes_requests_are_listed_with_a_note_but_not_counted(
+    qtbot: QtBot, arun: Run, tmp_path: Path
+) -> None:
+    now = time.time()
+    earlier = max(day_start(now), now - 600)
+    logged(
+        tmp_path,
+        rec(cloud_cost=0.5, at=earlier),  # before the window opened: the person's
+        rec(cloud_cost=5.0, at=earlier, probe=True),  # and the probe's
+    )
+    recorder = MetricsRecorder(RequestLog(tmp_path))
+    recorder.record(rec(at=now, cloud_cost=0.25))  # the person's own request
+    for _ in range(3):  # the tool-call probe's: slow, priced, one overflowing its context
+        recorder.record(rec(at=now, latency_s=40.0, cloud_cost=2.0, probe=True))
+    recorder.record(rec(at=now, probe=True, prompt_tokens=16000, num_ctx=16384, likely_truncated=True))
+    monitor = MonitorPanel(recorder, clock=lambda: now + 1)
+    qtbot.addWidget(monitor)
+    monitor.resize(1000, 700)
+    monitor.show()
+    monitor.start()
+    try:
+        qtbot.waitUntil(lambda: monitor.request_log.proxy.rowCount() == 5, timeout=5000)
+        monitor.refresh()
+        notes = [monitor.request_log.proxy.index(r, COLUMNS.index("Notes")).data() for r in range(5)]
+        assert [PROBE_NOTE in n for n in notes] == [True, True, True, True, False], notes
+        assert monitor.graphs.points("gpt-4o") == 1, "the graphs draw the person's request only"
+        rows = {r[0]: r for r in monitor.stats_table.rows()}
+        assert rows["gpt-4o"][1] == "1" and rows["gpt-4o"][4] == "0", "one request, nothing truncated"
+        assert monitor.summary.text().startswith("1 requests")
+        qtbot.waitUntil(lambda: monitor.saved(now)[1] >= 0.75, timeout=10_000)  # the log was read too
+        assert monitor.saved(now) == (0.75, 0.75)
+        assert monitor.savings.text() == "Saved $0.75 today · $0.75 this week"
+        assert all(monitor.policy.check(r) == [] for r in recorder.records() if r.probe)
+    finally:
+        arun(monitor.shutdown())
+        recorder.close()
 
 
 def test_graphs_kept_while_hidden_are_drawn_when_first_shown(
@@ -239,14 +285,12 @@ def test_this_weeks_savings_include_requests_from_before_the_window_opened(
 ) -> None:
     now = time.time()
     earlier_today = max(day_start(now), now - 600)
-    log = RequestLog(tmp_path)
-    for record in (
+    logged(
+        tmp_path,
         rec(cloud_cost=0.5, at=earlier_today),
         rec(cloud_cost=9.0, at=earlier_today, ok=False),  # not answered
         rec(cloud_cost=100.0, at=week_start(now) - 60),  # last week
-    ):
-        log.append(record.to_json())
-    log.close()
+    )
     recorder = MetricsRecorder(RequestLog(tmp_path))
     recorder.record(rec(cloud_cost=0.25, at=now))  # served since: in the log and in the recorder
     monitor = MonitorPanel(recorder)
