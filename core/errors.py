@@ -281,3 +281,7 @@ class ClaudeSettingsError(GateDeckError):
 
 class CodexConfigError(GateDeckError):
     """Codex's ``config.toml`` could not be updated (it is left as it was)."""
+
+
+class NoOriginalFile(GateDeckError):
+    """A client's settings file cannot be put back: GateDeck kept no copy from before its first write."""

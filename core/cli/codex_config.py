@@ -11,8 +11,10 @@ import sys
 from typing import Any, TextIO
 
 from core.cli.config import report_load_problems
+from core.cli.restore import restore_and_report
+from core.clients.backups import original_note
 from core.clients.codex import KEY_VARIABLE, codex_config, codex_model
-from core.clients.codex_config_file import default_codex_config_path, write_codex_config
+from core.clients.codex_config_file import default_codex_config_path, restore_codex_config, write_codex_config
 from core.config.first_run import open_installation
 from core.config.schema import Config
 from core.errors import CodexConfigError
@@ -22,11 +24,17 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     command = subparsers.add_parser(
         "codex-config", help="print the lines that point the Codex CLI at GateDeck (--write: merge them)"
     )
-    command.add_argument(
+    action = command.add_mutually_exclusive_group()
+    action.add_argument(
         "--write",
         action="store_true",
         help="merge them into Codex's config.toml ($CODEX_HOME, else ~/.codex; other lines kept, "
         "old file backed up)",
+    )
+    action.add_argument(
+        "--restore",
+        action="store_true",
+        help="put back Codex's config.toml as it was before GateDeck first wrote it",
     )
     command.set_defaults(func=cmd_codex_config)
 
@@ -34,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 def cmd_codex_config(args: argparse.Namespace) -> int:
     from core.cli.gateway import current_gateway_url
 
+    if args.restore:
+        return restore_and_report(restore_codex_config)
     install = open_installation(ollama_url=args.ollama_url, default_model=args.default_model)
     report_load_problems(install)
     url, _running = current_gateway_url(install)
@@ -57,6 +67,8 @@ def write_and_report(config: Config, url: str, out: TextIO) -> bool:
     if written.changed:
         backup = f" (the previous file is at {written.backup})" if written.backup else ""
         out.write(f"  Wrote GateDeck's provider to {written.path}{backup}.\n")
+        if written.original:
+            out.write(f"  {original_note(written.original)}\n")
     else:
         out.write(f"  {written.path} already uses GateDeck; nothing changed.\n")
     if written.note:

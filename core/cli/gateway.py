@@ -21,7 +21,9 @@ from typing import Any
 import yaml
 
 from core.cli.config import report_load_problems
-from core.clients.claude_code import SHELLS, claude_code_env, render_env, write_settings
+from core.cli.restore import restore_and_report
+from core.clients.backups import original_note
+from core.clients.claude_code import SHELLS, claude_code_env, render_env, restore_settings, write_settings
 from core.clients.codex import KEY_VARIABLE, codex_model, codex_overrides
 from core.config.first_run import Installation, open_installation
 from core.config.schema import CLAUDE_MIN_CTX, CloudModel, Config, Mapping, ModelOptions
@@ -67,10 +69,16 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
     env = subparsers.add_parser("claude-env", help="print the environment that points Claude Code here")
     env.add_argument("--shell", choices=SHELLS, default=_default_shell(), help="output format")
-    env.add_argument(
+    action = env.add_mutually_exclusive_group()
+    action.add_argument(
         "--write-settings",
         action="store_true",
         help="merge it into ~/.claude/settings.json instead (other settings kept, old file backed up)",
+    )
+    action.add_argument(
+        "--restore-settings",
+        action="store_true",
+        help="put back ~/.claude/settings.json as it was before GateDeck first wrote it",
     )
     env.set_defaults(func=cmd_claude_env)
 
@@ -344,6 +352,8 @@ def _launch(
 
 # ---------------------------------------------------------------------- claude-env
 def cmd_claude_env(args: argparse.Namespace) -> int:
+    if args.restore_settings:
+        return restore_and_report(restore_settings)
     install = _open(args)
     url, _running = current_gateway_url(install)
     env = claude_code_env(install.config, url, install.master_key)
@@ -356,6 +366,8 @@ def cmd_claude_env(args: argparse.Namespace) -> int:
         print(f"Updated {written.path} ({len(written.changed)} variable(s) changed).")
         if written.backup:
             print(f"The previous file is at {written.backup}.")
+        if written.original:
+            print(original_note(written.original))
         print("Start `claude` in a new terminal; the gateway must be running (`gatedeck serve` or the app).")
         return 0
     print(render_env(env, args.shell))

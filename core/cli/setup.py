@@ -19,6 +19,7 @@ from core.cli.codex_config import write_and_report
 from core.cli.config import report_load_problems
 from core.cli.format import describe_hardware, human_bytes, parse_size, table
 from core.cli.models import pull_with_bar
+from core.clients.backups import original_note
 from core.clients.claude_code import claude_code_env, write_settings
 from core.clients.probe_verdicts import keep_verdict
 from core.clients.tool_probe import ProbeResult, probe_tool_calls
@@ -349,8 +350,9 @@ async def _point_clients(
     else:
         written = write_settings(claude_code_env(config, url, install.master_key))
         backup = f" (the previous file is at {written.backup})" if written.backup else ""
+        original = f"  {original_note(written.original)}\n" if written.original else ""
         out.write(
-            f"  Wrote {len(written.changed)} variable(s) to {written.path}{backup}.\n"
+            f"  Wrote {len(written.changed)} variable(s) to {written.path}{backup}.\n{original}"
             "  Run `claude` in a new terminal while the gateway runs (`gatedeck serve`, or the app).\n"
         )
     if args.codex:

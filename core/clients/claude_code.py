@@ -28,12 +28,12 @@ real window through the variables it reads (read from Claude Code's own code, 2.
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from core.clients.atomic_file import replace_file
+from core.clients.backups import Restored, back_up, kept_original, restore_original
 from core.config.schema import Config
 from core.errors import ClaudeSettingsError
 from core.ollama.load_options import effective_num_ctx
@@ -194,33 +194,52 @@ def default_settings_path() -> Path:
 
 @dataclass(frozen=True)
 class SettingsWritten:
-    """Where the settings went, the copy of the old file, and which variables changed."""
+    """Where the settings went, the copies kept, and which variables changed.
+
+    Attributes:
+        path: the settings file.
+        backup: the file as it was before this write (``settings.json.bak``), or ``None``.
+        changed: the variables whose value changed.
+        original: the file from before GateDeck first wrote it (``settings.json.before-gatedeck``),
+            or ``None`` when there was none.
+    """
 
     path: Path
     backup: Path | None
     changed: tuple[str, ...]
+    original: Path | None = None
 
 
 def write_settings(env: dict[str, str], path: Path | None = None) -> SettingsWritten:
     """Merge ``env`` into the ``env`` block of Claude Code's ``settings.json``.
 
     Every other key (and every other variable) is kept; the old file is copied to
-    ``settings.json.bak`` first; the new one is written atomically, readable by this user only
-    (it holds the gateway key).
+    ``settings.json.bak`` first, and the first time also to ``settings.json.before-gatedeck``
+    (:mod:`core.clients.backups`). The new one is written atomically, readable by this user only
+    (it holds the gateway key). A file that already says all of ``env`` is left as it is.
 
     Raises:
         ClaudeSettingsError: the file exists but is not a JSON object (it is left untouched).
     """
     path = path or default_settings_path()
     data, section = _read_settings(path)
-    backup: Path | None = None
-    if path.exists():
-        backup = path.with_name(path.name + ".bak")
-        shutil.copy2(path, backup)
     changed = tuple(name for name, value in env.items() if section.get(name) != value)
+    if not changed and path.exists():  # left as it is, so the .bak stays the version before
+        return SettingsWritten(path=path, backup=None, changed=(), original=kept_original(path))
+    backups = back_up(path)
     data["env"] = {**section, **env}
     replace_file(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
-    return SettingsWritten(path=path, backup=backup, changed=changed)
+    return SettingsWritten(path=path, backup=backups.previous, changed=changed, original=backups.original)
+
+
+def restore_settings(path: Path | None = None) -> Restored:
+    """Put Claude Code's settings file from before GateDeck's first write back, readable by this
+    user only; GateDeck's version becomes ``settings.json.bak``.
+
+    Raises:
+        NoOriginalFile: GateDeck kept no original (the message says why).
+    """
+    return restore_original(path or default_settings_path(), 0o600)
 
 
 def _read_settings(path: Path) -> tuple[dict[str, object], dict[str, object]]:

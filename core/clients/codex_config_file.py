@@ -4,7 +4,8 @@ Codex reads ``$CODEX_HOME/config.toml``, or ``~/.codex/config.toml`` when ``CODE
 unset or empty (Codex's ``find_codex_home``). GateDeck sets the top-level ``model_provider``
 (and ``model`` when one is given) and its own ``[model_providers.gatedeck]`` table; every other
 line of the file — comments, other providers, profiles — is kept byte for byte. The old file is
-copied to ``config.toml.bak``; the new text must read back, through ``tomllib``, as the old
+copied to ``config.toml.bak``, and the first time also to ``config.toml.before-gatedeck``
+(:mod:`core.clients.backups`); the new text must read back, through ``tomllib``, as the old
 settings plus GateDeck's before it replaces the file in one step. The gateway key is never
 written: the provider's ``env_key`` tells Codex to read it from ``GATEDECK_API_KEY``.
 """
@@ -12,7 +13,6 @@ written: the provider's ``env_key`` tells Codex to read it from ``GATEDECK_API_K
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import tomllib
 from collections.abc import Mapping
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from core.clients.atomic_file import replace_file
+from core.clients.backups import Restored, back_up, restore_original
 from core.clients.codex import PROVIDER, provider_fields, provider_table, toml_string
 from core.clients.toml_lines import Statement, split_lines, statements
 from core.errors import CodexConfigError
@@ -47,12 +48,15 @@ class CodexConfigWritten:
         backup: the copy of the previous file (``None`` when there was none, or nothing changed).
         changed: whether the file was written (``False``: it already said all of it).
         note: a warning for the person (an active profile that picks another provider), or ``""``.
+        original: the file from before GateDeck first wrote it (``config.toml.before-gatedeck``),
+            or ``None`` when there was none or nothing changed.
     """
 
     path: Path
     backup: Path | None
     changed: bool
     note: str = ""
+    original: Path | None = None
 
 
 def write_codex_config(
@@ -77,14 +81,22 @@ def write_codex_config(
     note = _profile_note(tomllib.loads(new))
     if new == text:
         return CodexConfigWritten(path=path, backup=None, changed=False, note=note)
-    backup = None
-    mode = 0o600
-    if path.exists():
-        backup = path.with_name(path.name + ".bak")
-        shutil.copy2(path, backup)
-        mode = stat.S_IMODE(path.stat().st_mode)
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o600
+    backups = back_up(path)
     replace_file(path, new.encode("utf-8"), mode)
-    return CodexConfigWritten(path=path, backup=backup, changed=True, note=note)
+    return CodexConfigWritten(
+        path=path, backup=backups.previous, changed=True, note=note, original=backups.original
+    )
+
+
+def restore_codex_config(path: Path | None = None) -> Restored:
+    """Put Codex's ``config.toml`` from before GateDeck's first write back, with its own
+    permissions; GateDeck's version becomes ``config.toml.bak``.
+
+    Raises:
+        NoOriginalFile: GateDeck kept no original (the message says why).
+    """
+    return restore_original(path or default_codex_config_path())
 
 
 def merge_codex_config(text: str, base_url: str, model: str | None = None, where: str = "config.toml") -> str:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.clients.backups import original_note
 from core.clients.claude_code import (
     Shell,
     claude_code_env,
@@ -151,4 +152,5 @@ def write_claude_settings(env: dict[str, str], path: Path) -> tuple[bool, str]:
     except (ClaudeSettingsError, OSError) as exc:
         return False, f"Not written: {exc}"
     backup = f" The previous file is kept as {written.backup.name}." if written.backup else ""
-    return True, f"Written to {written.path}.{backup} New Claude Code sessions use GateDeck."
+    original = f" {original_note(written.original, name_only=True)}" if written.original else ""
+    return True, f"Written to {written.path}.{backup}{original} New Claude Code sessions use GateDeck."

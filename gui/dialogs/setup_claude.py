@@ -31,7 +31,9 @@ class ClaudePage(SetupPage):
         self.write_button.setObjectName("setupWriteClaudeSettings")
         self.write_button.setToolTip(
             f"Merges GateDeck's address, key and model names into {self.settings_path}; other "
-            "settings stay, and the old file is kept as settings.json.bak."
+            "settings stay, the old file is kept as settings.json.bak, and your file from before "
+            "GateDeck as settings.json.before-gatedeck (`gatedeck claude-env --restore-settings` "
+            "puts it back)."
         )
         self.write_button.clicked.connect(self.write_settings)
         self.more_button = QPushButton("Other shells…")

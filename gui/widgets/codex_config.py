@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
+from core.clients.backups import original_note
 from core.clients.codex import KEY_VARIABLE, codex_config
 from core.clients.codex_config_file import default_codex_config_path, write_codex_config
 from core.errors import CodexConfigError
@@ -27,7 +28,8 @@ def write_codex(base_url: str, path: Path, model: str | None) -> tuple[bool, str
         return False, f"Not written: {exc}"
     if written.changed:
         backup = f" The previous file is kept as {written.backup.name}." if written.backup else ""
-        message = f"Written to {written.path}.{backup}"
+        original = f" {original_note(written.original, name_only=True)}" if written.original else ""
+        message = f"Written to {written.path}.{backup}{original}"
     else:
         message = f"{written.path} already uses GateDeck; nothing changed."
     key = f"Codex reads the gateway key from {KEY_VARIABLE}: export it where Codex runs."
@@ -46,7 +48,9 @@ class CodexConfigWidget(QWidget):
         intro = QLabel(
             f"Codex uses GateDeck with these lines in its <code>config.toml</code> and the gateway key "
             f"in <code>{KEY_VARIABLE}</code>. Writing them keeps every other line of the file, and "
-            "the old file as <code>config.toml.bak</code>. Or run <code>gatedeck codex</code>, "
+            "the old file as <code>config.toml.bak</code> (and your file from before GateDeck as "
+            "<code>config.toml.before-gatedeck</code>; <code>gatedeck codex-config --restore</code> "
+            "puts it back). Or run <code>gatedeck codex</code>, "
             "which needs neither."
         )
         intro.setWordWrap(True)

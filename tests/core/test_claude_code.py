@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from core.cli.main import main
 from core.clients.claude_code import (
     claude_code_env,
     claude_context,
@@ -212,3 +213,79 @@ def test_a_new_address_reaches_settings_that_point_at_this_gateway_only(tmp_path
         "ANTHROPIC_BASE_URL": moved,
         "ANTHROPIC_AUTH_TOKEN": "sk-gd-key",
     }
+
+
+# ---------------------------------------------------------------------- the user's original file
+#: A settings file as its owner wrote it: their own spacing, key order and no final newline.
+MINE = b'{ "theme": "dark",\n  "env": {"ANTHROPIC_BASE_URL": "https://proxy.example", "FOO": "1"} }'
+
+
+def users_settings(mode: int = 0o644) -> Path:
+    path = Path.home() / ".claude" / "settings.json"
+    path.parent.mkdir()
+    path.write_bytes(MINE)
+    path.chmod(mode)
+    return path
+
+
+def test_setups_run_again_and_a_new_key_never_lose_the_users_own_file() -> None:
+    path = users_settings()
+    first = write_settings({"ANTHROPIC_BASE_URL": URL, "ANTHROPIC_AUTH_TOKEN": "sk-gd-old"})
+    after_first = path.read_bytes()
+    second = follow_gateway({"ANTHROPIC_AUTH_TOKEN": "sk-gd-old"}, {"ANTHROPIC_AUTH_TOKEN": "sk-gd-new"})
+    write_settings({"ANTHROPIC_BASE_URL": URL, "ANTHROPIC_AUTH_TOKEN": "sk-gd-new"})  # nothing changes
+
+    original = path.with_name("settings.json.before-gatedeck")
+    assert first.original == original and second is not None and second.original == original
+    assert original.read_bytes() == MINE, "the file from before GateDeck, byte for byte"
+    assert stat.S_IMODE(original.stat().st_mode) == 0o644
+    assert second.backup == path.with_name("settings.json.bak")
+    assert second.backup.read_bytes() == after_first, "the .bak is the version before the last write"
+    assert json.loads(path.read_text())["env"]["ANTHROPIC_AUTH_TOKEN"] == "sk-gd-new"
+
+
+def test_restoring_puts_the_users_file_back_and_keeps_gatedecks_as_the_bak(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = users_settings()
+    assert main(["claude-env", "--write-settings"]) == 0
+    out = capsys.readouterr().out
+    assert f"Your file from before GateDeck is kept as {path}.before-gatedeck." in out
+    ours = path.read_bytes()
+
+    assert main(["claude-env", "--restore-settings"]) == 0
+
+    assert path.read_bytes() == MINE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.with_name("settings.json.bak").read_bytes() == ours
+    out = capsys.readouterr().out
+    assert f"Put back {path} as it was before GateDeck first wrote it." in out
+    assert f"GateDeck's version is at {path}.bak." in out
+    # Writing again afterwards still keeps the same original.
+    write_settings({"ANTHROPIC_BASE_URL": URL})
+    assert path.with_name("settings.json.before-gatedeck").read_bytes() == MINE
+
+
+def test_a_settings_file_gatedeck_made_has_no_original_to_restore(capsys: pytest.CaptureFixture[str]) -> None:
+    first = write_settings({"ANTHROPIC_BASE_URL": URL})
+    second = write_settings({"ANTHROPIC_BASE_URL": "http://127.0.0.1:4100"})
+    path = first.path
+
+    assert first.original is None and second.original is None
+    assert not path.with_name("settings.json.before-gatedeck").exists()
+    made = path.read_bytes()
+    assert main(["claude-env", "--restore-settings"]) == 1
+    err = capsys.readouterr().err
+    assert "nothing to restore: there was no settings.json before GateDeck made" in err
+    assert "Delete that file" in err
+    assert path.read_bytes() == made
+
+
+def test_a_file_gatedeck_wrote_before_it_kept_originals_gets_none(capsys: pytest.CaptureFixture[str]) -> None:
+    path = users_settings()
+    path.with_name("settings.json.bak").write_bytes(b'{"theme": "light"}')  # an older GateDeck's copy
+
+    assert write_settings({"ANTHROPIC_BASE_URL": URL}).original is None
+    assert not path.with_name("settings.json.before-gatedeck").exists()
+    assert main(["claude-env", "--restore-settings"]) == 1
+    assert "before it kept originals" in capsys.readouterr().err

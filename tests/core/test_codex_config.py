@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import stat
 import tomllib
 from pathlib import Path
 
@@ -207,3 +208,52 @@ def test_codex_config_write_merges_or_says_why_not(capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert f"Not written: {path} is not valid TOML" in out and '    model_provider = "gatedeck"' in out
     assert path.read_text() == "[tui\n"
+
+
+# ---------------------------------------------------------------------- the user's original file
+def test_two_writes_keep_the_users_own_file_and_the_bak_is_the_one_before() -> None:
+    path = codex_file(THEIRS)
+    path.chmod(0o640)
+    first = write_codex_config(URL, model="gatedeck-coder")
+    after_first = path.read_bytes()
+    second = write_codex_config("http://127.0.0.1:4200", model="gatedeck-coder")
+
+    original = path.with_name("config.toml.before-gatedeck")
+    assert first.original == original and second.original == original
+    assert original.read_bytes() == THEIRS.encode(), "the file from before GateDeck, byte for byte"
+    assert second.backup is not None and second.backup.read_bytes() == after_first
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640 == stat.S_IMODE(original.stat().st_mode)
+
+
+def test_codex_config_restore_puts_the_users_file_back(capsys: pytest.CaptureFixture[str]) -> None:
+    path = codex_file(THEIRS)
+    path.chmod(0o640)
+    assert main(["codex-config", "--write"]) == 0
+    assert f"Your file from before GateDeck is kept as {path}.before-gatedeck." in capsys.readouterr().out
+    ours = path.read_bytes()
+
+    assert main(["codex-config", "--restore"]) == 0
+
+    assert path.read_bytes() == THEIRS.encode() and stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert path.with_name("config.toml.bak").read_bytes() == ours
+    out = capsys.readouterr().out
+    assert f"Put back {path} as it was before GateDeck first wrote it." in out
+    assert f"GateDeck's version is at {path}.bak." in out
+
+
+def test_a_config_gatedeck_made_has_no_original_to_restore(capsys: pytest.CaptureFixture[str]) -> None:
+    path = codex_file()
+    assert write_codex_config(URL).original is None
+    assert write_codex_config("http://127.0.0.1:4200").original is None
+    assert not path.with_name("config.toml.before-gatedeck").exists()
+    made = path.read_bytes()
+
+    assert main(["codex-config", "--restore"]) == 1
+    assert "nothing to restore: there was no config.toml before GateDeck made" in capsys.readouterr().err
+    assert path.read_bytes() == made
+
+
+def test_restore_before_gatedeck_wrote_anything_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["codex-config", "--restore"]) == 1
+    assert "GateDeck has not written" in capsys.readouterr().err
+    assert not (Path.home() / ".codex").exists()

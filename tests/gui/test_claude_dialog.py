@@ -45,6 +45,7 @@ def test_write_merges_into_settings_and_keeps_other_keys(
     assert data["env"]["ANTHROPIC_BASE_URL"] == URL
     assert (settings.parent / "settings.json.bak").exists()
     assert "settings.json.bak" in dialog.status.text()
+    assert "Your file from before GateDeck is kept as settings.json.before-gatedeck." in dialog.status.text()
 
 
 def test_a_broken_settings_file_is_left_alone_and_explained(

@@ -38,6 +38,8 @@ def test_the_button_merges_into_codex_config_and_says_where_and_the_backup(qtbot
     assert path.with_name("config.toml.bak").read_text() == theirs
     status = box.status.text()
     assert f"Written to {path}." in status and "config.toml.bak" in status and "GATEDECK_API_KEY" in status
+    assert "Your file from before GateDeck is kept as config.toml.before-gatedeck." in status
+    assert path.with_name("config.toml.before-gatedeck").read_text() == theirs
 
     qtbot.mouseClick(box.write_button, Qt.MouseButton.LeftButton)
     assert "already uses GateDeck" in box.status.text()
