@@ -76,8 +76,15 @@ def installed_by_backend(backends: Iterable[BackendHealth]) -> dict[str, list[st
     return {b.name: list(b.installed) for b in backends if b.reachable}
 
 
+#: What ``/api/show`` said a model can do, by (Ollama address, full model name).
+ShownCapabilities = dict[tuple[str, str], tuple[str, ...]]
+
+
 async def model_capabilities(
-    config: Config, installed: Mapping[str, Sequence[str]], per_request_s: float = 3.0
+    config: Config,
+    installed: Mapping[str, Sequence[str]],
+    per_request_s: float = 3.0,
+    known: ShownCapabilities | None = None,
 ) -> dict[str, dict[str, tuple[str, ...]]]:
     """What Ollama says each installed model can do (``completion``, ``embedding``,
     ``thinking``...), by backend name, then the model as each mapping spells it and as
@@ -85,8 +92,10 @@ async def model_capabilities(
 
     Only installed models are asked about (one ``/api/show`` each, at the same time); a model
     whose capabilities Ollama does not list (an older Ollama, or no answer) is left out:
-    nothing is known about it.
+    nothing is known about it. ``known`` holds earlier answers, which are not asked again, and
+    gets the new ones (the caller empties it when the installed models may have changed).
     """
+    known = {} if known is None else known
     # (backend name, full model name) → the model as each mapping spells it, and as Ollama does
     asks: dict[tuple[str, str], list[str]] = {}
     for mapping in config.mappings:
@@ -102,13 +111,18 @@ async def model_capabilities(
                 spellings.append(model)
 
     async def capabilities_of(url: str, model: str) -> tuple[str, ...]:
+        if (url, model) in known:
+            return known[(url, model)]
         try:
             async with OllamaClient(
                 url, timeout=per_request_s, connect_timeout=min(per_request_s, 2.0)
             ) as client:
-                return tuple((await client.show(model)).capabilities)
+                shown = tuple((await client.show(model)).capabilities)
         except OllamaError:
             return ()
+        if shown:
+            known[(url, model)] = shown
+        return shown
 
     answers = await asyncio.gather(
         *(capabilities_of(config.backend(name).url, model) for (name, model) in asks)

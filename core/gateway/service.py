@@ -33,6 +33,7 @@ from core.errors import GateDeckError, GatewayBusy, GatewayError, GatewayStartEr
 from core.gateway import engine as gateway_engine
 from core.gateway.health import (
     GatewayHealth,
+    ShownCapabilities,
     cannot_think,
     check_backends,
     check_health,
@@ -97,6 +98,7 @@ class Gateway:
         self._installed: dict[str, list[str]] = dict(self._installed_fixed or {})
         #: what Ollama says mapped models can do, by backend (asked with the installed models)
         self._capabilities: dict[str, dict[str, tuple[str, ...]]] = {}
+        self._shown: ShownCapabilities = {}  # /api/show's answers since the models were last listed
         self._backoff = tuple(restart_backoff)
         self._stable_after_s = stable_after_s
         self._start_timeout_s = start_timeout_s
@@ -221,7 +223,8 @@ class Gateway:
     async def refresh_installed(self, per_request_s: float = 3.0) -> ApplyResult:
         """Ask the backends which models they have and serve those under their own names."""
         installed = installed_by_backend(await check_backends(self._config, per_request_s))
-        capabilities = await model_capabilities(self._config, installed, per_request_s)
+        self._shown = {}  # a model may have been pulled again since it was asked about
+        capabilities = await model_capabilities(self._config, installed, per_request_s, self._shown)
         return await _in_thread(self._apply_installed, installed, capabilities)
 
     async def health(self, per_request_s: float = 3.0) -> GatewayHealth:
@@ -310,7 +313,9 @@ class Gateway:
         """Ask the backends which models they have, and what the mapped ones can do."""
         if fetch_installed:
             self._installed = installed_by_backend(await check_backends(config, per_request_s=2.0))
-        self._capabilities = await model_capabilities(config, self._installed, per_request_s=2.0)
+            self._shown = {}
+        # a newly mapped model that is installed was asked about already: only new ones are asked
+        self._capabilities = await model_capabilities(config, self._installed, 2.0, self._shown)
 
     def _hot_apply(self, rendered: RenderedGateway, began: float) -> ApplyResult:
         thread = self._thread

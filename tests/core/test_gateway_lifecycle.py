@@ -206,6 +206,23 @@ def test_hot_apply_drops_removed_patterns_and_routes_new_ones(fake: FakeOllama) 
         assert fake.bodies("/api/chat")[-1]["options"]["num_ctx"] == 2048
 
 
+def test_mapping_another_installed_model_does_not_ask_ollama_about_every_model_again(
+    fake: FakeOllama,
+) -> None:
+    config = one_mapping(fake, free_port(), "m", 2048)
+    with running(Gateway(config, master_key=KEY)) as gateway:  # learns what Ollama has
+        asked = sorted(body["model"] for body in fake.bodies("/api/show"))
+        assert asked == ["llama3.2:3b", "qwen2.5-coder:7b"]  # each installed model, at start
+        fake.clear_requests()
+        moved = one_mapping(fake, config.gateway.port, "m", 2048, model="llama3.2:3b")
+        assert gateway.apply_blocking(moved).mode is ApplyMode.HOT
+        assert fake.bodies("/api/show") == []  # both were asked about already
+        assert chat(gateway.url, "m").status_code == 200
+        assert fake.bodies("/api/chat")[-1]["model"] == "llama3.2:3b"
+        asyncio.run(gateway.refresh_installed())  # the models listed again: asked again
+        assert sorted(body["model"] for body in fake.bodies("/api/show")) == asked
+
+
 def test_port_in_use_names_port_holder_and_a_free_port(fake: FakeOllama) -> None:
     port = free_port()
     with contextlib.closing(bind_listener("127.0.0.1", port)):
